@@ -1,0 +1,1 @@
+# bbt/ build rules (included by the top-level Makefile).

@@ -1,0 +1,1 @@
+# experiments/ build rules (included by the top-level Makefile).

@@ -1,0 +1,141 @@
+/* lm.h — the one interface to a forward-only language model.
+ *
+ * Every model the tuner can use sits behind this header: local engines (Llama family, GPT-2, BERT/RoBERTa) and remote
+ * services (HTTP clients). The tuner never sees which one it talks to.
+ *
+ * Conventions (as in libcurl's easy API and Lua's C API):
+ *   - one opaque handle `lm` passed to every call; no globals; nothing printed;
+ *   - functions return 0 (LM_OK) on success or a negative lm_status; the handle keeps a message naming the file, field or
+ *     value at fault, read with lm_errmsg(); lm_open, which has no handle yet, writes its message into a caller buffer;
+ *   - memory a call hands out belongs to the handle and lives until lm_close, unless the comment says otherwise.
+ */
+#ifndef BBT_MODELS_LM_H
+#define BBT_MODELS_LM_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef struct lm lm;
+
+typedef enum lm_status {
+    LM_OK = 0,
+    LM_EIO = -1,       /* a file could not be read, or a remote call failed after its retries */
+    LM_EFORMAT = -2,   /* a file is malformed: truncated, corrupt, a header that lies, a missing config key */
+    LM_EUNSUPPORTED = -3, /* an architecture, dtype or feature this build does not handle */
+    LM_EINVAL = -4,    /* a bad argument: token id >= vocab, position out of range, inconsistent batch */
+    LM_ENOMEM = -5,
+    LM_EREMOTE = -6    /* the remote service answered with an error or an unusable response */
+} lm_status;
+
+typedef enum lm_kind { LM_CAUSAL = 0, LM_MASKED = 1 } lm_kind;
+typedef enum lm_dtype { LM_F32 = 0, LM_BF16 = 1 } lm_dtype;
+
+/* Options for lm_open. Zero-initialise, then set what you need: every zero field means "the default". */
+typedef struct lm_options {
+    int threads;        /* worker threads for the forward pass; 0 = number of online CPUs */
+    lm_dtype dtype;     /* compute type of the big matrix products; weights are converted once at load.
+                           LM_F32 (default) is the exact path for checking, LM_BF16 the fast one (fp32 accumulation) */
+    const char *tokenizer_path; /* NULL = the tokenizer that sits beside the model */
+} lm_options;
+
+/* What a model is. Special token ids are -1 when the model has none. */
+typedef struct lm_info {
+    const char *arch;   /* "llama", "gpt2", "bert", "roberta", or "remote:<protocol>" */
+    const char *path;   /* as given to lm_open */
+    lm_kind kind;
+    int hidden;         /* H: rows of a soft prompt are H floats */
+    int layers;
+    int heads, kv_heads, head_dim, ffn;
+    int vocab;
+    int max_pos;        /* longest sequence (prompt rows included) the model accepts */
+    int bos, eos, pad, unk, mask, cls, sep;
+} lm_info;
+
+/* Open a model from a directory or a file; the format is detected (llama2.c checkpoint, Hugging Face config.json +
+ * safetensors, a remote endpoint URL for the HTTP clients). On failure returns a negative lm_status, sets *out = NULL and
+ * writes a message naming the file and the problem into err (if err is not NULL). */
+int lm_open(lm **out, const char *path, const lm_options *opts, char *err, size_t errlen);
+void lm_close(lm *m);
+
+const lm_info *lm_get_info(const lm *m);
+const char *lm_errmsg(const lm *m);   /* the message of the last failed call on m ("" if none) */
+
+/* The input token-embedding table, vocab × hidden floats, row-major, in fp32 whatever the stored dtype.
+ * NULL (with a message) for a remote model whose service does not expose it. */
+const float *lm_embeddings(lm *m);
+
+/* ---- tokenizer (the model's own) ---- */
+
+enum { LM_TOK_SPECIAL = 1 };  /* add the model's special tokens around the text (BOS; <s> … </s>; [CLS] … [SEP]) */
+
+/* Encode len bytes of UTF-8 text. Writes up to cap ids and returns the number of ids the text needs (call again with a
+ * larger buffer if that is > cap), or a negative lm_status. */
+int lm_tokenize(lm *m, const char *text, size_t len, int flags, int *ids, int cap);
+
+/* Decode ids into buf (NUL-terminated, truncated to cap). Returns the full length in bytes, or a negative lm_status. */
+int lm_detokenize(lm *m, const int *ids, int n, char *buf, size_t cap);
+
+/* ---- scoring label words under soft prompts ---- */
+
+typedef enum lm_prompt_mode {
+    LM_PROMPT_NONE = 0, /* the sequence uses no prompt */
+    LM_PROMPT_CAT = 1,  /* insert the prompt's L rows as extra input rows before token index `prompt_pos` */
+    LM_PROMPT_ADD = 2   /* add the prompt's L rows onto the input rows of tokens prompt_pos .. prompt_pos+L-1 */
+} lm_prompt_mode;
+
+/* One input sequence. Positions are token indices into ids[], before any insertion. */
+typedef struct lm_seq {
+    const int *ids;
+    int n;
+    int prompt;          /* index of the soft prompt this sequence uses, 0 .. n_prompts-1; ignored for LM_PROMPT_NONE */
+    lm_prompt_mode mode;
+    int prompt_pos;
+    int read_pos;        /* the row whose output is scored: the <mask> token of a masked LM; for a causal LM the last
+                            token of the prefix (the label is its continuation). -1 = the last token. */
+} lm_seq;
+
+/* A candidate label word: a short token sequence. */
+typedef struct lm_label {
+    const int *ids;
+    int n;
+} lm_label;
+
+typedef struct lm_batch {
+    int n_prompts;       /* P */
+    int prompt_len;      /* L rows per prompt */
+    const float *prompts;/* P × L × H floats, row-major; may be NULL when every sequence uses LM_PROMPT_NONE */
+    /* Deep (BBTv2) prompts: P × layers × L × H floats added to the input of every layer at the prompt rows.
+     * NULL = none. Engines that cannot do this return LM_EUNSUPPORTED. */
+    const float *deep_prompts;
+
+    int n_seqs;
+    const lm_seq *seqs;
+
+    int n_labels;        /* the same candidate labels for every sequence, in class order */
+    const lm_label *labels;
+    int first_token_only;/* causal LM: score only the first token of each label (as the reference BBT code does) */
+} lm_batch;
+
+/* Score every (sequence, label) pair into scores[s * n_labels + j]:
+ *   masked LM: the logit of the label's first token at read_pos;
+ *   causal LM: the sum of the label tokens' log-probabilities following the prefix ids[0 .. read_pos].
+ * Sequences are independent: batching, order and padding never change a score. */
+int lm_score(lm *m, const lm_batch *batch, float *scores);
+
+/* ---- plain language-model use (checking, `bbt generate`) ---- */
+
+/* Logits over the whole vocabulary at every position of one sequence (no prompt): out is n × vocab floats. */
+int lm_logits(lm *m, const int *ids, int n, float *out);
+
+/* Continue ids[0..n-1] by up to max_new tokens: greedy when temperature == 0, else sampled with the given seed.
+ * Stops early at EOS. Writes the new ids into out (capacity max_new) and returns how many were written. */
+int lm_generate(lm *m, const int *ids, int n, int max_new, float temperature, uint64_t seed, int *out);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

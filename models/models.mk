@@ -1,0 +1,1 @@
+# models/ build rules (included by the top-level Makefile).

@@ -1,0 +1,57 @@
+/* tokenizer.h — text ⇄ token ids for every model family the engine reads.
+ *
+ * One opaque handle, opened from a model directory or from the tokenizer's own files; the format is detected:
+ *   llama2.c tokenizer.bin (sentencepiece-style BPE with byte pieces <0xNN>);
+ *   Hugging Face tokenizer.json (model "BPE" with byte fallback as in Llama-2, byte-level BPE as in GPT-2/RoBERTa/Llama-3/Qwen,
+ *     "WordPiece" as in BERT);
+ *   vocab.json + merges.txt (also GPT-2's original encoder.json + vocab.bpe);  vocab.txt (WordPiece).
+ * No globals, nothing printed; errors come back as negative codes with a message naming the file and the problem.
+ */
+#ifndef BBT_MODELS_TOKENIZER_H
+#define BBT_MODELS_TOKENIZER_H
+
+#include <stddef.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef struct tokenizer tokenizer;
+
+/* Special token ids; -1 when the tokenizer has none. */
+typedef struct tokenizer_specials {
+    int bos, eos, pad, unk, mask, cls, sep;
+} tokenizer_specials;
+
+enum {
+    TOK_ADD_SPECIAL = 1  /* wrap the text in the model's template: BOS …; <s> … </s>; [CLS] … [SEP] */
+};
+
+/* Open from a directory (looks for tokenizer.json, vocab.json+merges.txt, encoder.json+vocab.bpe, vocab.txt,
+ * tokenizer.bin / tok*.bin) or a file. Returns 0, or a negative code with a message in err. */
+int tokenizer_open(tokenizer **out, const char *path, char *err, size_t errlen);
+void tokenizer_free(tokenizer *t);
+
+const char *tokenizer_errmsg(const tokenizer *t);
+const char *tokenizer_kind(const tokenizer *t);   /* "llama2c", "spm-bpe", "byte-bpe", "wordpiece" */
+int tokenizer_vocab_size(const tokenizer *t);
+const tokenizer_specials *tokenizer_get_specials(const tokenizer *t);
+
+/* Encode len bytes of UTF-8 text. Writes up to cap ids; returns the number needed (> cap: call again with more room),
+ * or a negative code. */
+int tokenizer_encode(const tokenizer *t, const char *text, size_t len, int flags, int *ids, int cap);
+
+/* The text of one token as it appears in decoded output, given the previous token (sentencepiece drops the leading
+ * space after BOS). Writes a NUL-terminated string into buf; returns its length or a negative code. */
+int tokenizer_decode_token(const tokenizer *t, int prev, int id, char *buf, size_t cap);
+
+/* Decode a whole sequence (special tokens skipped). Returns the full length, writes at most cap-1 bytes + NUL. */
+int tokenizer_decode(const tokenizer *t, const int *ids, int n, char *buf, size_t cap);
+
+/* Id of an exact vocabulary piece (e.g. "<mask>", "▁great", "Ġgreat"), or -1. */
+int tokenizer_piece_id(const tokenizer *t, const char *piece);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

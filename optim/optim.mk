@@ -1,0 +1,1 @@
+# optim/ build rules (included by the top-level Makefile).

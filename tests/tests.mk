@@ -1,0 +1,1 @@
+# tests/ build rules (included by the top-level Makefile).
