@@ -9,6 +9,7 @@
 # Each module keeps its own rules in <dir>/<dir>.mk; this file holds what they share.
 # Data flows one way: optim/ and models/ depend on nothing of ours, bbt/ uses both.
 
+SHELL    := /bin/bash
 CC       ?= gcc
 PREFIX   ?= /usr/local
 BUILD    ?= build
@@ -56,6 +57,7 @@ $(OBJ)/%.o: %.c
 # Tests run from a sanitizer build of their own so that `make` stays fast and `make test` catches memory errors.
 test:
 	$(MAKE) BUILD=build/san SAN=1 OPT=-O1 test-run
+	$(MAKE) fuzz FUZZ_SECONDS=$(FUZZ_SECONDS)
 
 test-run: $(ALL_TARGETS) $(TEST_PROGRAMS)
 	@set -e; for t in $(TEST_PROGRAMS); do echo "== $$t"; ASAN_OPTIONS=detect_leaks=1 $$t --jobs 2; done

@@ -1,1 +1,3 @@
-# models/ build rules (included by the top-level Makefile).
+# models/ build rules: the forward-only LM library (engines, tokenizers, remote clients).
+# Define MODELS_LIB (the static library bbt links) and append it to ALL_TARGETS.
+include models/tokenizer.mk

@@ -1,1 +1,27 @@
-# tests/ build rules (included by the top-level Makefile).
+# tests/ shared rules: the libFuzzer runner.
+#
+# A module adds a fuzz target NAME with
+#     FUZZ_TARGETS += NAME
+#     FUZZ_SRC_NAME = tests/fuzz/fuzz_NAME.c <the module sources it needs>
+#     FUZZ_LIBS_NAME = <libraries>
+# and optional seed inputs in tests/fuzz/seeds/NAME/. `make fuzz` builds each with clang's libFuzzer + ASan + UBSan and runs
+# it for FUZZ_SECONDS; `make test` runs it briefly.
+
+FUZZ_CC      ?= clang
+FUZZ_BUILD    = build/fuzz
+FUZZ_SECONDS ?= 15
+FUZZ_TARGETS :=
+
+.SECONDEXPANSION:
+$(FUZZ_BUILD)/%: $$(FUZZ_SRC_$$*)
+	@mkdir -p $(FUZZ_BUILD)
+	$(FUZZ_CC) -std=c11 -g -O1 -D_POSIX_C_SOURCE=200809L -I. $(shell pkg-config --cflags libcjson) \
+	    -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined $(FUZZ_SRC_$*) -o $@ $(FUZZ_LIBS_$*)
+
+fuzz: $$(addprefix $(FUZZ_BUILD)/,$$(FUZZ_TARGETS))
+	@set -e; for t in $(FUZZ_TARGETS); do \
+	    corpus=$(FUZZ_BUILD)/corpus-$$t; mkdir -p $$corpus; seeds=tests/fuzz/seeds/$$t; [ -d $$seeds ] || seeds=; \
+	    echo "== fuzz $$t ($(FUZZ_SECONDS) s)"; \
+	    $(FUZZ_BUILD)/$$t -max_total_time=$(FUZZ_SECONDS) -print_final_stats=0 $$corpus $$seeds 2>&1 | tail -n 3; \
+	    test $${PIPESTATUS[0]} -eq 0; \
+	done

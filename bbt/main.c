@@ -1,0 +1,41 @@
+/* main.c — the `bbt` program: dispatches to one subcommand. */
+#include <stdio.h>
+#include <string.h>
+
+#include "bbt/commands.h"
+
+typedef struct command {
+    const char *name;
+    command_fn run;
+    const char *summary;
+} command;
+
+/* One line per subcommand; its function lives in bbt/cmd_<name>.c. */
+static const command commands[] = {
+    {NULL, NULL, NULL}
+};
+
+static void print_usage(FILE *out)
+{
+    fprintf(out, "usage: bbt <command> [options]   (bbt <command> --help for its options)\n\ncommands:\n");
+    for (const command *c = commands; c->name; c++)
+        fprintf(out, "  %-10s %s\n", c->name, c->summary);
+}
+
+int main(int argc, char **argv)
+{
+    if (argc < 2) {
+        print_usage(stderr);
+        return EXIT_USAGE;
+    }
+    if (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h") || !strcmp(argv[1], "help")) {
+        print_usage(stdout);
+        return EXIT_OK;
+    }
+    for (const command *c = commands; c->name; c++)
+        if (!strcmp(argv[1], c->name))
+            return c->run(argc - 1, argv + 1);
+    fprintf(stderr, "bbt: unknown command '%s'\n", argv[1]);
+    print_usage(stderr);
+    return EXIT_USAGE;
+}
