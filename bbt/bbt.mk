@@ -1,9 +1,12 @@
-# bbt/ build rules: the `bbt` program. Every bbt/*.c file is part of it.
-# It links the models library and, once optim/ defines it, the CMA-ES library.
+# bbt/ build rules: the `bbt` program (every bbt/*.c file is part of it) and its tests.
+# It links the models library and the CMA-ES library (defined by models/models.mk and optim/optim.mk).
 
 BBT_SRC  := $(wildcard bbt/*.c)
 BBT_OBJ  := $(BBT_SRC:%.c=$(OBJ)/%.o)
 BBT_BIN  := $(BUILD)/bbt
+
+# The parts that need neither a model nor the optimizer (data files, tasks, metrics), tested on their own.
+BBT_DATA_OBJ := $(patsubst %,$(OBJ)/bbt/%.o,error util table task dataset metrics)
 
 ifneq ($(MODELS_LIB),)
 ALL_TARGETS += $(BBT_BIN)
@@ -11,3 +14,10 @@ endif
 
 $(BBT_BIN): $(BBT_OBJ) $(OPTIM_LIB) $(MODELS_LIB)
 	$(CC) $(CFLAGS) $(LDFLAGS) $(BBT_OBJ) $(OPTIM_LIB) $(MODELS_LIB) -o $@ $(LIBS_MODELS) $(LIBS_OPTIM)
+
+BBT_TEST_DATA := $(BUILD)/tests/test_bbt_data
+TEST_PROGRAMS += $(BBT_TEST_DATA)
+
+$(BBT_TEST_DATA): $(OBJ)/tests/bbt/test_data.o $(BBT_DATA_OBJ)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(LDFLAGS) $^ -o $@ $(LIBS_TEST) $(LIBS_MODELS)

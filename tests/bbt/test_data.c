@@ -1,0 +1,345 @@
+/* Tests of the model-free parts of bbt/: tasks and templates, data files, losses and metrics. */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <criterion/criterion.h>
+
+#include "bbt/dataset.h"
+#include "bbt/metrics.h"
+#include "bbt/table.h"
+#include "bbt/task.h"
+#include "bbt/util.h"
+
+#define ASSETS "../shared/assets"
+
+/* A file with the given content in a fresh temporary directory; the caller frees the path. */
+static char *temp_file(const char *name, const char *content)
+{
+    char dir[] = "/tmp/bbt-test-XXXXXX";
+    cr_assert_not_null(mkdtemp(dir));
+    char *path = path_join(dir, name);
+    FILE *f = fopen(path, "w");
+    cr_assert_not_null(f);
+    fputs(content, f);
+    fclose(f);
+    return path;
+}
+
+/* ---- tasks ---- */
+
+Test(task, builtins_have_reference_label_words)
+{
+    bbt_error err;
+    task t;
+    cr_assert_eq(task_builtin(&t, "sst2", &err), 0, "%s", err.msg);
+    cr_assert_eq(t.n_classes, 2);
+    cr_assert_str_eq(t.label_words[0], "bad");
+    cr_assert_str_eq(t.label_words[1], "great");
+    cr_assert_eq(t.pair, 0);
+    cr_assert_str_eq(t.col_text_a, "text");
+    task_free(&t);
+
+    cr_assert_eq(task_builtin(&t, "dbpedia", &err), 0);
+    cr_assert_eq(t.n_classes, 14);
+    cr_assert_str_eq(t.label_words[13], "Written");
+    task_free(&t);
+
+    cr_assert_eq(task_builtin(&t, "mrpc", &err), 0);
+    cr_assert_eq(t.metric, METRIC_F1);
+    cr_assert_eq(t.positive_class, 1);
+    cr_assert_eq(t.pair, 1);
+    task_free(&t);
+
+    int n = 0;
+    for (const char *const *name = task_builtin_names(); *name; name++, n++) {
+        cr_assert_eq(task_builtin(&t, *name, &err), 0, "%s: %s", *name, err.msg);
+        task_free(&t);
+    }
+    cr_assert_eq(n, 7);
+}
+
+Test(task, unknown_task_lists_the_known_ones)
+{
+    bbt_error err;
+    task t;
+    cr_assert_eq(task_builtin(&t, "sst5", &err), -1);
+    cr_assert(strstr(err.msg, "sst5") && strstr(err.msg, "agnews"), "%s", err.msg);
+}
+
+Test(task, template_parts)
+{
+    bbt_error err;
+    template_spec tpl;
+    cr_assert_eq(template_parse(&tpl, "{prompt} . {text} . It was <mask> .", 0, &err), 0, "%s", err.msg);
+    tpl_kind want[] = {TPL_PROMPT, TPL_LITERAL, TPL_TEXT, TPL_LITERAL, TPL_MASK, TPL_LITERAL};
+    cr_assert_eq(tpl.n_parts, 6);
+    for (int i = 0; i < 6; i++)
+        cr_assert_eq(tpl.parts[i].kind, want[i], "part %d", i);
+    cr_assert_str_eq(tpl.parts[3].literal, " . It was ");
+    task t = {.masked = tpl};
+    task_free(&t);
+}
+
+Test(task, template_errors)
+{
+    bbt_error err;
+    template_spec tpl;
+    cr_assert_eq(template_parse(&tpl, "{text} It was", 0, &err), -1);
+    cr_assert(strstr(err.msg, "<mask>"), "%s", err.msg);
+    cr_assert_eq(template_parse(&tpl, "{text} <mask> <mask>", 0, &err), -1);
+    cr_assert_eq(template_parse(&tpl, "{text} ? <mask> , {text_b}", 0, &err), -1);
+    cr_assert(strstr(err.msg, "single-text"), "%s", err.msg);
+    cr_assert_eq(template_parse(&tpl, "{text} <mask>", 1, &err), -1);
+}
+
+Test(task, user_task_from_json)
+{
+    char *path = temp_file("task.json", "{\"name\": \"reviews\", \"template\": \"{text} All in all, it was <mask> .\","
+                                        " \"label_words\": [\"terrible\", \"fine\", \"superb\"],"
+                                        " \"columns\": {\"text\": \"review\", \"label\": \"stars\"},"
+                                        " \"label_names\": [\"neg\", \"neu\", \"pos\"], \"metric\": \"f1\","
+                                        " \"positive_class\": 2}");
+    bbt_error err;
+    task t;
+    cr_assert_eq(task_load_json(&t, path, &err), 0, "%s", err.msg);
+    cr_assert_str_eq(t.name, "reviews");
+    cr_assert_eq(t.n_classes, 3);
+    cr_assert_str_eq(t.col_text_a, "review");
+    cr_assert_str_eq(t.col_label, "stars");
+    cr_assert_eq(t.metric, METRIC_F1);
+    cr_assert_eq(t.positive_class, 2);
+    cr_assert_eq(task_class_of(&t, "pos"), 2);
+    cr_assert_eq(task_class_of(&t, "1"), 1);
+    cr_assert_eq(task_class_of(&t, "fine"), 1);
+    cr_assert_eq(task_class_of(&t, "3"), -1);
+    cr_assert_eq(task_class_of(&t, "meh"), -1);
+    /* the causal template is the masked one cut after <mask> */
+    cr_assert_eq(t.causal.parts[t.causal.n_parts - 1].kind, TPL_MASK);
+    task_free(&t);
+    free(path);
+}
+
+Test(task, user_task_errors_name_file_and_field)
+{
+    bbt_error err;
+    task t;
+    char *p1 = temp_file("a.json", "{\"label_words\": [\"x\", \"y\"]}");
+    cr_assert_eq(task_load_json(&t, p1, &err), -1);
+    cr_assert(strstr(err.msg, p1) && strstr(err.msg, "template"), "%s", err.msg);
+    char *p2 = temp_file("b.json", "{\"template\": \"{text} <mask>\", \"label_words\": [\"x\", \"y\"], "
+                                   "\"label_names\": [\"a\"]}");
+    cr_assert_eq(task_load_json(&t, p2, &err), -1);
+    cr_assert(strstr(err.msg, "label_names"), "%s", err.msg);
+    char *p3 = temp_file("c.json", "{\"template\": \"{text} it was\", \"label_words\": [\"x\"]}");
+    cr_assert_eq(task_load_json(&t, p3, &err), -1);
+    cr_assert(strstr(err.msg, "\"template\"") && strstr(err.msg, "<mask>"), "%s", err.msg);
+    char *p4 = temp_file("d.json", "[1,2]");
+    cr_assert_eq(task_load_json(&t, p4, &err), -1);
+    cr_assert_eq(task_load_json(&t, "/nonexistent/task.json", &err), -1);
+    cr_assert(strstr(err.msg, "/nonexistent/task.json"), "%s", err.msg);
+    free(p1);
+    free(p2);
+    free(p3);
+    free(p4);
+}
+
+/* ---- tables ---- */
+
+Test(table, csv_quotes_commas_and_newlines)
+{
+    char *path = temp_file("d.csv", "text,label\r\n\"a, b\",1\n\"say \"\"hi\"\"\nthere\",0\nplain,1\n");
+    bbt_error err;
+    table tb;
+    cr_assert_eq(table_read(&tb, path, TABLE_AUTO, &err), 0, "%s", err.msg);
+    cr_assert_eq(tb.format, TABLE_CSV);
+    cr_assert_eq(tb.n_rows, 3);
+    cr_assert_str_eq(tb.cells[0][0], "a, b");
+    cr_assert_str_eq(tb.cells[1][0], "say \"hi\"\nthere");
+    cr_assert_str_eq(tb.cells[2][0], "plain");
+    cr_assert_str_eq(tb.cells[2][1], "1");
+    cr_assert_eq(tb.line[2], 5);
+    table_free(&tb);
+    free(path);
+}
+
+Test(table, jsonl_scalars_and_missing_keys)
+{
+    char *path = temp_file("d.jsonl", "{\"text\": \"good\", \"label\": 1}\n\n{\"label\": 0, \"text\": \"bad\", \"x\": 2.5}\n");
+    bbt_error err;
+    table tb;
+    cr_assert_eq(table_read(&tb, path, TABLE_AUTO, &err), 0, "%s", err.msg);
+    cr_assert_eq(tb.n_rows, 2);
+    cr_assert_eq(tb.n_cols, 3);
+    cr_assert_str_eq(tb.cells[1][table_col(&tb, "text")], "bad");
+    cr_assert_str_eq(tb.cells[0][table_col(&tb, "label")], "1");
+    cr_assert_null(tb.cells[0][table_col(&tb, "x")]);
+    cr_assert_str_eq(tb.cells[1][table_col(&tb, "x")], "2.5");
+    cr_assert_eq(tb.line[1], 3);
+    table_free(&tb);
+    free(path);
+}
+
+Test(table, bad_rows_name_the_line)
+{
+    bbt_error err;
+    table tb;
+    char *p1 = temp_file("d.tsv", "text\tlabel\nok\t1\nmissing a field\n");
+    cr_assert_eq(table_read(&tb, p1, TABLE_AUTO, &err), -1);
+    cr_assert(strstr(err.msg, "line 3"), "%s", err.msg);
+    char *p2 = temp_file("d.jsonl", "{\"text\": \"a\"}\nnot json\n");
+    cr_assert_eq(table_read(&tb, p2, TABLE_AUTO, &err), -1);
+    cr_assert(strstr(err.msg, "line 2"), "%s", err.msg);
+    char *p3 = temp_file("d.csv", "text,label\n\"never closed,1\n");
+    cr_assert_eq(table_read(&tb, p3, TABLE_AUTO, &err), -1);
+    cr_assert(strstr(err.msg, "not closed"), "%s", err.msg);
+    char *p4 = temp_file("e.tsv", "");
+    cr_assert_eq(table_read(&tb, p4, TABLE_AUTO, &err), -1);
+    cr_assert(strstr(err.msg, "empty"), "%s", err.msg);
+    free(p1);
+    free(p2);
+    free(p3);
+    free(p4);
+}
+
+Test(table, tsv_round_trip)
+{
+    char *in = temp_file("in.tsv", "text\tlabel\nfirst\t0\nsecond one\t1\n");
+    bbt_error err;
+    table tb, back;
+    cr_assert_eq(table_read(&tb, in, TABLE_AUTO, &err), 0);
+    char *out = path_join("/tmp", "bbt-test-roundtrip.tsv");
+    cr_assert_eq(table_write_tsv(&tb, out, &err), 0, "%s", err.msg);
+    cr_assert_eq(table_read(&back, out, TABLE_AUTO, &err), 0);
+    cr_assert_eq(back.n_rows, 2);
+    cr_assert_str_eq(back.cells[1][0], "second one");
+    table_free(&tb);
+    table_free(&back);
+    unlink(out);
+    free(out);
+    free(in);
+}
+
+/* ---- datasets ---- */
+
+Test(dataset, shared_split_loads_by_name_and_seed)
+{
+    bbt_error err;
+    task t;
+    dataset d;
+    cr_assert_eq(task_builtin(&t, "sst2", &err), 0);
+    char *path = dataset_split_path(ASSETS, NULL, "sst2", 13, "train");
+    cr_assert_str_eq(path, ASSETS "/tasks/sst2/16-13/train.tsv");
+    cr_assert_eq(dataset_load(&d, path, &t, DATA_NEED_LABELS, &err), 0, "%s", err.msg);
+    int counts[2];
+    dataset_class_counts(&d, counts);
+    cr_assert_eq(d.n, 32);
+    cr_assert_eq(counts[0], 16);
+    cr_assert_eq(counts[1], 16);
+    cr_assert_str_eq(d.ex[0].text_a, "nothing happens , and it happens to flat characters .");
+    dataset_free(&d);
+    free(path);
+
+    path = dataset_split_path(ASSETS, NULL, "rte", 42, "test");
+    cr_assert_str_eq(path, ASSETS "/tasks/rte/test.tsv");
+    task_free(&t);
+    cr_assert_eq(task_builtin(&t, "rte", &err), 0);
+    cr_assert_eq(dataset_load(&d, path, &t, DATA_NEED_LABELS, &err), 0, "%s", err.msg);
+    cr_assert_eq(d.n, 277);
+    cr_assert_not_null(d.ex[0].text_b);
+    dataset_free(&d);
+    free(path);
+    task_free(&t);
+}
+
+Test(dataset, errors_name_file_line_and_value)
+{
+    bbt_error err;
+    task t;
+    dataset d;
+    cr_assert_eq(task_builtin(&t, "sst2", &err), 0);
+    char *p1 = temp_file("a.tsv", "sentence\tlabel\nfine\t1\n");
+    cr_assert_eq(dataset_load(&d, p1, &t, DATA_NEED_LABELS, &err), -1);
+    cr_assert(strstr(err.msg, "\"text\"") && strstr(err.msg, "sentence"), "%s", err.msg);
+    char *p2 = temp_file("b.tsv", "text\tlabel\nfine\t1\nworse\t7\n");
+    cr_assert_eq(dataset_load(&d, p2, &t, DATA_NEED_LABELS, &err), -1);
+    cr_assert(strstr(err.msg, "line 3") && strstr(err.msg, "\"7\""), "%s", err.msg);
+    char *p3 = temp_file("c.tsv", "text\tlabel\n");
+    cr_assert_eq(dataset_load(&d, p3, &t, DATA_NEED_LABELS, &err), -1);
+    cr_assert(strstr(err.msg, "no examples"), "%s", err.msg);
+    char *p4 = temp_file("d.tsv", "text\nunlabelled\n");
+    cr_assert_eq(dataset_load(&d, p4, &t, DATA_NEED_LABELS, &err), -1);
+    cr_assert(strstr(err.msg, "label"), "%s", err.msg);
+    cr_assert_eq(dataset_load(&d, p4, &t, 0, &err), 0, "%s", err.msg);
+    cr_assert_eq(d.ex[0].label, -1);
+    dataset_free(&d);
+    task_free(&t);
+    free(p1);
+    free(p2);
+    free(p3);
+    free(p4);
+}
+
+Test(dataset, string_labels_through_label_words)
+{
+    bbt_error err;
+    task t;
+    dataset d;
+    cr_assert_eq(task_builtin(&t, "rte", &err), 0);
+    char *path = temp_file("x.jsonl", "{\"text_a\": \"A man sleeps.\", \"text_b\": \"A man rests.\", \"label\": \"Yes\"}\n"
+                                      "{\"text_a\": \"It rains.\", \"text_b\": \"It is dry.\", \"label\": 1}\n");
+    cr_assert_eq(dataset_load(&d, path, &t, DATA_NEED_LABELS, &err), 0, "%s", err.msg);
+    cr_assert_eq(d.ex[0].label, 0);
+    cr_assert_eq(d.ex[1].label, 1);
+    cr_assert_str_eq(d.ex[1].text_b, "It is dry.");
+    dataset_free(&d);
+    task_free(&t);
+    free(path);
+}
+
+/* ---- losses and metrics ---- */
+
+Test(metrics, cross_entropy_and_hinge_by_hand)
+{
+    float scores[] = {2.0f, 0.0f, /* label 0 */ 1.0f, 1.0f /* label 1 */};
+    int labels[] = {0, 1};
+    double ce0 = log(1 + exp(-2.0)), ce1 = log(2.0);
+    cr_assert_float_eq(loss_value(LOSS_CE, scores, labels, 2, 2, 1), (ce0 + ce1) / 2, 1e-12);
+    /* hinge: example 0: max(0, 0-2+2) = 0; example 1: max(0, 1-1+2) = 2 */
+    cr_assert_float_eq(loss_value(LOSS_HINGE, scores, labels, 2, 2, 1), 1.0, 1e-12);
+    /* ties go to the first class: example 1 is predicted 0 (wrong) */
+    cr_assert_float_eq(loss_value(LOSS_ACC, scores, labels, 2, 2, 1), -0.5, 1e-12);
+}
+
+Test(metrics, cross_entropy_survives_huge_logits)
+{
+    float scores[] = {1e30f, -1e30f};
+    int labels[] = {1};
+    double ce = loss_value(LOSS_CE, scores, labels, 1, 2, 0);
+    cr_assert(isfinite(ce) && ce > 1e29, "ce = %g", ce);
+}
+
+Test(metrics, f1_of_the_positive_class)
+{
+    /* predictions: 1, 1, 0, 0 ; gold: 1, 0, 1, 0  → tp 1, fp 1, fn 1 → F1 = 0.5 */
+    float scores[] = {0, 1, 0, 1, 1, 0, 1, 0};
+    int labels[] = {1, 0, 1, 0};
+    cr_assert_float_eq(metric_f1(scores, labels, 4, 2, 1), 0.5, 1e-12);
+    cr_assert_float_eq(loss_value(LOSS_F1, scores, labels, 4, 2, 1), -0.5, 1e-12);
+    cr_assert_float_eq(metric_accuracy(scores, labels, 4, 2), 0.5, 1e-12);
+    int none[] = {0, 0, 0, 0};
+    float all0[] = {1, 0, 1, 0, 1, 0, 1, 0};
+    cr_assert_float_eq(metric_f1(all0, none, 4, 2, 1), 0.0, 1e-12);
+}
+
+Test(metrics, loss_names)
+{
+    cr_assert_eq(loss_from_name("ce"), LOSS_CE);
+    cr_assert_eq(loss_from_name("hinge"), LOSS_HINGE);
+    cr_assert_eq(loss_from_name("acc"), LOSS_ACC);
+    cr_assert_eq(loss_from_name("f1"), LOSS_F1);
+    cr_assert_eq(loss_from_name("mse"), -1);
+    cr_assert_str_eq(loss_name(LOSS_HINGE), "hinge");
+}
