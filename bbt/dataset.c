@@ -64,20 +64,27 @@ static int fill_examples(dataset *d, const table *tb, const task *t, int flags, 
     return 0;
 }
 
+int dataset_from_table(dataset *d, const table *tb, const task *t, int flags, bbt_error *err)
+{
+    memset(d, 0, sizeof *d);
+    d->path = xstrdup(tb->path);
+    d->n_classes = t->n_classes;
+    int rc = fill_examples(d, tb, t, flags, err);
+    if (!rc && d->n == 0)
+        rc = bbt_fail(err, "%s: no examples (only a header)", tb->path);
+    if (rc)
+        dataset_free(d);
+    return rc;
+}
+
 int dataset_load(dataset *d, const char *path, const task *t, int flags, bbt_error *err)
 {
     memset(d, 0, sizeof *d);
     table tb;
     if (table_read(&tb, path, TABLE_AUTO, err))
         return -1;
-    d->path = xstrdup(path);
-    d->n_classes = t->n_classes;
-    int rc = fill_examples(d, &tb, t, flags, err);
-    if (!rc && d->n == 0)
-        rc = bbt_fail(err, "%s: no examples (only a header)", path);
+    int rc = dataset_from_table(d, &tb, t, flags, err);
     table_free(&tb);
-    if (rc)
-        dataset_free(d);
     return rc;
 }
 

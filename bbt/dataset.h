@@ -7,6 +7,7 @@
 #define BBT_DATASET_H
 
 #include "bbt/error.h"
+#include "bbt/table.h"
 #include "bbt/task.h"
 
 typedef struct example {
@@ -28,6 +29,9 @@ enum { DATA_NEED_LABELS = 1 };
 /* Read a data file with the task's columns. With DATA_NEED_LABELS a missing label column, an empty cell or a label that
  * is not one of the task's classes is an error naming the file, line and value. An empty file is an error. */
 int dataset_load(dataset *d, const char *path, const task *t, int flags, bbt_error *err);
+
+/* The same from a table already read (e.g. from standard input). */
+int dataset_from_table(dataset *d, const table *tb, const task *t, int flags, bbt_error *err);
 
 /* The path of a split of a shared task: split "train"/"dev" → DIR/16-SEED/SPLIT.tsv, "test" → DIR/test.tsv, where DIR =
  * data_dir (or assets/tasks/TASK when data_dir is NULL). Caller frees. */

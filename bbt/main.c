@@ -2,7 +2,15 @@
 #include <stdio.h>
 #include <string.h>
 
+#include <cblas.h>
+
 #include "bbt/commands.h"
+
+int cmd_tune(int argc, char **argv);
+int cmd_eval(int argc, char **argv);
+int cmd_predict(int argc, char **argv);
+int cmd_sample(int argc, char **argv);
+int cmd_tasks(int argc, char **argv);
 
 typedef struct command {
     const char *name;
@@ -12,6 +20,11 @@ typedef struct command {
 
 /* One line per subcommand; its function lives in bbt/cmd_<name>.c. */
 static const command commands[] = {
+    {"tune", cmd_tune, "tune a soft prompt with Black-Box Tuning (default: stories260K on SST-2)"},
+    {"eval", cmd_eval, "score a run's prompt on dev, test or a file"},
+    {"predict", cmd_predict, "predict labels for new inputs with a run's prompt"},
+    {"sample", cmd_sample, "draw k-shot train/dev splits from a full training file"},
+    {"tasks", cmd_tasks, "list the built-in tasks"},
     {NULL, NULL, NULL}
 };
 
@@ -24,6 +37,9 @@ static void print_usage(FILE *out)
 
 int main(int argc, char **argv)
 {
+    /* The forward pass runs on the engine's OpenMP pool; OpenBLAS (projection, CMA-ES) stays on the calling thread so
+     * that two thread pools never spin against each other. */
+    openblas_set_num_threads(1);
     if (argc < 2) {
         print_usage(stderr);
         return EXIT_USAGE;

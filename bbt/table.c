@@ -267,30 +267,35 @@ static table_format guess_format(const char *path, const char *text)
     return memchr(text, '\t', first_line) ? TABLE_TSV : TABLE_CSV;
 }
 
+int table_parse(table *t, const char *name, char *text, size_t len, table_format format, bbt_error *err)
+{
+    memset(t, 0, sizeof *t);
+    t->path = xstrdup(name);
+    int rc = 0;
+    if (strlen(text) != len)
+        rc = bbt_fail(err, "%s: contains NUL bytes (not a text file)", name);
+    if (!rc) {
+        t->format = format ? format : guess_format(name, text);
+        rc = t->format == TABLE_TSV   ? parse_tsv(t, text, err)
+             : t->format == TABLE_CSV ? parse_csv(t, text, err)
+                                      : parse_jsonl(t, text, err);
+    }
+    if (!rc && t->n_cols == 0)
+        rc = bbt_fail(err, "%s: empty file (expected a header line or JSON objects)", name);
+    if (rc)
+        table_free(t);
+    return rc;
+}
+
 int table_read(table *t, const char *path, table_format format, bbt_error *err)
 {
     memset(t, 0, sizeof *t);
-    t->path = xstrdup(path);
     size_t len;
     char *text = read_file(path, &len, err);
-    if (!text) {
-        table_free(t);
+    if (!text)
         return -1;
-    }
-    if (strlen(text) != len) {
-        free(text);
-        table_free(t);
-        return bbt_fail(err, "%s: contains NUL bytes (not a text file)", path);
-    }
-    t->format = format ? format : guess_format(path, text);
-    int rc = t->format == TABLE_TSV   ? parse_tsv(t, text, err)
-             : t->format == TABLE_CSV ? parse_csv(t, text, err)
-                                      : parse_jsonl(t, text, err);
+    int rc = table_parse(t, path, text, len, format, err);
     free(text);
-    if (!rc && t->n_cols == 0)
-        rc = bbt_fail(err, "%s: empty file (expected a header line or JSON objects)", path);
-    if (rc)
-        table_free(t);
     return rc;
 }
 

@@ -23,6 +23,9 @@ typedef struct table {
 } table;
 
 int table_read(table *t, const char *path, table_format format, bbt_error *err);
+
+/* The same from text already in memory (len bytes, NUL-terminated); name stands for the file in messages. */
+int table_parse(table *t, const char *name, char *text, size_t len, table_format format, bbt_error *err);
 void table_free(table *t);
 
 /* Index of a column by name, or -1. */

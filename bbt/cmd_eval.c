@@ -1,0 +1,256 @@
+/* cmd_eval.c — `bbt eval` and `bbt predict`: use a finished run's prompt on data. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "bbt/commands.h"
+#include "bbt/options.h"
+#include "bbt/runfiles.h"
+#include "bbt/scorer.h"
+#include "bbt/util.h"
+
+/* A finished run, opened for scoring: its configuration, scorer and kept z. */
+typedef struct run_handle {
+    tune_config cfg;
+    scorer sc;
+    double *z;
+} run_handle;
+
+static int run_open(run_handle *r, const char *dir, int threads, bbt_error *err)
+{
+    memset(r, 0, sizeof *r);
+    char *config_path = path_join(dir, "config.json");
+    int rc = tune_config_load(&r->cfg, config_path, err);
+    free(config_path);
+    if (rc)
+        return -1;
+    if (threads > 0)
+        r->cfg.threads = threads;
+    if (runfiles_read_prompt(dir, &r->cfg, &r->z, err) || scorer_open(&r->sc, &r->cfg, err)) {
+        free(r->z);
+        tune_config_free(&r->cfg);
+        return -1;
+    }
+    return 0;
+}
+
+static void run_close(run_handle *r)
+{
+    scorer_close(&r->sc);
+    free(r->z);
+    tune_config_free(&r->cfg);
+}
+
+/* Score encoded examples under the run's prompt (or the untuned one); scores has n × C floats. */
+static float *score_all(run_handle *r, const encoded_set *e, int untuned, bbt_error *err)
+{
+    float *scores = xmalloc((size_t)e->n * r->sc.labels.n * sizeof *scores);
+    if (scorer_score(&r->sc, e, untuned ? NULL : r->z, 1, scores, err)) {
+        free(scores);
+        return NULL;
+    }
+    return scores;
+}
+
+static const char *split_path(const tune_config *cfg, const char *split)
+{
+    if (!strcmp(split, "dev"))
+        return cfg->dev;
+    if (!strcmp(split, "test"))
+        return cfg->test;
+    if (!strcmp(split, "train"))
+        return cfg->train;
+    return split;
+}
+
+static int evaluate_split(run_handle *r, const char *split, int untuned)
+{
+    bbt_error err;
+    const char *path = split_path(&r->cfg, split);
+    if (!path) {
+        fprintf(stderr, "bbt eval: the run has no %s split\n", split);
+        return EXIT_INPUT;
+    }
+    dataset d;
+    encoded_set e;
+    if (scorer_load(&r->sc, path, 1, &d, &e, &err)) {
+        fprintf(stderr, "bbt eval: %s\n", err.msg);
+        return EXIT_INPUT;
+    }
+    float *scores = score_all(r, &e, untuned, &err);
+    int rc = EXIT_OK;
+    if (!scores) {
+        fprintf(stderr, "bbt eval: %s\n", err.msg);
+        rc = EXIT_RUNTIME;
+    } else {
+        int C = r->sc.labels.n;
+        double loss;
+        scorer_losses(&r->sc, &e, scores, 1, &loss);
+        printf("{\"split\":\"%s\",\"file\":\"%s\",\"prompt\":\"%s\",\"n\":%d,\"acc\":%.6f,\"f1\":%.6f,\"loss\":%.6f}\n",
+               split, path, untuned ? "untuned" : "tuned", e.n, metric_accuracy(scores, e.labels, e.n, C),
+               metric_f1(scores, e.labels, e.n, C, r->sc.task.positive_class), loss);
+    }
+    free(scores);
+    encoded_set_free(&e);
+    dataset_free(&d);
+    return rc;
+}
+
+int cmd_eval(int argc, char **argv)
+{
+    char *run = NULL, *split = NULL;
+    int untuned = 0, threads = 0;
+    const opt opts[] = {
+        {"run", OPT_STR, &run, "DIR", "a finished run directory (required)"},
+        {"split", OPT_STR, &split, "dev|test|train|FILE", "what to score (default test)"},
+        {"untuned", OPT_FLAG, &untuned, NULL, "score the untuned prompt (z = 0) instead, for comparison"},
+        {"threads", OPT_INT, &threads, "N", "forward-pass threads (default: all cores)"},
+    };
+    const opt_spec spec = {"bbt eval --run DIR [--split dev|test|FILE]",
+                           "Score a run's kept prompt on a split of its task, or on any file with the task's columns; "
+                           "prints accuracy, F1 and loss as JSON.",
+                           opts, (int)(sizeof opts / sizeof opts[0]), 0};
+    int n_pos, rc = opt_parse(&spec, argc, argv, NULL, &n_pos);
+    if (rc == 0 && !run) {
+        fprintf(stderr, "bbt eval: --run DIR is required\n");
+        rc = -1;
+    }
+    if (rc == 0) {
+        run_handle r;
+        bbt_error err;
+        if (run_open(&r, run, threads, &err)) {
+            fprintf(stderr, "bbt eval: %s\n", err.msg);
+            rc = EXIT_INPUT;
+        } else {
+            rc = evaluate_split(&r, split ? split : "test", untuned);
+            run_close(&r);
+        }
+    } else {
+        rc = rc > 0 ? EXIT_OK : EXIT_USAGE;
+    }
+    free(run);
+    free(split);
+    return rc;
+}
+
+/* ---- predict ---- */
+
+/* Input for predict: a table with the task's columns (TSV/CSV/JSONL), or plain text lines (pair tasks: a TAB between
+ * the two texts). A first line that names the task's text column makes it a table. */
+static int read_inputs(const task *t, const char *name, char *text, size_t len, dataset *d, bbt_error *err)
+{
+    size_t first = strcspn(text, "\n");
+    char *header = xstrndup(text, first);
+    int is_table = text[strspn(text, " \t\r\n")] == '{' || strstr(header, t->col_text_a) != NULL;
+    free(header);
+    table tb;
+    if (is_table) {
+        if (table_parse(&tb, name, text, len, TABLE_AUTO, err))
+            return -1;
+    } else {
+        memset(&tb, 0, sizeof tb);
+        tb.path = xstrdup(name);
+        tb.n_cols = t->pair ? 2 : 1;
+        tb.cols = xcalloc(2, sizeof *tb.cols);
+        tb.cols[0] = xstrdup(t->col_text_a);
+        if (t->pair)
+            tb.cols[1] = xstrdup(t->col_text_b);
+        int line = 0;
+        for (char *p = text; *p;) {
+            char *end = strchr(p, '\n');
+            size_t n = end ? (size_t)(end - p) : strlen(p);
+            char *row = xstrndup(p, n && p[n - 1] == '\r' ? n - 1 : n);
+            char *tab = t->pair ? strchr(row, '\t') : NULL;
+            line++;
+            if (t->pair && !tab) {
+                free(row);
+                table_free(&tb);
+                return bbt_fail(err, "%s: line %d: task %s needs two texts separated by a TAB", name, line, t->name);
+            }
+            if (tab)
+                *tab = 0;
+            char *cells[2] = {row, tab ? tab + 1 : NULL};
+            table_add_row(&tb, cells, line);
+            free(row);
+            p += n + (end != NULL);
+        }
+    }
+    int rc = dataset_from_table(d, &tb, t, 0, err);
+    table_free(&tb);
+    return rc;
+}
+
+static int predict_all(run_handle *r, const char *input, int print_index)
+{
+    bbt_error err;
+    int from_stdin = !input || !strcmp(input, "-");
+    const char *name = from_stdin ? "(stdin)" : input;
+    size_t len = 0;
+    char *text = read_file(from_stdin ? "/dev/stdin" : input, &len, &err);
+    dataset d;
+    encoded_set e;
+    if (!text || read_inputs(&r->sc.task, name, text, len, &d, &err)) {
+        free(text);
+        fprintf(stderr, "bbt predict: %s\n", err.msg);
+        return EXIT_INPUT;
+    }
+    free(text);
+    int rc = encode_dataset(r->sc.model, &r->sc.task, &d, &r->sc.enc, &e, &err);
+    float *scores = rc ? NULL : score_all(r, &e, 0, &err);
+    if (!scores) {
+        fprintf(stderr, "bbt predict: %s\n", err.msg);
+        dataset_free(&d);
+        if (!rc)
+            encoded_set_free(&e);
+        return rc ? EXIT_INPUT : EXIT_RUNTIME;
+    }
+    int C = r->sc.labels.n;
+    for (int i = 0; i < e.n; i++) {
+        int c = argmax_class(scores + (size_t)i * C, C);
+        if (print_index)
+            printf("%d\n", c);
+        else
+            printf("%s\n", r->sc.task.label_names[c] ? r->sc.task.label_names[c] : r->sc.task.label_words[c]);
+    }
+    free(scores);
+    encoded_set_free(&e);
+    dataset_free(&d);
+    return EXIT_OK;
+}
+
+int cmd_predict(int argc, char **argv)
+{
+    char *run = NULL;
+    int index = 0, threads = 0;
+    const opt opts[] = {
+        {"run", OPT_STR, &run, "DIR", "a finished run directory (required)"},
+        {"index", OPT_FLAG, &index, NULL, "print class indices instead of label words"},
+        {"threads", OPT_INT, &threads, "N", "forward-pass threads (default: all cores)"},
+    };
+    const opt_spec spec = {"bbt predict --run DIR [FILE|-]",
+                           "Predict a label for every input with a run's kept prompt: one label per input line.\n"
+                           "Input: a TSV/CSV/JSONL file with the task's columns, or plain text, one example per line "
+                           "(pair tasks: text_a TAB text_b). Standard input when FILE is - or absent.",
+                           opts, (int)(sizeof opts / sizeof opts[0]), 1};
+    char *pos[1];
+    int n_pos, rc = opt_parse(&spec, argc, argv, pos, &n_pos);
+    if (rc == 0 && !run) {
+        fprintf(stderr, "bbt predict: --run DIR is required\n");
+        rc = -1;
+    }
+    if (rc == 0) {
+        run_handle r;
+        bbt_error err;
+        if (run_open(&r, run, threads, &err)) {
+            fprintf(stderr, "bbt predict: %s\n", err.msg);
+            rc = EXIT_INPUT;
+        } else {
+            rc = predict_all(&r, n_pos ? pos[0] : NULL, index);
+            run_close(&r);
+        }
+    } else {
+        rc = rc > 0 ? EXIT_OK : EXIT_USAGE;
+    }
+    free(run);
+    return rc;
+}

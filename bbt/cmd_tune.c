@@ -1,0 +1,320 @@
+/* cmd_tune.c — `bbt tune`: tune a soft prompt, or resume a run. */
+#include <errno.h>
+#include <math.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "bbt/assets.h"
+#include "bbt/checkpoint.h"
+#include "bbt/commands.h"
+#include "bbt/config.h"
+#include "bbt/options.h"
+#include "bbt/runfiles.h"
+#include "bbt/tuner.h"
+#include "bbt/util.h"
+
+/* Set by SIGINT/SIGTERM; the tuner checks it between generations, writes a checkpoint and returns. */
+static volatile sig_atomic_t interrupted;
+
+static void on_signal(int sig)
+{
+    (void)sig;
+    interrupted = 1;
+}
+
+typedef struct tune_cli {
+    tune_config cfg;
+    char *data, *assets, *out, *resume;
+    int force, verbose, noise, first_token;
+    char *label_space;
+} tune_cli;
+
+/* Options that describe a new run; with --resume the run's config.json decides them. */
+static const char *const run_options[] = {"model", "task", "task-file", "data", "train", "dev", "test", "seed",
+                                          "budget", "popsize", "dim", "prompt-len", "sigma0", "alpha", "projection",
+                                          "prompt-mode", "init-prompt", "loss", "optimizer", "noise-handling",
+                                          "label-space", "first-token-only", "dev-every", "checkpoint-every", "dtype",
+                                          "out", NULL};
+
+static int file_exists(const char *path)
+{
+    struct stat st;
+    return stat(path, &st) == 0 && S_ISREG(st.st_mode);
+}
+
+/* --data DIR: either a folder with train/dev(/test) files, or a task folder with 16-<seed>/ splits and test.tsv. */
+static int resolve_data(tune_cli *c, bbt_error *err)
+{
+    tune_config *cfg = &c->cfg;
+    const char *task = cfg->task ? cfg->task : NULL;
+    if (!c->data && !task && !(cfg->train && cfg->dev))
+        return bbt_fail(err, "a task from --task-file needs its data: give --data DIR or --train F --dev F [--test F]");
+    char *dir = c->data ? xstrdup(c->data) : NULL;
+    char *flat = dir ? path_join(dir, "train.tsv") : NULL;
+    int is_flat = flat && file_exists(flat);
+    free(flat);
+    const char *splits[] = {"train", "dev", "test"};
+    char **dst[] = {&cfg->train, &cfg->dev, &cfg->test};
+    for (int i = 0; i < 3; i++) {
+        if (*dst[i])
+            continue;
+        char name[16];
+        snprintf(name, sizeof name, "%s.tsv", splits[i]);
+        char *path = is_flat ? path_join(dir, name) : dataset_split_path(c->assets, dir, task, cfg->seed, splits[i]);
+        if (i == 2 && !file_exists(path)) { /* a task may have no test split (yelpp) */
+            free(path);
+            continue;
+        }
+        *dst[i] = path;
+    }
+    free(dir);
+    return 0;
+}
+
+static int resolve_defaults(tune_cli *c, bbt_error *err)
+{
+    tune_config *cfg = &c->cfg;
+    if (cfg->task && cfg->task_file)
+        return bbt_fail(err, "give --task or --task-file, not both");
+    if (!cfg->task && !cfg->task_file)
+        config_set(&cfg->task, "sst2");
+    int need_assets = !cfg->model || (!c->data && cfg->task && !(cfg->train && cfg->dev));
+    if (need_assets) {
+        char *assets = assets_find(c->assets, err);
+        if (!assets)
+            return -1;
+        config_set(&c->assets, assets);
+        free(assets);
+    }
+    if (!cfg->model) {
+        char *m = assets_default_model(c->assets);
+        config_set(&cfg->model, m);
+        free(m);
+    }
+    if (c->label_space) {
+        if (!strcmp(c->label_space, "auto"))
+            cfg->label_space = -1;
+        else if (!strcmp(c->label_space, "yes") || !strcmp(c->label_space, "no"))
+            cfg->label_space = !strcmp(c->label_space, "yes");
+        else
+            return bbt_fail(err, "--label-space %s: expected yes, no or auto", c->label_space);
+    }
+    cfg->noise_handling = c->noise;
+    cfg->first_token_only = c->first_token;
+    return resolve_data(c, err) || tune_config_check(cfg, err);
+}
+
+/* A run directory that holds nothing of a run, or --force (then the old run's files go). Never silently overwrite. */
+static int prepare_out_dir(const char *dir, int force, bbt_error *err)
+{
+    if (mkdir(dir, 0755) != 0 && errno != EEXIST)
+        return bbt_fail(err, "--out %s: cannot create: %s", dir, strerror(errno));
+    const char *files[] = {"config.json", CHECKPOINT_FILE, "log.jsonl", "prompt.json", "prompt.safetensors",
+                           "summary.json"};
+    char *ckpt = path_join(dir, CHECKPOINT_FILE);
+    int has_ckpt = file_exists(ckpt);
+    ckpt_reader r;
+    bbt_error why;
+    int corrupt = has_ckpt && ckpt_read_file(&r, ckpt, &why) != 0;
+    if (has_ckpt && !corrupt)
+        ckpt_reader_free(&r);
+    free(ckpt);
+    for (size_t i = 0; i < sizeof files / sizeof files[0]; i++) {
+        char *p = path_join(dir, files[i]);
+        int exists = file_exists(p);
+        if (exists && force)
+            unlink(p);
+        free(p);
+        if (exists && !force) {
+            if (corrupt)
+                return bbt_fail(err, "%s holds a run whose checkpoint is damaged (%s); not overwriting it: give --force "
+                                     "to start a new run there",
+                                dir, why.msg);
+            return bbt_fail(err, "%s already holds a run (%s); resume it with --resume %s, or give --force to replace it",
+                            dir, files[i], dir);
+        }
+    }
+    return 0;
+}
+
+/* runs/<task>-s<seed>, or the first of runs/<task>-s<seed>-2, -3, … that does not exist yet. */
+static char *default_out_dir(const tune_config *cfg)
+{
+    mkdir("runs", 0755);
+    const char *task = cfg->task ? cfg->task : "task";
+    char buf[512];
+    for (int k = 1;; k++) {
+        if (k == 1)
+            snprintf(buf, sizeof buf, "runs/%s-s%d", task, cfg->seed);
+        else
+            snprintf(buf, sizeof buf, "runs/%s-s%d-%d", task, cfg->seed, k);
+        struct stat st;
+        if (stat(buf, &st) != 0)
+            return xstrdup(buf);
+    }
+}
+
+static void format_duration(double s, char *buf, size_t cap)
+{
+    if (!isfinite(s) || s < 0)
+        snprintf(buf, cap, "?");
+    else if (s < 60)
+        snprintf(buf, cap, "%.0fs", s);
+    else if (s < 3600)
+        snprintf(buf, cap, "%dm%02ds", (int)(s / 60), (int)fmod(s, 60));
+    else
+        snprintf(buf, cap, "%dh%02dm", (int)(s / 3600), (int)fmod(s / 60, 60));
+}
+
+typedef struct progress_ctx {
+    int tty, verbose;
+} progress_ctx;
+
+static void show_progress(const tune_progress *p, void *userdata)
+{
+    const progress_ctx *ctx = userdata;
+    if (ctx->verbose)
+        fprintf(stderr, "%s\n", p->log_line);
+    if (!ctx->tty)
+        return;
+    char eta[32], dev[32];
+    format_duration(p->eta_s, eta, sizeof eta);
+    if (isnan(p->last_dev))
+        snprintf(dev, sizeof dev, "-");
+    else
+        snprintf(dev, sizeof dev, "%.4f (best %.4f)", p->last_dev, p->best_dev);
+    fprintf(stderr, "\r%6ld/%ld evals | best loss %.4f | dev %s | %.1f evals/s | ETA %s\033[K", p->evals, p->budget,
+            p->best_train_loss, dev, p->evals_per_s, eta);
+    fflush(stderr);
+}
+
+static int run_and_finish(tuner *t, const char *dir, int verbose)
+{
+    progress_ctx ctx = {isatty(STDERR_FILENO), verbose};
+    bbt_error err;
+    signal(SIGINT, on_signal);
+    signal(SIGTERM, on_signal);
+    int rc = tuner_done(t) ? 0 : tuner_run(t, &interrupted, show_progress, &ctx, &err);
+    if (ctx.tty)
+        fprintf(stderr, "\n");
+    if (rc == 1) {
+        fprintf(stderr, "bbt tune: interrupted; checkpoint written. Resume with: bbt tune --resume %s\n", dir);
+        return 130;
+    }
+    char *summary = NULL;
+    if (rc == 0)
+        rc = tuner_finish(t, &summary, &err);
+    if (rc) {
+        fprintf(stderr, "bbt tune: %s\nThe run can be resumed from its last checkpoint: bbt tune --resume %s\n", err.msg,
+                dir);
+        return EXIT_RUNTIME;
+    }
+    fputs(summary, stdout);
+    free(summary);
+    if (ctx.tty)
+        fprintf(stderr, "run directory: %s\n", dir);
+    return EXIT_OK;
+}
+
+static int resume_run(tune_cli *c, int argc, char **argv)
+{
+    for (const char *const *o = run_options; *o; o++)
+        if (opt_given(argc, argv, *o)) {
+            fprintf(stderr, "bbt tune: --resume takes the run's settings from %s/config.json; --%s cannot be given "
+                            "with it\n",
+                    c->resume, *o);
+            return EXIT_USAGE;
+        }
+    bbt_error err;
+    tuner *t;
+    if (tuner_resume(&t, c->resume, c->cfg.threads, &err)) {
+        fprintf(stderr, "bbt tune: cannot resume %s: %s\n", c->resume, err.msg);
+        return EXIT_INPUT;
+    }
+    int rc = run_and_finish(t, c->resume, c->verbose);
+    tuner_free(t);
+    return rc;
+}
+
+static int new_run(tune_cli *c)
+{
+    bbt_error err;
+    if (resolve_defaults(c, &err)) {
+        fprintf(stderr, "bbt tune: %s\n", err.msg);
+        return EXIT_INPUT;
+    }
+    if (!c->out)
+        c->out = default_out_dir(&c->cfg);
+    if (prepare_out_dir(c->out, c->force, &err)) {
+        fprintf(stderr, "bbt tune: %s\n", err.msg);
+        return EXIT_INPUT;
+    }
+    tuner *t;
+    if (tuner_create(&t, &c->cfg, c->out, &err)) {
+        fprintf(stderr, "bbt tune: %s\n", err.msg);
+        return EXIT_INPUT;
+    }
+    int rc = run_and_finish(t, c->out, c->verbose);
+    tuner_free(t);
+    return rc;
+}
+
+int cmd_tune(int argc, char **argv)
+{
+    tune_cli c = {0};
+    tune_config_init(&c.cfg);
+    tune_config *g = &c.cfg;
+    const opt opts[] = {
+        {"model", OPT_STR, &g->model, "DIR", "model directory or file (default: <assets>/models/stories260K)"},
+        {"task", OPT_STR, &g->task, "NAME", "built-in task (default sst2; see `bbt tasks`)"},
+        {"task-file", OPT_STR, &g->task_file, "F", "a task defined in a JSON file (see README)"},
+        {"data", OPT_STR, &c.data, "DIR", "data folder: train/dev[/test].tsv, or a task folder with 16-<seed>/"},
+        {"train", OPT_STR, &g->train, "F", "training file (TSV, CSV or JSONL)"},
+        {"dev", OPT_STR, &g->dev, "F", "dev file"},
+        {"test", OPT_STR, &g->test, "F", "test file"},
+        {"assets", OPT_STR, &c.assets, "DIR", "shared assets (default: $BBT_ASSETS, ../shared/assets)"},
+        {"seed", OPT_INT, &g->seed, "S", "run seed and data split 16-S (default 13)"},
+        {"budget", OPT_LONG, &g->budget, "N", "evaluations: candidates scored on the training set (8000)"},
+        {"popsize", OPT_INT, &g->popsize, "N", "population size λ (20)"},
+        {"dim", OPT_INT, &g->dim, "D", "intrinsic dimension d (500)"},
+        {"prompt-len", OPT_INT, &g->prompt_len, "L", "prompt tokens (50)"},
+        {"sigma0", OPT_DBL, &g->sigma0, "S", "initial CMA-ES step size (1)"},
+        {"alpha", OPT_DBL, &g->alpha, "A", "projection scale α (1)"},
+        {"projection", OPT_STR, &g->projection, "KIND", "normal (default) or uniform"},
+        {"prompt-mode", OPT_STR, &g->prompt_mode, "MODE", "add (default) or cat"},
+        {"init-prompt", OPT_STR, &g->init_prompt, "F", "cat mode: start from this prompt.safetensors"},
+        {"loss", OPT_STR, &g->loss, "NAME", "ce (default), hinge, acc or f1"},
+        {"optimizer", OPT_STR, &g->optimizer, "NAME", "sep (default), full or random (random-search baseline)"},
+        {"noise-handling", OPT_FLAG, &c.noise, NULL, "CMA-ES uncertainty handling on"},
+        {"label-space", OPT_STR, &c.label_space, "yes|no|auto", "score label words as \" word\" (auto: causal yes)"},
+        {"first-token-only", OPT_FLAG, &c.first_token, NULL, "causal LM: score only each label's first token"},
+        {"dev-every", OPT_LONG, &g->dev_every, "N", "evaluations between dev evaluations (100)"},
+        {"checkpoint-every", OPT_INT, &g->checkpoint_every, "N", "generations between checkpoints (10)"},
+        {"dtype", OPT_STR, &g->dtype, "T", "bf16 (default) or f32"},
+        {"threads", OPT_INT, &g->threads, "N", "forward-pass threads (default: all cores)"},
+        {"out", OPT_STR, &c.out, "DIR", "run directory (default runs/<task>-s<seed>)"},
+        {"resume", OPT_STR, &c.resume, "DIR", "continue the run in DIR from its checkpoint"},
+        {"force", OPT_FLAG, &c.force, NULL, "replace a run already in --out"},
+        {"verbose", OPT_FLAG, &c.verbose, NULL, "print every log line to stderr"},
+    };
+    const opt_spec spec = {"bbt tune [options]",
+                           "Tune a soft prompt for a frozen language model with Black-Box Tuning (CMA-ES on p = A·z + "
+                           "p0).\nWith no options: stories260K on SST-2, split seed 13, from the shared assets.",
+                           opts, (int)(sizeof opts / sizeof opts[0]), 0};
+    int n_pos, rc = opt_parse(&spec, argc, argv, NULL, &n_pos);
+    if (rc == 0)
+        rc = c.resume ? resume_run(&c, argc, argv) : new_run(&c);
+    else
+        rc = rc > 0 ? EXIT_OK : EXIT_USAGE;
+    tune_config_free(&c.cfg);
+    free(c.data);
+    free(c.assets);
+    free(c.out);
+    free(c.resume);
+    free(c.label_space);
+    return rc;
+}

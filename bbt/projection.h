@@ -1,0 +1,42 @@
+/* projection.h — the fixed random map from the search space to the prompt space: p = A·z + p0.
+ *
+ * A has (L·H) rows and d columns. It is drawn from its own PCG stream of the run seed (PROJECTION_STREAM), entry by
+ * entry in row-major order, so the seed and the settings rebuild it exactly; it is never written to a file.
+ *   normal:  A_ij ~ N(0, s²), s = α·σ̂ / (√d·σ0), σ̂ the standard deviation of the model's input embedding table, so that
+ *            each entry of A·z starts with a standard deviation near α·σ̂ when z ~ N(0, σ0² I) (the reference default);
+ *   uniform: A_ij ~ U(−1/√d, 1/√d) (the paper's first version).
+ * p0 is zero in add mode (the placeholder tokens' embeddings are already in the input, the prompt is added onto them)
+ * and zero or a given prompt in cat mode.
+ */
+#ifndef BBT_PROJECTION_H
+#define BBT_PROJECTION_H
+
+#include <stdint.h>
+
+#include "bbt/error.h"
+
+#define PROJECTION_STREAM 0x70726f6a656374ULL /* "project" */
+
+typedef enum projection_kind { PROJ_NORMAL = 0, PROJ_UNIFORM = 1 } projection_kind;
+
+typedef struct projection {
+    int rows;     /* L·H */
+    int dim;      /* d */
+    float *A;     /* rows × dim, row-major */
+    float *p0;    /* rows values, or NULL for zero */
+    double scale; /* s for normal, 1/√d for uniform */
+} projection;
+
+/* Draw A. embedding_std is σ̂ (used by the normal kind). p0 (rows floats) is copied; NULL means zero. */
+int projection_init(projection *p, int rows, int dim, uint64_t seed, projection_kind kind, double alpha, double sigma0,
+                    double embedding_std, const float *p0, bbt_error *err);
+
+/* out[c] = A·z[c] + p0 for count vectors z (count × dim doubles) into out (count × rows floats). */
+void projection_apply(const projection *p, const double *z, int count, float *out);
+
+void projection_free(projection *p);
+
+/* Population standard deviation of all entries of a table (the σ̂ above), accumulated in double. */
+double table_std(const float *v, long n);
+
+#endif

@@ -1,0 +1,180 @@
+/* runfiles.c — prompt.json, prompt.safetensors and summary.json. */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cjson/cJSON.h>
+
+#include "bbt/prompt_file.h"
+#include "bbt/runfiles.h"
+#include "bbt/util.h"
+#include "models/safetensors.h"
+#include "optim/cmaes.h"
+
+#define PROMPT_FORMAT "bbt-prompt-1"
+
+static int write_json(const char *dir, const char *name, cJSON *root, char **text_out, bbt_error *err)
+{
+    char *text = cJSON_Print(root);
+    size_t n = strlen(text);
+    char *with_newline = xmalloc(n + 2);
+    memcpy(with_newline, text, n);
+    memcpy(with_newline + n, "\n", 2);
+    cJSON_free(text);
+    char *path = path_join(dir, name);
+    int rc = write_file_atomic(path, with_newline, n + 1, err);
+    free(path);
+    if (text_out && !rc)
+        *text_out = with_newline;
+    else
+        free(with_newline);
+    return rc;
+}
+
+static cJSON *prompt_json(const tune_config *cfg, const scorer *s, const run_results *r)
+{
+    cJSON *root = cJSON_CreateObject();
+    cJSON_AddStringToObject(root, "format", PROMPT_FORMAT);
+    cJSON_AddStringToObject(root, "model", cfg->model);
+    cJSON_AddStringToObject(root, "task", s->task.name);
+    cJSON_AddNumberToObject(root, "seed", cfg->seed);
+    cJSON_AddNumberToObject(root, "dim", cfg->dim);
+    cJSON_AddNumberToObject(root, "prompt_len", cfg->prompt_len);
+    cJSON_AddNumberToObject(root, "hidden", s->info->hidden);
+    cJSON_AddStringToObject(root, "prompt_mode", cfg->prompt_mode);
+    cJSON_AddStringToObject(root, "projection", cfg->projection);
+    cJSON_AddNumberToObject(root, "alpha", cfg->alpha);
+    cJSON_AddNumberToObject(root, "sigma0", cfg->sigma0);
+    cJSON_AddNumberToObject(root, "embedding_std", s->embedding_std);
+    cJSON_AddNumberToObject(root, "projection_scale", s->proj.scale);
+    if (s->placeholders)
+        cJSON_AddItemToObject(root, "placeholders", cJSON_CreateIntArray(s->placeholders, cfg->prompt_len));
+    cJSON_AddItemToObject(root, "init_prompt", cfg->init_prompt ? cJSON_CreateString(cfg->init_prompt) : cJSON_CreateNull());
+    cJSON_AddStringToObject(root, "source", r->source);
+    cJSON_AddNumberToObject(root, "found_at_evals", (double)r->best_dev_evals);
+    cJSON_AddNumberToObject(root, "dev_metric", r->dev_metric);
+    cJSON_AddItemToObject(root, "z", cJSON_CreateDoubleArray(r->best_z, cfg->dim));
+    return root;
+}
+
+/* The dense prompt: the rows the model's input actually gets at the prompt positions. */
+static int write_dense_prompt(const char *dir, const tune_config *cfg, const scorer *s, const double *z, bbt_error *err)
+{
+    int H = s->info->hidden, L = cfg->prompt_len;
+    float *p = xmalloc((size_t)L * H * sizeof *p);
+    projection_apply(&s->proj, z, 1, p);
+    if (s->placeholders) { /* add mode: the prompt is added onto the placeholders' embeddings */
+        const float *emb = lm_embeddings(s->model);
+        for (int i = 0; i < L; i++)
+            for (int h = 0; h < H; h++)
+                p[(size_t)i * H + h] += emb[(size_t)s->placeholders[i] * H + h];
+    }
+    char *path = path_join(dir, "prompt.safetensors");
+    int rc = prompt_file_write(path, p, L, H, err);
+    free(path);
+    free(p);
+    return rc;
+}
+
+static void add_number_or_null(cJSON *o, const char *key, double v)
+{
+    cJSON_AddItemToObject(o, key, isfinite(v) ? cJSON_CreateNumber(v) : cJSON_CreateNull());
+}
+
+static cJSON *summary_json(const tune_config *cfg, const scorer *s, const run_results *r)
+{
+    int f1 = s->task.metric == METRIC_F1;
+    cJSON *o = cJSON_CreateObject();
+    cJSON_AddStringToObject(o, "task", s->task.name);
+    cJSON_AddStringToObject(o, "model", cfg->model);
+    cJSON_AddNumberToObject(o, "seed", cfg->seed);
+    cJSON_AddStringToObject(o, "optimizer", cfg->optimizer);
+    cJSON_AddNumberToObject(o, "budget", (double)cfg->budget);
+    cJSON_AddNumberToObject(o, "evals", (double)r->evals);
+    cJSON_AddNumberToObject(o, "train_loss_initial", r->train_loss_initial);
+    cJSON_AddNumberToObject(o, "train_loss_best", r->train_loss_best);
+    cJSON_AddNumberToObject(o, "dev_acc", r->dev_acc);
+    if (f1)
+        cJSON_AddNumberToObject(o, "dev_f1", r->dev_f1);
+    add_number_or_null(o, "test_acc", r->has_test ? r->test_acc : NAN);
+    if (f1)
+        add_number_or_null(o, "test_f1", r->has_test ? r->test_f1 : NAN);
+    add_number_or_null(o, "untuned_test_acc", r->has_test ? r->untuned_test_acc : NAN);
+    if (f1)
+        add_number_or_null(o, "untuned_test_f1", r->has_test ? r->untuned_test_f1 : NAN);
+    cJSON_AddNumberToObject(o, "untuned_dev_metric", r->untuned_dev);
+    cJSON_AddStringToObject(o, "dev_metric_name", f1 ? "f1" : "acc");
+    cJSON_AddStringToObject(o, "kept_prompt", r->source);
+    cJSON_AddNumberToObject(o, "kept_at_evals", (double)r->best_dev_evals);
+    char stop[256];
+    cmaes_stop_describe(r->stop_bits, stop, sizeof stop);
+    cJSON_AddStringToObject(o, "stop", r->stop_bits ? stop : "budget");
+    cJSON_AddNumberToObject(o, "wall_s", r->wall_s);
+    cJSON_AddNumberToObject(o, "forward_s", r->forward_s);
+    cJSON_AddNumberToObject(o, "other_s", r->wall_s - r->forward_s);
+    cJSON_AddNumberToObject(o, "evals_per_s", r->wall_s > 0 ? (double)r->evals / r->wall_s : 0);
+    return o;
+}
+
+int runfiles_write_results(const char *dir, const tune_config *cfg, scorer *s, const run_results *r, char **summary,
+                           bbt_error *err)
+{
+    cJSON *prompt = prompt_json(cfg, s, r);
+    int rc = write_json(dir, "prompt.json", prompt, NULL, err);
+    cJSON_Delete(prompt);
+    if (!rc)
+        rc = write_dense_prompt(dir, cfg, s, r->best_z, err);
+    if (!rc) {
+        cJSON *sum = summary_json(cfg, s, r);
+        rc = write_json(dir, "summary.json", sum, summary, err);
+        cJSON_Delete(sum);
+    }
+    return rc;
+}
+
+static int check_prompt_fields(const cJSON *root, const tune_config *cfg, const char *path, bbt_error *err)
+{
+    const cJSON *fmt = cJSON_GetObjectItemCaseSensitive(root, "format");
+    if (!cJSON_IsString(fmt) || strcmp(fmt->valuestring, PROMPT_FORMAT))
+        return bbt_fail(err, "%s: field \"format\" is not \"%s\"", path, PROMPT_FORMAT);
+    const char *ints[] = {"seed", "dim", "prompt_len"};
+    const int want[] = {cfg->seed, cfg->dim, cfg->prompt_len};
+    for (int i = 0; i < 3; i++) {
+        const cJSON *v = cJSON_GetObjectItemCaseSensitive(root, ints[i]);
+        if (!cJSON_IsNumber(v) || v->valuedouble != want[i])
+            return bbt_fail(err, "%s: field \"%s\" does not match the run's config.json (%d)", path, ints[i], want[i]);
+    }
+    return 0;
+}
+
+int runfiles_read_prompt(const char *dir, const tune_config *cfg, double **z, bbt_error *err)
+{
+    *z = NULL;
+    char *path = path_join(dir, "prompt.json");
+    size_t len;
+    char *text = read_file(path, &len, err);
+    cJSON *root = text ? cJSON_ParseWithLength(text, len) : NULL;
+    free(text);
+    int rc = !text ? -1 : !cJSON_IsObject(root) ? bbt_fail(err, "%s: not a JSON object", path)
+                                                 : check_prompt_fields(root, cfg, path, err);
+    const cJSON *zs = root ? cJSON_GetObjectItemCaseSensitive(root, "z") : NULL;
+    if (!rc && (!cJSON_IsArray(zs) || cJSON_GetArraySize(zs) != cfg->dim))
+        rc = bbt_fail(err, "%s: field \"z\" must be an array of %d numbers", path, cfg->dim);
+    if (!rc) {
+        *z = xmalloc((size_t)cfg->dim * sizeof **z);
+        int i = 0;
+        for (const cJSON *v = zs->child; v && !rc; v = v->next, i++) {
+            if (!cJSON_IsNumber(v) || !isfinite(v->valuedouble))
+                rc = bbt_fail(err, "%s: field \"z\"[%d] is not a finite number", path, i);
+            else
+                (*z)[i] = v->valuedouble;
+        }
+        if (rc) {
+            free(*z);
+            *z = NULL;
+        }
+    }
+    cJSON_Delete(root);
+    free(path);
+    return rc;
+}

@@ -1,0 +1,37 @@
+/* runfiles.h — the files a finished run leaves for its users: prompt.json, prompt.safetensors, summary.json.
+ *
+ * prompt.json holds the kept z with everything needed to rebuild the dense prompt (projection seed and settings,
+ * placeholders, the model's embedding std); prompt.safetensors holds the dense L × H prompt itself (p = A·z + p0; in add
+ * mode p0 is the placeholders' embeddings, included so that the file is the prompt's actual input rows).
+ */
+#ifndef BBT_RUNFILES_H
+#define BBT_RUNFILES_H
+
+#include "bbt/config.h"
+#include "bbt/error.h"
+#include "bbt/scorer.h"
+
+#define CHECKPOINT_FILE "checkpoint.bin"
+
+typedef struct run_results {
+    const double *best_z;     /* the kept prompt's z (d values) */
+    const char *source;       /* "untuned", "mean" or "generation_best" */
+    long best_dev_evals;      /* evaluations when it was found */
+    long evals;
+    double train_loss_initial, train_loss_best;
+    double untuned_dev, dev_metric;
+    double dev_acc, dev_f1;
+    int has_test;
+    double test_acc, test_f1, untuned_test_acc, untuned_test_f1;
+    unsigned stop_bits;       /* optimizer stop reasons if it ended before the budget */
+    double wall_s, forward_s;
+} run_results;
+
+/* Write prompt.json, prompt.safetensors and summary.json into dir; *summary gets summary.json's text (caller frees). */
+int runfiles_write_results(const char *dir, const tune_config *cfg, scorer *s, const run_results *r, char **summary,
+                           bbt_error *err);
+
+/* Read the kept z from a run's prompt.json (d values, malloc'ed), checking it against the run's configuration. */
+int runfiles_read_prompt(const char *dir, const tune_config *cfg, double **z, bbt_error *err);
+
+#endif

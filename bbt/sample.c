@@ -1,0 +1,187 @@
+/* sample.c — k-shot train/dev splits from a full training file. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "bbt/sample.h"
+#include "bbt/util.h"
+#include "optim/pcg.h"
+
+/* Column names seen in real releases (GLUE, SNLI, HF datasets), in order of preference. */
+static const char *const single_names[] = {"text", "sentence", "review", "content", "document", NULL};
+static const char *const first_names[] = {"text_a", "sentence1", "premise", "question1", "question", NULL};
+static const char *const second_names[] = {"text_b", "sentence2", "hypothesis", "question2", "sentence", NULL};
+static const char *const label_names[] = {"label", "labels", "gold_label", "class", "y", NULL};
+
+static int first_present(const table *t, const char *const *names)
+{
+    for (; *names; names++) {
+        int c = table_col(t, *names);
+        if (c >= 0)
+            return c;
+    }
+    return -1;
+}
+
+static int named_col(const table *t, const char *name, bbt_error *err)
+{
+    int c = table_col(t, name);
+    return c >= 0 ? c : bbt_fail(err, "%s: no column \"%s\"", t->path, name);
+}
+
+/* cols[0] = text or text_a, cols[1] = text_b or -1, cols[2] = label. */
+static int find_columns(const table *t, const sample_options *o, int cols[3], bbt_error *err)
+{
+    cols[1] = -1;
+    if (o->text_col) {
+        if ((cols[0] = named_col(t, o->text_col, err)) < 0)
+            return -1;
+        if (o->text_b_col && (cols[1] = named_col(t, o->text_b_col, err)) < 0)
+            return -1;
+    } else {
+        int a = first_present(t, first_names), b = first_present(t, second_names);
+        if (a >= 0 && b >= 0 && a != b) {
+            cols[0] = a;
+            cols[1] = b;
+        } else if ((cols[0] = first_present(t, single_names)) < 0) {
+            return bbt_fail(err, "%s: no text column found (looked for text, sentence, text_a/text_b, "
+                                 "sentence1/sentence2, premise/hypothesis…); give --text-col", t->path);
+        }
+    }
+    cols[2] = o->label_col ? named_col(t, o->label_col, err) : first_present(t, label_names);
+    if (cols[2] < 0)
+        return o->label_col ? -1 : bbt_fail(err, "%s: no label column found (label, gold_label, class…); give --label-col",
+                                            t->path);
+    return 0;
+}
+
+static int is_integer(const char *s)
+{
+    if (*s == '-')
+        s++;
+    if (!*s)
+        return 0;
+    for (; *s; s++)
+        if (*s < '0' || *s > '9')
+            return 0;
+    return 1;
+}
+
+/* A class: its label text, its numeric value when every label is an integer, and its rows. */
+typedef struct class_rows {
+    const char *label;
+    long value;
+    int *rows;
+    int n;
+} class_rows;
+
+static int cmp_numeric(const void *a, const void *b)
+{
+    long u = ((const class_rows *)a)->value, v = ((const class_rows *)b)->value;
+    return (u > v) - (u < v);
+}
+
+static int cmp_text(const void *a, const void *b)
+{
+    return strcmp(((const class_rows *)a)->label, ((const class_rows *)b)->label);
+}
+
+static void shuffle(int *v, int n, pcg_rng *rng)
+{
+    for (int i = n - 1; i > 0; i--) {
+        int j = (int)pcg_bounded(rng, (uint64_t)i + 1);
+        int tmp = v[i];
+        v[i] = v[j];
+        v[j] = tmp;
+    }
+}
+
+static void init_output(table *out, const table *in, int pair)
+{
+    memset(out, 0, sizeof *out);
+    out->path = xstrdup(in->path);
+    out->n_cols = pair ? 3 : 2;
+    out->cols = xcalloc(3, sizeof *out->cols);
+    const char *names[] = {pair ? "text_a" : "text", pair ? "text_b" : "label", "label"};
+    for (int i = 0; i < out->n_cols; i++)
+        out->cols[i] = xstrdup(names[i]);
+}
+
+static void add_rows(table *out, const table *in, const int cols[3], int *rows, int n)
+{
+    for (int i = 0; i < n; i++) {
+        char **r = in->cells[rows[i]];
+        char *cells[3] = {r[cols[0]], cols[1] >= 0 ? r[cols[1]] : r[cols[2]], r[cols[2]]};
+        table_add_row(out, cells, in->line[rows[i]]);
+    }
+}
+
+/* Group the rows by label, classes sorted (numerically when every label is an integer). */
+static int group_classes(const table *in, int label_col, class_rows **out, int *n_out, bbt_error *err)
+{
+    class_rows *cls = NULL;
+    int n = 0, numeric = 1;
+    for (int r = 0; r < in->n_rows; r++) {
+        const char *label = in->cells[r][label_col];
+        if (!label || !label[0]) {
+            free(cls);
+            return bbt_fail(err, "%s: line %d: empty label", in->path, in->line[r]);
+        }
+        int c = 0;
+        while (c < n && strcmp(cls[c].label, label))
+            c++;
+        if (c == n) {
+            cls = xrealloc(cls, (size_t)(n + 1) * sizeof *cls);
+            cls[n++] = (class_rows){label, strtol(label, NULL, 10), NULL, 0};
+            numeric = numeric && is_integer(label);
+        }
+        cls[c].rows = xrealloc(cls[c].rows, (size_t)(cls[c].n + 1) * sizeof(int));
+        cls[c].rows[cls[c].n++] = r;
+    }
+    qsort(cls, (size_t)n, sizeof *cls, numeric ? cmp_numeric : cmp_text);
+    *out = cls;
+    *n_out = n;
+    return 0;
+}
+
+static void free_classes(class_rows *cls, int n)
+{
+    for (int c = 0; c < n; c++)
+        free(cls[c].rows);
+    free(cls);
+}
+
+int sample_fewshot(const table *in, const sample_options *o, table *train, table *dev, bbt_error *err)
+{
+    int cols[3];
+    class_rows *cls;
+    int n_cls;
+    if (o->k < 1)
+        return bbt_fail(err, "--k %d: must be at least 1", o->k);
+    if (find_columns(in, o, cols, err) || group_classes(in, cols[2], &cls, &n_cls, err))
+        return -1;
+    for (int c = 0; c < n_cls; c++)
+        if (cls[c].n < 2 * o->k) {
+            int rc = bbt_fail(err, "%s: class \"%s\" has %d examples; --k %d needs %d (k for train and k for dev)",
+                              in->path, cls[c].label, cls[c].n, o->k, 2 * o->k);
+            free_classes(cls, n_cls);
+            return rc;
+        }
+    pcg_rng rng;
+    pcg_seed(&rng, o->seed, SAMPLE_STREAM);
+    int *tr = xmalloc((size_t)n_cls * o->k * sizeof *tr), *dv = xmalloc((size_t)n_cls * o->k * sizeof *dv);
+    for (int c = 0; c < n_cls; c++) {
+        shuffle(cls[c].rows, cls[c].n, &rng);
+        memcpy(tr + (size_t)c * o->k, cls[c].rows, (size_t)o->k * sizeof *tr);
+        memcpy(dv + (size_t)c * o->k, cls[c].rows + o->k, (size_t)o->k * sizeof *dv);
+    }
+    shuffle(tr, n_cls * o->k, &rng);
+    shuffle(dv, n_cls * o->k, &rng);
+    init_output(train, in, cols[1] >= 0);
+    init_output(dev, in, cols[1] >= 0);
+    add_rows(train, in, cols, tr, n_cls * o->k);
+    add_rows(dev, in, cols, dv, n_cls * o->k);
+    free(tr);
+    free(dv);
+    free_classes(cls, n_cls);
+    return 0;
+}

@@ -1,0 +1,155 @@
+/* scorer.c — from a run's configuration to scores of examples under candidate prompts. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "bbt/prompt_file.h"
+#include "bbt/scorer.h"
+#include "bbt/util.h"
+
+static int open_model(scorer *s, const tune_config *cfg, bbt_error *err)
+{
+    lm_options o = {0};
+    o.threads = cfg->threads;
+    o.dtype = strcmp(cfg->dtype, "f32") ? LM_BF16 : LM_F32;
+    char msg[512];
+    if (lm_open(&s->model, cfg->model, &o, msg, sizeof msg) != LM_OK)
+        return bbt_fail(err, "%s", msg);
+    s->info = lm_get_info(s->model);
+    return 0;
+}
+
+static int open_task(scorer *s, const tune_config *cfg, bbt_error *err)
+{
+    return cfg->task ? task_builtin(&s->task, cfg->task, err) : task_load_json(&s->task, cfg->task_file, err);
+}
+
+/* A causal LM whose label words are one token each (or scored by their first token) needs only the label logits. */
+static int labels_single_token(const scorer *s, const tune_config *cfg)
+{
+    if (s->info->kind != LM_CAUSAL)
+        return 0;
+    if (cfg->first_token_only)
+        return 1;
+    for (int j = 0; j < s->labels.n; j++)
+        if (s->labels.labels[j].n != 1)
+            return 0;
+    return 1;
+}
+
+static int setup_encoding(scorer *s, const tune_config *cfg, bbt_error *err)
+{
+    s->enc.mode = strcmp(cfg->prompt_mode, "cat") ? LM_PROMPT_ADD : LM_PROMPT_CAT;
+    s->enc.prompt_len = cfg->prompt_len;
+    s->enc.label_space = cfg->label_space >= 0 ? cfg->label_space : s->info->kind == LM_CAUSAL;
+    if (s->enc.mode == LM_PROMPT_ADD) {
+        s->placeholders = xcalloc((size_t)cfg->prompt_len, sizeof *s->placeholders);
+        if (encode_placeholders(s->model, cfg->prompt_len, s->placeholders, err))
+            return -1;
+        s->enc.placeholders = s->placeholders;
+    }
+    if (encode_labels(s->model, &s->task, &s->enc, &s->labels, err))
+        return -1;
+    s->raw_logits = labels_single_token(s, cfg);
+    s->loss = (loss_kind)loss_from_name(cfg->loss);
+    return 0;
+}
+
+static int setup_projection(scorer *s, const tune_config *cfg, bbt_error *err)
+{
+    const float *emb = lm_embeddings(s->model);
+    if (!emb)
+        return bbt_fail(err, "%s: %s", cfg->model, lm_errmsg(s->model));
+    s->embedding_std = table_std(emb, (long)s->info->vocab * s->info->hidden);
+    int rows = cfg->prompt_len * s->info->hidden;
+    float *p0 = NULL;
+    if (cfg->init_prompt && prompt_file_read(cfg->init_prompt, cfg->prompt_len, s->info->hidden, &p0, err))
+        return -1;
+    int rc = projection_init(&s->proj, rows, cfg->dim, (uint64_t)cfg->seed,
+                             strcmp(cfg->projection, "uniform") ? PROJ_NORMAL : PROJ_UNIFORM, cfg->alpha, cfg->sigma0,
+                             s->embedding_std, p0, err);
+    free(p0);
+    return rc;
+}
+
+int scorer_open(scorer *s, const tune_config *cfg, bbt_error *err)
+{
+    memset(s, 0, sizeof *s);
+    if (open_model(s, cfg, err) || open_task(s, cfg, err) || setup_encoding(s, cfg, err) ||
+        setup_projection(s, cfg, err)) {
+        scorer_close(s);
+        return -1;
+    }
+    return 0;
+}
+
+void scorer_close(scorer *s)
+{
+    if (s->model)
+        lm_close(s->model);
+    task_free(&s->task);
+    free(s->placeholders);
+    encoded_labels_free(&s->labels);
+    projection_free(&s->proj);
+    memset(s, 0, sizeof *s);
+}
+
+int scorer_load(scorer *s, const char *path, int need_labels, dataset *d, encoded_set *e, bbt_error *err)
+{
+    if (dataset_load(d, path, &s->task, need_labels ? DATA_NEED_LABELS : 0, err))
+        return -1;
+    if (encode_dataset(s->model, &s->task, d, &s->enc, e, err)) {
+        dataset_free(d);
+        return -1;
+    }
+    return 0;
+}
+
+int scorer_score(scorer *s, const encoded_set *e, const double *z, int count, float *scores, bbt_error *err)
+{
+    int untuned = z == NULL;
+    if (untuned)
+        count = 1;
+    size_t rows = (size_t)s->proj.rows;
+    float *prompts = xcalloc((size_t)count * rows, sizeof *prompts);
+    if (!untuned)
+        projection_apply(&s->proj, z, count, prompts);
+    else if (s->proj.p0)
+        memcpy(prompts, s->proj.p0, rows * sizeof *prompts);
+    lm_seq *seqs = xmalloc((size_t)count * (size_t)e->n * sizeof *seqs);
+    for (int c = 0; c < count; c++)
+        for (int i = 0; i < e->n; i++) {
+            seqs[(size_t)c * e->n + i] = e->seqs[i];
+            seqs[(size_t)c * e->n + i].prompt = c;
+        }
+    lm_batch b = {0};
+    b.n_prompts = count;
+    b.prompt_len = s->enc.prompt_len;
+    b.prompts = prompts;
+    b.n_seqs = count * e->n;
+    b.seqs = seqs;
+    b.n_labels = s->labels.n;
+    b.labels = s->labels.labels;
+    b.raw_logits = s->raw_logits;
+    double t0 = now_seconds();
+    int rc = lm_score(s->model, &b, scores);
+    s->forward_s += now_seconds() - t0;
+    free(seqs);
+    free(prompts);
+    if (rc != LM_OK)
+        return bbt_fail(err, "scoring failed: %s", lm_errmsg(s->model));
+    return 0;
+}
+
+void scorer_losses(const scorer *s, const encoded_set *e, const float *scores, int count, double *losses)
+{
+    size_t per = (size_t)e->n * (size_t)s->labels.n;
+    for (int c = 0; c < count; c++)
+        losses[c] = loss_value(s->loss, scores + c * per, e->labels, e->n, s->labels.n, s->task.positive_class);
+}
+
+double scorer_metric(const scorer *s, const encoded_set *e, const float *scores)
+{
+    if (s->task.metric == METRIC_F1)
+        return metric_f1(scores, e->labels, e->n, s->labels.n, s->task.positive_class);
+    return metric_accuracy(scores, e->labels, e->n, s->labels.n);
+}

@@ -1,0 +1,47 @@
+/* scorer.h — scores examples under candidate vectors z: the model, the task, the label words and the projection of a run,
+ * put together from its configuration. The tuner, `bbt eval` and `bbt predict` all score through this.
+ */
+#ifndef BBT_SCORER_H
+#define BBT_SCORER_H
+
+#include "bbt/config.h"
+#include "bbt/dataset.h"
+#include "bbt/encode.h"
+#include "bbt/error.h"
+#include "bbt/metrics.h"
+#include "bbt/projection.h"
+#include "bbt/task.h"
+#include "models/lm.h"
+
+typedef struct scorer {
+    lm *model;
+    const lm_info *info;
+    task task;
+    encode_options enc;
+    int *placeholders;        /* L ids (add mode) */
+    encoded_labels labels;
+    projection proj;
+    loss_kind loss;
+    int raw_logits;           /* causal LM with one-token labels: logits suffice (see lm_batch.raw_logits) */
+    double embedding_std;     /* σ̂ */
+    double forward_s;         /* time spent in lm_score, accumulated */
+} scorer;
+
+/* Open the model, load the task, tokenize the label words, choose the placeholders and draw the projection. */
+int scorer_open(scorer *s, const tune_config *cfg, bbt_error *err);
+void scorer_close(scorer *s);
+
+/* Read a data file with the task's columns and encode it (labels required when need_labels). */
+int scorer_load(scorer *s, const char *path, int need_labels, dataset *d, encoded_set *e, bbt_error *err);
+
+/* scores[(c·n + i)·C + j] = score of label j for example i under candidate c (count candidates, z: count × d).
+ * One lm_score call for the whole population. z == NULL scores the untuned prompt (z = 0) once. */
+int scorer_score(scorer *s, const encoded_set *e, const double *z, int count, float *scores, bbt_error *err);
+
+/* Loss of each candidate from its scores (count values). */
+void scorer_losses(const scorer *s, const encoded_set *e, const float *scores, int count, double *losses);
+
+/* The task's metric (accuracy, or F1 of the positive class) of one candidate's scores. */
+double scorer_metric(const scorer *s, const encoded_set *e, const float *scores);
+
+#endif

@@ -1,0 +1,58 @@
+/* tuner.h — the Black-Box Tuning loop.
+ *
+ * One generation: ask the optimizer for its candidates z; project them into soft prompts; score the whole training set
+ * under every candidate in one lm_score call; turn the scores into one loss per candidate; tell the optimizer. Every
+ * dev_every evaluations the distribution mean and the generation's best candidate are scored on the dev set, and the
+ * prompt with the best dev metric so far (the untuned prompt z = 0 included) is kept. An evaluation is one candidate
+ * scored on the whole training set, as in the reference.
+ *
+ * The run directory holds config.json, log.jsonl, checkpoint.bin, and at the end prompt.json, prompt.safetensors and
+ * summary.json. The checkpoint is written atomically every checkpoint_every generations and when interrupted; a resumed
+ * run continues bit for bit as an uninterrupted one would.
+ */
+#ifndef BBT_TUNER_H
+#define BBT_TUNER_H
+
+#include <signal.h>
+
+#include "bbt/config.h"
+#include "bbt/error.h"
+
+typedef struct tuner tuner;
+
+/* What the progress callback sees after each generation. */
+typedef struct tune_progress {
+    long evals, budget, generation;
+    double best_train_loss;
+    double last_dev;        /* dev metric of the last dev evaluation (NaN before the first) */
+    double best_dev;
+    double evals_per_s;     /* of this session */
+    double eta_s;
+    const char *log_line;   /* the log.jsonl line just written (no newline) */
+} tune_progress;
+
+typedef void (*tune_progress_fn)(const tune_progress *p, void *userdata);
+
+/* Set up a new run in dir (which must not hold a run) from a checked configuration: load the model, task and data,
+ * encode the splits, draw the projection, create the optimizer, write config.json. */
+int tuner_create(tuner **out, const tune_config *cfg, const char *dir, bbt_error *err);
+
+/* Reopen the run in dir from its config.json and checkpoint.bin. threads > 0 overrides the configured thread count. */
+int tuner_resume(tuner **out, const char *dir, int threads, bbt_error *err);
+
+/* Run generations until the budget is spent or *interrupt becomes non-zero (then a checkpoint is written and 1 is
+ * returned). Returns 0 when the budget is spent, -1 on error. */
+int tuner_run(tuner *t, volatile sig_atomic_t *interrupt, tune_progress_fn progress, void *userdata, bbt_error *err);
+
+/* After tuner_run returned 0: score the kept prompt on the test split, write prompt.json, prompt.safetensors and
+ * summary.json (the latter's text is returned in *summary, caller frees). */
+int tuner_finish(tuner *t, char **summary, bbt_error *err);
+
+/* 1 when the run's budget is spent (a resumed finished run only needs tuner_finish). */
+int tuner_done(const tuner *t);
+
+const tune_config *tuner_config(const tuner *t);
+
+void tuner_free(tuner *t);
+
+#endif
