@@ -21,3 +21,16 @@ TEST_PROGRAMS += $(BBT_TEST_DATA)
 $(BBT_TEST_DATA): $(OBJ)/tests/bbt/test_data.o $(BBT_DATA_OBJ)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(LDFLAGS) $^ -o $@ $(LIBS_TEST) $(LIBS_MODELS)
+
+# Everything but the command-line front end, for tests that need the optimizer or a model.
+BBT_LIB_OBJ := $(filter-out $(OBJ)/bbt/main.o $(OBJ)/bbt/cmd_%.o,$(BBT_OBJ))
+
+ifneq ($(MODELS_LIB),)
+BBT_TEST_CORE := $(BUILD)/tests/test_bbt_core
+TEST_PROGRAMS += $(BBT_TEST_CORE)
+TEST_SCRIPTS  += tests/bbt/e2e.sh
+
+$(BBT_TEST_CORE): $(OBJ)/tests/bbt/test_core.o $(BBT_LIB_OBJ) $(OPTIM_LIB) $(MODELS_LIB)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(LDFLAGS) $^ -o $@ $(LIBS_TEST) $(LIBS_MODELS) $(LIBS_OPTIM)
+endif

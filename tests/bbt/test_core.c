@@ -1,0 +1,376 @@
+/* Tests of bbt/ pieces that need no model: configuration files, checkpoints, the projection, few-shot sampling,
+ * command-line options. */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <criterion/criterion.h>
+
+#include "bbt/checkpoint.h"
+#include "bbt/config.h"
+#include "bbt/options.h"
+#include "bbt/projection.h"
+#include "bbt/sample.h"
+#include "bbt/table.h"
+#include "bbt/util.h"
+
+static char *temp_dir(void)
+{
+    char dir[] = "/tmp/bbt-core-XXXXXX";
+    cr_assert_not_null(mkdtemp(dir));
+    return xstrdup(dir);
+}
+
+static void write_text(const char *path, const char *text)
+{
+    FILE *f = fopen(path, "w");
+    cr_assert_not_null(f);
+    fputs(text, f);
+    fclose(f);
+}
+
+/* ---- config.json ---- */
+
+Test(config, round_trip_keeps_every_field)
+{
+    tune_config c, back;
+    tune_config_init(&c);
+    config_set(&c.model, "/models/m");
+    config_set(&c.task, "rte");
+    config_set(&c.train, "a.tsv");
+    config_set(&c.dev, "b.tsv");
+    c.seed = 87;
+    c.sigma0 = 0.3;
+    c.alpha = 0.123456789012345678;
+    c.budget = 1234567;
+    config_set(&c.optimizer, "full");
+    char *dir = temp_dir();
+    char *path = path_join(dir, "config.json");
+    char *text = tune_config_to_json(&c);
+    bbt_error err;
+    cr_assert_eq(write_file_atomic(path, text, strlen(text), &err), 0, "%s", err.msg);
+    cr_assert_eq(tune_config_load(&back, path, &err), 0, "%s", err.msg);
+    cr_assert_str_eq(back.model, "/models/m");
+    cr_assert_str_eq(back.task, "rte");
+    cr_assert_null(back.task_file);
+    cr_assert_null(back.test);
+    cr_assert_eq(back.seed, 87);
+    cr_assert_eq(back.budget, 1234567);
+    cr_assert(back.alpha == c.alpha, "alpha must round-trip exactly");
+    cr_assert_str_eq(back.optimizer, "full");
+    char *again = tune_config_to_json(&back);
+    cr_assert_str_eq(again, text);
+    free(again);
+    free(text);
+    tune_config_free(&c);
+    tune_config_free(&back);
+    free(path);
+    free(dir);
+}
+
+Test(config, load_errors_name_the_field)
+{
+    char *dir = temp_dir();
+    char *path = path_join(dir, "config.json");
+    tune_config c;
+    tune_config_init(&c);
+    config_set(&c.model, "m");
+    config_set(&c.task, "sst2");
+    config_set(&c.train, "t");
+    config_set(&c.dev, "d");
+    char *text = tune_config_to_json(&c);
+    bbt_error err;
+
+    char *bad = xstrdup(text);
+    char *at = strstr(bad, "\"budget\"");
+    memcpy(at, "\"bodget\"", 8);
+    write_text(path, bad);
+    cr_assert_eq(tune_config_load(&c, path, &err), -1);
+    cr_assert(strstr(err.msg, "bodget") && strstr(err.msg, path), "%s", err.msg);
+
+    strcpy(bad, text);
+    at = strstr(bad, "\"sep\"");
+    memcpy(at, "\"sap\"", 5);
+    write_text(path, bad);
+    cr_assert_eq(tune_config_load(&c, path, &err), -1);
+    cr_assert(strstr(err.msg, "sap"), "%s", err.msg);
+
+    write_text(path, "[]");
+    cr_assert_eq(tune_config_load(&c, path, &err), -1);
+    cr_assert(strstr(err.msg, "not a JSON object"), "%s", err.msg);
+    free(bad);
+    free(text);
+    free(path);
+    free(dir);
+}
+
+Test(config, checks_name_option_and_value)
+{
+    tune_config c;
+    tune_config_init(&c);
+    bbt_error err;
+    cr_assert_eq(tune_config_check(&c, &err), 0, "%s", err.msg);
+    c.popsize = 1;
+    cr_assert_eq(tune_config_check(&c, &err), -1);
+    cr_assert(strstr(err.msg, "--popsize 1"), "%s", err.msg);
+    c.popsize = 20;
+    config_set(&c.loss, "mse");
+    cr_assert_eq(tune_config_check(&c, &err), -1);
+    cr_assert(strstr(err.msg, "--loss mse"), "%s", err.msg);
+    config_set(&c.loss, "ce");
+    config_set(&c.init_prompt, "p.safetensors");
+    cr_assert_eq(tune_config_check(&c, &err), -1);
+    cr_assert(strstr(err.msg, "cat"), "%s", err.msg);
+    tune_config_free(&c);
+}
+
+/* ---- checkpoints ---- */
+
+static char *make_checkpoint(const char *dir)
+{
+    ckpt_writer w = {0};
+    ckpt_put_i64(&w, -42);
+    double v[3] = {1.5, -0.0, 1e-300};
+    ckpt_put_f64s(&w, v, 3);
+    ckpt_put_blob(&w, "optimizer", 9);
+    char *path = path_join(dir, "checkpoint.bin");
+    bbt_error err;
+    cr_assert_eq(ckpt_write_file(&w, path, &err), 0, "%s", err.msg);
+    return path;
+}
+
+Test(checkpoint, fields_come_back_exactly)
+{
+    char *dir = temp_dir();
+    char *path = make_checkpoint(dir);
+    ckpt_reader r;
+    bbt_error err;
+    cr_assert_eq(ckpt_read_file(&r, path, &err), 0, "%s", err.msg);
+    cr_assert_eq(ckpt_get_i64(&r), -42);
+    double v[3];
+    ckpt_get_f64s(&r, v, 3);
+    cr_assert(v[0] == 1.5 && signbit(v[1]) && v[2] == 1e-300);
+    size_t n;
+    const char *blob = ckpt_get_blob(&r, &n);
+    cr_assert_eq(n, 9);
+    cr_assert(!memcmp(blob, "optimizer", 9));
+    cr_assert_eq(r.failed, 0);
+    ckpt_get_i64(&r);
+    cr_assert_eq(r.failed, 1, "reading past the end must be detected");
+    ckpt_reader_free(&r);
+    free(path);
+    free(dir);
+}
+
+Test(checkpoint, damage_is_detected)
+{
+    char *dir = temp_dir();
+    char *path = make_checkpoint(dir);
+    size_t len;
+    bbt_error err;
+    char *bytes = read_file(path, &len, &err);
+    ckpt_reader r;
+
+    bytes[30] ^= 0x10; /* one flipped bit in the payload */
+    cr_assert_eq(write_file_atomic(path, bytes, len, &err), 0);
+    cr_assert_eq(ckpt_read_file(&r, path, &err), -1);
+    cr_assert(strstr(err.msg, "CRC") && strstr(err.msg, path), "%s", err.msg);
+
+    bytes[30] ^= 0x10;
+    cr_assert_eq(write_file_atomic(path, bytes, len - 7, &err), 0); /* truncated */
+    cr_assert_eq(ckpt_read_file(&r, path, &err), -1);
+    cr_assert(strstr(err.msg, "truncated"), "%s", err.msg);
+
+    cr_assert_eq(write_file_atomic(path, "hello world, not a checkpoint", 29, &err), 0);
+    cr_assert_eq(ckpt_read_file(&r, path, &err), -1);
+    cr_assert(strstr(err.msg, "not a bbt checkpoint"), "%s", err.msg);
+    free(bytes);
+    free(path);
+    free(dir);
+}
+
+Test(checkpoint, crc32_reference_value)
+{
+    /* the standard check value of CRC-32/IEEE */
+    cr_assert_eq(crc32_ieee("123456789", 9), 0xCBF43926u);
+}
+
+/* ---- projection ---- */
+
+Test(projection, same_seed_same_matrix_other_seed_other_matrix)
+{
+    projection a, b, c;
+    bbt_error err;
+    cr_assert_eq(projection_init(&a, 64, 10, 7, PROJ_NORMAL, 1.0, 1.0, 0.5, NULL, &err), 0);
+    cr_assert_eq(projection_init(&b, 64, 10, 7, PROJ_NORMAL, 1.0, 1.0, 0.5, NULL, &err), 0);
+    cr_assert_eq(projection_init(&c, 64, 10, 8, PROJ_NORMAL, 1.0, 1.0, 0.5, NULL, &err), 0);
+    cr_assert(!memcmp(a.A, b.A, 640 * sizeof(float)));
+    cr_assert(memcmp(a.A, c.A, 640 * sizeof(float)));
+    projection_free(&a);
+    projection_free(&b);
+    projection_free(&c);
+}
+
+Test(projection, normal_scale_follows_the_reference_formula)
+{
+    /* std of A = alpha * sigma_hat / (sqrt(d) * sigma0) */
+    projection p;
+    bbt_error err;
+    int rows = 400, d = 500;
+    cr_assert_eq(projection_init(&p, rows, d, 1, PROJ_NORMAL, 2.0, 0.5, 0.1, NULL, &err), 0);
+    double want = 2.0 * 0.1 / (sqrt(500.0) * 0.5);
+    double sd = table_std(p.A, (long)rows * d);
+    cr_assert(fabs(sd / want - 1) < 0.01, "std %g, want %g", sd, want);
+    projection_free(&p);
+
+    cr_assert_eq(projection_init(&p, rows, d, 1, PROJ_UNIFORM, 1.0, 1.0, 0.1, NULL, &err), 0);
+    float lo = 1, hi = -1;
+    for (long i = 0; i < (long)rows * d; i++) {
+        lo = fminf(lo, p.A[i]);
+        hi = fmaxf(hi, p.A[i]);
+    }
+    double bound = 1 / sqrt(500.0);
+    cr_assert(lo >= -bound && hi <= bound && hi > 0.99 * bound && lo < -0.99 * bound, "range %g..%g", lo, hi);
+    projection_free(&p);
+}
+
+Test(projection, apply_is_a_times_z_plus_p0)
+{
+    projection p;
+    bbt_error err;
+    float p0[6] = {1, 2, 3, 4, 5, 6};
+    cr_assert_eq(projection_init(&p, 6, 3, 3, PROJ_NORMAL, 1.0, 1.0, 1.0, p0, &err), 0);
+    double z[6] = {1, 0, 0, 0.5, -2, 3};
+    float out[12];
+    projection_apply(&p, z, 2, out);
+    for (int c = 0; c < 2; c++)
+        for (int i = 0; i < 6; i++) {
+            double want = p0[i];
+            for (int k = 0; k < 3; k++)
+                want += (double)p.A[i * 3 + k] * z[c * 3 + k];
+            cr_assert(fabs(out[c * 6 + i] - want) < 1e-5, "candidate %d row %d: %g vs %g", c, i, out[c * 6 + i], want);
+        }
+    projection_free(&p);
+}
+
+/* ---- sampling ---- */
+
+static void make_full_file(const char *path, int per_class)
+{
+    FILE *f = fopen(path, "w");
+    fprintf(f, "idx\tsentence\tlabel\n");
+    for (int i = 0; i < 3 * per_class; i++)
+        fprintf(f, "%d\tsentence number %d\t%d\n", i, i, i % 3);
+    fclose(f);
+}
+
+Test(sample, k_per_class_no_overlap_reproducible)
+{
+    char *dir = temp_dir();
+    char *path = path_join(dir, "full.tsv");
+    make_full_file(path, 40);
+    bbt_error err;
+    table in, tr, dv, tr2, dv2, tr3, dv3;
+    cr_assert_eq(table_read(&in, path, TABLE_AUTO, &err), 0, "%s", err.msg);
+    sample_options o = {8, 5, NULL, NULL, NULL};
+    cr_assert_eq(sample_fewshot(&in, &o, &tr, &dv, &err), 0, "%s", err.msg);
+    cr_assert_eq(tr.n_rows, 24);
+    cr_assert_eq(dv.n_rows, 24);
+    cr_assert_str_eq(tr.cols[0], "text");
+    cr_assert_str_eq(tr.cols[1], "label");
+    int count[3] = {0};
+    for (int i = 0; i < tr.n_rows; i++) {
+        count[atoi(tr.cells[i][1])]++;
+        for (int j = 0; j < dv.n_rows; j++)
+            cr_assert_str_neq(tr.cells[i][0], dv.cells[j][0], "train and dev overlap");
+    }
+    cr_assert(count[0] == 8 && count[1] == 8 && count[2] == 8);
+    cr_assert_eq(sample_fewshot(&in, &o, &tr2, &dv2, &err), 0);
+    for (int i = 0; i < tr.n_rows; i++)
+        cr_assert_str_eq(tr.cells[i][0], tr2.cells[i][0], "same seed must give the same split");
+    o.seed = 6;
+    cr_assert_eq(sample_fewshot(&in, &o, &tr3, &dv3, &err), 0);
+    int same = 0;
+    for (int i = 0; i < tr.n_rows; i++)
+        same += !strcmp(tr.cells[i][0], tr3.cells[i][0]);
+    cr_assert(same < tr.n_rows, "another seed must give another split");
+    table_free(&in);
+    table_free(&tr);
+    table_free(&dv);
+    table_free(&tr2);
+    table_free(&dv2);
+    table_free(&tr3);
+    table_free(&dv3);
+    free(path);
+    free(dir);
+}
+
+Test(sample, too_few_examples_names_the_class)
+{
+    char *dir = temp_dir();
+    char *path = path_join(dir, "full.tsv");
+    make_full_file(path, 10);
+    bbt_error err;
+    table in, tr, dv;
+    cr_assert_eq(table_read(&in, path, TABLE_AUTO, &err), 0);
+    sample_options o = {6, 1, NULL, NULL, NULL};
+    cr_assert_eq(sample_fewshot(&in, &o, &tr, &dv, &err), -1);
+    cr_assert(strstr(err.msg, "class \"0\" has 10 examples") && strstr(err.msg, "12"), "%s", err.msg);
+    o.k = 5;
+    o.label_col = "gold";
+    cr_assert_eq(sample_fewshot(&in, &o, &tr, &dv, &err), -1);
+    cr_assert(strstr(err.msg, "gold"), "%s", err.msg);
+    table_free(&in);
+    free(path);
+    free(dir);
+}
+
+Test(sample, real_rte_layout_becomes_pairs)
+{
+    bbt_error err;
+    table in, tr, dv;
+    cr_assert_eq(table_read(&in, "../shared/assets/full/rte/train.tsv", TABLE_AUTO, &err), 0, "%s", err.msg);
+    sample_options o = {16, 13, NULL, NULL, NULL};
+    cr_assert_eq(sample_fewshot(&in, &o, &tr, &dv, &err), 0, "%s", err.msg);
+    cr_assert_eq(tr.n_cols, 3);
+    cr_assert_str_eq(tr.cols[0], "text_a");
+    cr_assert_str_eq(tr.cols[1], "text_b");
+    cr_assert_eq(tr.n_rows, 32);
+    table_free(&in);
+    table_free(&tr);
+    table_free(&dv);
+}
+
+/* ---- options ---- */
+
+Test(options, values_flags_and_errors)
+{
+    char *name = NULL;
+    int n = 3, flag = 0;
+    double x = 0;
+    const opt opts[] = {{"name", OPT_STR, &name, "S", ""}, {"n", OPT_INT, &n, "N", ""},
+                        {"x", OPT_DBL, &x, "X", ""},       {"flag", OPT_FLAG, &flag, NULL, ""}};
+    const opt_spec spec = {"t", "", opts, 4, 1};
+    char *argv[] = {"t", "--name", "abc", "--n=7", "pos", "--flag", "--x", "2.5"};
+    char *pos[1];
+    int n_pos;
+    cr_assert_eq(opt_parse(&spec, 8, argv, pos, &n_pos), 0);
+    cr_assert_str_eq(name, "abc");
+    cr_assert_eq(n, 7);
+    cr_assert_eq(flag, 1);
+    cr_assert_float_eq(x, 2.5, 0);
+    cr_assert_eq(n_pos, 1);
+    cr_assert_str_eq(pos[0], "pos");
+    cr_assert(opt_given(8, argv, "n") && !opt_given(8, argv, "na"));
+    char *bad1[] = {"t", "--n", "seven"};
+    cr_assert_eq(opt_parse(&spec, 3, bad1, pos, &n_pos), -1);
+    char *bad2[] = {"t", "--nope"};
+    cr_assert_eq(opt_parse(&spec, 2, bad2, pos, &n_pos), -1);
+    char *bad3[] = {"t", "--name"};
+    cr_assert_eq(opt_parse(&spec, 2, bad3, pos, &n_pos), -1);
+    char *bad4[] = {"t", "a", "b"};
+    cr_assert_eq(opt_parse(&spec, 3, bad4, pos, &n_pos), -1);
+    free(name);
+}
