@@ -1,0 +1,128 @@
+#!/usr/bin/env bash
+# End-to-end checks of `bbt tune` and friends on the real stories260K model and the shared SST-2 split:
+#   - the same command and seed give the same run directory (timings aside), bit for bit in z;
+#   - kill -9 in the middle, then --resume, gives the same final prompt as an uninterrupted run;
+#   - Ctrl-C writes a checkpoint and exits resumably;
+#   - the training loss falls; eval, predict, sample and tasks work;
+#   - bad input gets a clear error and the documented exit code; a damaged checkpoint is never overwritten.
+# Run from the repository root with BUILD set (make test does this).
+set -euo pipefail
+BBT=${BUILD:-build}/bbt
+ASSETS=../shared/assets
+work=$(mktemp -d /tmp/bbt-e2e-XXXXXX)
+trap 'rm -rf "$work"' EXIT
+
+# A small run: a few generations, so the sanitizer build stays quick.
+small=(--budget 120 --popsize 6 --dim 32 --prompt-len 8 --dev-every 24 --checkpoint-every 2 --threads 2)
+
+fail() { echo "FAIL: $*" >&2; exit 1; }
+
+# expect CODE PATTERN cmd...: the command exits with CODE and its stderr matches PATTERN.
+expect() {
+    local code=$1 pattern=$2; shift 2
+    local rc=0
+    "$@" >"$work/out" 2>"$work/err" || rc=$?
+    [ "$rc" = "$code" ] || fail "$* exited $rc, expected $code: $(cat "$work/err")"
+    grep -qE -- "$pattern" "$work/err" || fail "$*: stderr lacks /$pattern/: $(cat "$work/err")"
+}
+
+# A run directory's files with the timing fields taken out.
+strip_timings() {
+    sed -E 's/"elapsed_s":[0-9.e+-]+//; s/"(wall_s|forward_s|other_s|evals_per_s)":[ ]*[0-9.e+-]+,?//' "$1"
+}
+
+same_run() {
+    local a=$1 b=$2
+    for f in config.json prompt.json prompt.safetensors; do
+        cmp -s "$a/$f" "$b/$f" || fail "$f differs between $a and $b"
+    done
+    for f in log.jsonl summary.json; do
+        diff <(strip_timings "$a/$f") <(strip_timings "$b/$f") >/dev/null || fail "$f differs (beyond timings) between $a and $b"
+    done
+}
+
+echo "-- determinism: same command, same run directory"
+"$BBT" tune "${small[@]}" --out "$work/a" >"$work/a.json"
+"$BBT" tune "${small[@]}" --out "$work/b" >/dev/null
+same_run "$work/a" "$work/b"
+grep -q '"evals": *120' "$work/a.json" || fail "summary lacks evals 120: $(cat "$work/a.json")"
+
+echo "-- the training loss falls"
+falls=$(awk -F'[:,]' '/"train_loss_initial"/{i=$2} /"train_loss_best"/{b=$2} END{print (b < i) ? "ok" : "no"}' "$work/a/summary.json")
+[ "$falls" = ok ] || fail "train_loss_best is not below train_loss_initial: $(cat "$work/a/summary.json")"
+for key in task model seed budget evals train_loss_initial train_loss_best dev_acc test_acc untuned_test_acc wall_s forward_s evals_per_s; do
+    grep -q "\"$key\"" "$work/a/summary.json" || fail "summary.json lacks $key"
+done
+
+echo "-- kill -9 in the middle, then --resume"
+"$BBT" tune "${small[@]}" --out "$work/k" >/dev/null 2>&1 &
+pid=$!
+for _ in $(seq 1 600); do
+    [ -f "$work/k/checkpoint.bin" ] && [ "$(wc -l <"$work/k/log.jsonl" 2>/dev/null || echo 0)" -ge 5 ] && break
+    sleep 0.05
+done
+kill -9 "$pid" 2>/dev/null || true
+wait "$pid" 2>/dev/null || true
+[ -f "$work/k/summary.json" ] && echo "note: the run finished before the kill; resume then only re-finishes it"
+"$BBT" tune --resume "$work/k" >/dev/null
+same_run "$work/a" "$work/k"
+
+echo "-- Ctrl-C writes a checkpoint and exits resumably"
+"$BBT" tune "${small[@]}" --budget 3000 --out "$work/c" >/dev/null 2>"$work/c.err" &
+pid=$!
+for _ in $(seq 1 600); do
+    [ "$(wc -l <"$work/c/log.jsonl" 2>/dev/null || echo 0)" -ge 2 ] && break
+    sleep 0.05
+done
+kill -INT "$pid"
+rc=0; wait "$pid" || rc=$?
+[ "$rc" = 130 ] || fail "interrupted run exited $rc, expected 130"
+grep -q -- "--resume" "$work/c.err" || fail "interrupt message does not say how to resume"
+[ -f "$work/c/checkpoint.bin" ] || fail "no checkpoint after Ctrl-C"
+
+echo "-- eval and predict"
+"$BBT" eval --run "$work/a" --split dev >"$work/eval.json"
+grep -q '"n":32' "$work/eval.json" || fail "eval on dev: $(cat "$work/eval.json")"
+printf 'a gorgeous , witty , seductive movie .\nthe worst film of the year .\n' | "$BBT" predict --run "$work/a" >"$work/pred"
+[ "$(wc -l <"$work/pred")" = 2 ] || fail "predict printed $(wc -l <"$work/pred") lines for 2 inputs"
+grep -qvE '^(bad|great)$' "$work/pred" && fail "predict printed something other than label words: $(cat "$work/pred")"
+"$BBT" predict --run "$work/a" --index "$ASSETS/tasks/sst2/16-13/dev.tsv" >"$work/pred2"
+[ "$(wc -l <"$work/pred2")" = 32 ] || fail "predict on a TSV file: $(wc -l <"$work/pred2") lines"
+
+echo "-- sample and tasks"
+"$BBT" sample --input "$ASSETS/full/sst2/train.tsv" --k 16 --seed 21 --out "$work/s1" 2>/dev/null
+"$BBT" sample --input "$ASSETS/full/sst2/train.tsv" --k 16 --seed 21 --out "$work/s2" 2>/dev/null
+cmp -s "$work/s1/train.tsv" "$work/s2/train.tsv" || fail "sample is not reproducible"
+[ "$(wc -l <"$work/s1/dev.tsv")" = 33 ] || fail "sample dev has $(wc -l <"$work/s1/dev.tsv") lines"
+"$BBT" tasks | grep -q "^dbpedia" || fail "bbt tasks does not list dbpedia"
+
+echo "-- bad input"
+expect 2 "unknown task 'sst9'" "$BBT" tune --task sst9 --out "$work/x1"
+printf 'sentence\tlabel\nfine\t1\n' >"$work/nocol.tsv"
+expect 2 'no column "text"' "$BBT" tune "${small[@]}" --train "$work/nocol.tsv" --dev "$work/nocol.tsv" --out "$work/x2"
+printf 'text\tlabel\nfine\t1\nworse\t5\n' >"$work/badlabel.tsv"
+expect 2 'line 3: label "5"' "$BBT" tune "${small[@]}" --train "$work/badlabel.tsv" --dev "$work/badlabel.tsv" --out "$work/x3"
+printf 'text\tlabel\n' >"$work/empty.tsv"
+expect 2 'no examples' "$BBT" tune "${small[@]}" --train "$work/empty.tsv" --dev "$work/empty.tsv" --out "$work/x4"
+printf 'text\tlabel\na\t0\nb\t1\n' >"$work/tiny.tsv"
+expect 2 'class "0" has 1 examples' "$BBT" sample --input "$work/tiny.tsv" --k 2 --out "$work/x5"
+printf '{"template": "{text} It was", "label_words": ["bad", "great"]}' >"$work/nomask.json"
+expect 2 'must contain <mask>' "$BBT" tune --task-file "$work/nomask.json" --data "$ASSETS/tasks/sst2/16-13" --out "$work/x6"
+"$BBT" tune "${small[@]}" --prompt-len 4 --prompt-mode cat --out "$work/cat4" >/dev/null
+expect 2 'shape \[4, 64\].*needs \[8, 64\]' "$BBT" tune "${small[@]}" --prompt-mode cat \
+    --init-prompt "$work/cat4/prompt.safetensors" --out "$work/x7"
+expect 1 'unknown option' "$BBT" tune --bugdet 10
+expect 1 'not a valid integer' "$BBT" tune --budget ten
+
+echo "-- a damaged checkpoint is refused and never overwritten"
+cp -r "$work/c" "$work/d"
+printf '\x01' | dd of="$work/d/checkpoint.bin" bs=1 seek=40 conv=notrunc 2>/dev/null
+before=$(sha256sum "$work/d/checkpoint.bin")
+expect 2 'CRC' "$BBT" tune --resume "$work/d"
+expect 2 'damaged.*--force' "$BBT" tune "${small[@]}" --out "$work/d"
+[ "$(sha256sum "$work/d/checkpoint.bin")" = "$before" ] || fail "the damaged checkpoint was modified"
+expect 2 'already holds a run' "$BBT" tune "${small[@]}" --out "$work/a"
+"$BBT" tune "${small[@]}" --out "$work/d" --force >/dev/null
+[ -f "$work/d/summary.json" ] || fail "--force did not start a new run"
+
+echo "e2e: all checks passed"
