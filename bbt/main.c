@@ -10,8 +10,11 @@ typedef struct command {
     const char *summary;
 } command;
 
+int cmd_tokenize(int argc, char **argv);
+
 /* One line per subcommand; its function lives in bbt/cmd_<name>.c. */
 static const command commands[] = {
+    {"tokenize", cmd_tokenize, "text lines on stdin -> token ids with a model's tokenizer"},
     {NULL, NULL, NULL}
 };
 

@@ -85,11 +85,14 @@ static int lower_ascii(char c)
     return c >= 'A' && c <= 'Z' ? c + 32 : c;
 }
 
-/* 's 't 're 've 'm 'll 'd (any case when fold): the end of the match, or 0. */
+/* 's 't 're 've 'm 'll 'd (any case when fold): the end of the match, or 0. Case-insensitive matching in the regex
+ * engines folds 's' with U+017F LATIN SMALL LETTER LONG S too. */
 static size_t contraction(const char *s, size_t len, size_t i, int fold)
 {
     if (s[i] != '\'' || i + 1 >= len)
         return 0;
+    if (fold && i + 2 < len && (unsigned char)s[i + 1] == 0xC5 && (unsigned char)s[i + 2] == 0xBF)
+        return i + 3;
     char a = fold ? (char)lower_ascii(s[i + 1]) : s[i + 1];
     if (a == 's' || a == 't' || a == 'm' || a == 'd')
         return i + 2;
