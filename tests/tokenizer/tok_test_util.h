@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "models/tokenizer.h"
 
@@ -79,6 +80,21 @@ static inline void write_file(const char *path, const void *data, size_t len)
     cr_assert_not_null(f, "cannot create %s", path);
     cr_assert_eq(fwrite(data, 1, len, f), len);
     fclose(f);
+}
+
+/* A fresh path under /tmp for a fixture file of this test process. */
+static inline const char *tmp_path(const char *name)
+{
+    static char path[4][256];
+    static int k;
+    k = (k + 1) % 4;
+    snprintf(path[k], sizeof path[k], "/tmp/bbt_tok_%d_%s", (int)getpid(), name);
+    return path[k];
+}
+
+static inline void write_str(const char *path, const char *s)
+{
+    write_file(path, s, strlen(s));
 }
 
 #endif
