@@ -12,21 +12,15 @@
 
 /* ---- byte-level BPE ---- */
 
-static int read_vocab_json(tokenizer *t, const char *path, char *err, size_t errlen)
+int tok_parse_vocab_json(tokenizer *t, const char *path, const char *data, size_t len, char *err, size_t errlen)
 {
-    char *data;
-    size_t len;
-    int rc = tok_read_file(path, &data, &len, err, errlen);
-    if (rc)
-        return rc;
+    int rc = 0;
     cJSON *root = cJSON_ParseWithLength(data, len);
     if (!root) {
         const char *at = cJSON_GetErrorPtr();
         long off = at && at >= data && at <= data + len ? (long)(at - data) : -1;
-        free(data);
         return tok_errf(err, errlen, TOK_ERR_FORMAT, "%s: not valid JSON (error near byte %ld)", path, off);
     }
-    free(data);
     if (!cJSON_IsObject(root)) {
         cJSON_Delete(root);
         return tok_errf(err, errlen, TOK_ERR_FORMAT, "%s: not a JSON object of token → id", path);
@@ -53,15 +47,11 @@ static int read_vocab_json(tokenizer *t, const char *path, char *err, size_t err
     return rc;
 }
 
-/* merges.txt / vocab.bpe: an optional "#version" line, then one merge "a b" per line, best first. */
-static int read_merges_txt(tokenizer *t, const char *path, char *err, size_t errlen)
+/* merges.txt / vocab.bpe: an optional "#version" line, then one merge "a b" per line, best first. data is modified
+ * (lines are cut in place) and must have a byte of room after len. */
+int tok_parse_merges_txt(tokenizer *t, const char *path, char *data, size_t len, char *err, size_t errlen)
 {
-    char *data;
-    size_t len;
-    int rc = tok_read_file(path, &data, &len, err, errlen);
-    if (rc)
-        return rc;
-    int rank = 0, line_no = 0;
+    int rc = 0, rank = 0, line_no = 0;
     char where[64];
     for (char *line = data; !rc && line < data + len;) {
         char *nl = memchr(line, '\n', (size_t)(data + len - line));
@@ -87,7 +77,6 @@ static int read_merges_txt(tokenizer *t, const char *path, char *err, size_t err
         }
         line = end + 1;
     }
-    free(data);
     if (!rc && !rank)
         rc = tok_errf(err, errlen, TOK_ERR_FORMAT, "%s: no merges", path);
     return rc;
@@ -133,23 +122,42 @@ static int byte_bpe_specials(tokenizer *t)
     return 0;
 }
 
-int tok_load_byte_bpe(tokenizer *t, const char *vocab_path, const char *merges_path, char *err, size_t errlen)
+int tok_setup_byte_bpe(tokenizer *t, const char *path, char *err, size_t errlen)
 {
     t->model = TOK_MODEL_BPE;
     t->kind = "byte-bpe";
     t->merges = calloc(1, sizeof *t->merges);
     t->pre = calloc(1, sizeof *t->pre);
     if (!t->merges || !t->pre)
-        return tok_errf(err, errlen, TOK_ERR_NOMEM, "%s: out of memory", vocab_path);
+        return tok_errf(err, errlen, TOK_ERR_NOMEM, "%s: out of memory", path);
     t->pre[0] = (tok_pre_step){.type = TOK_PRE_BYTELEVEL, .flags = 2};   /* no prefix space, GPT-2 pattern */
     t->npre = 1;
     t->decode_flags = TOK_DEC_BYTELEVEL;
-    int rc = read_vocab_json(t, vocab_path, err, errlen);
-    if (!rc)
-        rc = read_merges_txt(t, merges_path, err, errlen);
-    if (!rc && byte_bpe_specials(t))
-        rc = tok_errf(err, errlen, TOK_ERR_NOMEM, "%s: out of memory", vocab_path);
-    return rc;
+    return 0;
+}
+
+int tok_finish_byte_bpe(tokenizer *t, const char *path, char *err, size_t errlen)
+{
+    return byte_bpe_specials(t) ? tok_errf(err, errlen, TOK_ERR_NOMEM, "%s: out of memory", path) : 0;
+}
+
+int tok_load_byte_bpe(tokenizer *t, const char *vocab_path, const char *merges_path, char *err, size_t errlen)
+{
+    int rc = tok_setup_byte_bpe(t, vocab_path, err, errlen);
+    if (rc)
+        return rc;
+    char *data;   /* tok_read_file leaves a NUL after the data: the room tok_parse_merges_txt needs */
+    size_t len;
+    rc = tok_read_file(vocab_path, &data, &len, err, errlen);
+    if (!rc) {
+        rc = tok_parse_vocab_json(t, vocab_path, data, len, err, errlen);
+        free(data);
+    }
+    if (!rc && !(rc = tok_read_file(merges_path, &data, &len, err, errlen))) {
+        rc = tok_parse_merges_txt(t, merges_path, data, len, err, errlen);
+        free(data);
+    }
+    return rc ? rc : tok_finish_byte_bpe(t, vocab_path, err, errlen);
 }
 
 /* ---- WordPiece vocab.txt ---- */
@@ -188,14 +196,9 @@ static int vocab_is_uncased(const tokenizer *t)
     return 1;
 }
 
-static int read_vocab_txt(tokenizer *t, const char *path, char *err, size_t errlen)
+static int read_vocab_txt(tokenizer *t, const char *path, const char *data, size_t len, char *err, size_t errlen)
 {
-    char *data;
-    size_t len;
-    int rc = tok_read_file(path, &data, &len, err, errlen);
-    if (rc)
-        return rc;
-    int id = 0;
+    int rc = 0, id = 0;
     for (size_t i = 0; !rc && i < len; id++) {
         char *nl = memchr(data + i, '\n', len - i);
         size_t end = nl ? (size_t)(nl - data) : len, n = end - i;
@@ -207,7 +210,6 @@ static int read_vocab_txt(tokenizer *t, const char *path, char *err, size_t errl
             rc = tok_errf(err, errlen, TOK_ERR_NOMEM, "%s: out of memory", path);
         i = end + 1;
     }
-    free(data);
     if (!rc && !id)
         rc = tok_errf(err, errlen, TOK_ERR_FORMAT, "%s: the vocabulary is empty", path);
     return rc;
@@ -215,9 +217,21 @@ static int read_vocab_txt(tokenizer *t, const char *path, char *err, size_t errl
 
 int tok_load_vocab_txt(tokenizer *t, const char *path, char *err, size_t errlen)
 {
+    char *data;
+    size_t len;
+    int rc = tok_read_file(path, &data, &len, err, errlen);
+    if (rc)
+        return rc;
+    rc = tok_parse_vocab_txt(t, path, data, len, err, errlen);
+    free(data);
+    return rc;
+}
+
+int tok_parse_vocab_txt(tokenizer *t, const char *path, const char *data, size_t len, char *err, size_t errlen)
+{
     t->model = TOK_MODEL_WORDPIECE;
     t->kind = "wordpiece";
-    int rc = read_vocab_txt(t, path, err, errlen);
+    int rc = read_vocab_txt(t, path, data, len, err, errlen);
     if (rc)
         return rc;
     int unk = id_of(t, "[UNK]"), cls = id_of(t, "[CLS]"), sep = id_of(t, "[SEP]");

@@ -166,6 +166,15 @@ int tok_load_hf_json(tokenizer *t, const char *path, char *err, size_t errlen);
 int tok_parse_hf_json(tokenizer *t, const char *path, const char *data, size_t len, char *err, size_t errlen);
 int tok_load_byte_bpe(tokenizer *t, const char *vocab_path, const char *merges_path, char *err, size_t errlen);
 int tok_load_vocab_txt(tokenizer *t, const char *path, char *err, size_t errlen);
+/* The same from memory (for the loaders above and the fuzz targets); the byte-level BPE set-up is split so that the
+ * vocabulary and merges can come from anywhere: tok_setup_byte_bpe, tok_parse_vocab_json, tok_parse_merges_txt (which
+ * cuts lines in place and needs one byte of room after len), tok_finish_byte_bpe. */
+int tok_parse_llama2c(tokenizer *t, const char *path, const char *data, size_t len, char *err, size_t errlen);
+int tok_parse_vocab_txt(tokenizer *t, const char *path, const char *data, size_t len, char *err, size_t errlen);
+int tok_setup_byte_bpe(tokenizer *t, const char *path, char *err, size_t errlen);
+int tok_parse_vocab_json(tokenizer *t, const char *path, const char *data, size_t len, char *err, size_t errlen);
+int tok_parse_merges_txt(tokenizer *t, const char *path, char *data, size_t len, char *err, size_t errlen);
+int tok_finish_byte_bpe(tokenizer *t, const char *path, char *err, size_t errlen);
 /* Adds merge number rank "a b" (checks both pieces and their concatenation are in the vocabulary); where names the
  * place in the file for messages. */
 int tok_add_merge(tokenizer *t, const char *path, const char *where, int rank, const char *a, const char *b, char *err,

@@ -31,3 +31,10 @@ $(TOK_CLI): $(OBJ)/tests/tokenizer/tok_cli_main.o $(OBJ)/bbt/cmd_tokenize.o $(TO
 
 # Against reference tokenizers written by others (npm packages, installed by the script with npm ci).
 TEST_SCRIPTS += tests/tokref/run.sh
+
+# libFuzzer targets (tests/tests.mk runs them): the tokenizer.json parser and the plain vocabulary/merges/bin parsers.
+FUZZ_TARGETS += tok_json tok_files
+FUZZ_SRC_tok_json = tests/fuzz/fuzz_tok_json.c $(TOK_SRC)
+FUZZ_LIBS_tok_json = $(shell pkg-config --libs libcjson)
+FUZZ_SRC_tok_files = tests/fuzz/fuzz_tok_files.c $(TOK_SRC)
+FUZZ_LIBS_tok_files = $(shell pkg-config --libs libcjson)
