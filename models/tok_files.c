@@ -14,13 +14,11 @@
 
 int tok_parse_vocab_json(tokenizer *t, const char *path, const char *data, size_t len, char *err, size_t errlen)
 {
-    int rc = 0;
-    cJSON *root = cJSON_ParseWithLength(data, len);
-    if (!root) {
-        const char *at = cJSON_GetErrorPtr();
-        long off = at && at >= data && at <= data + len ? (long)(at - data) : -1;
-        return tok_errf(err, errlen, TOK_ERR_FORMAT, "%s: not valid JSON (error near byte %ld)", path, off);
-    }
+    void *parsed;
+    int rc = tok_json_parse(path, data, len, &parsed, err, errlen);
+    if (rc)
+        return rc;
+    cJSON *root = parsed;
     if (!cJSON_IsObject(root)) {
         cJSON_Delete(root);
         return tok_errf(err, errlen, TOK_ERR_FORMAT, "%s: not a JSON object of token → id", path);

@@ -606,16 +606,25 @@ static int read_root(ctx *c, const cJSON *root)
     return rc;
 }
 
+int tok_json_parse(const char *path, const char *data, size_t len, void **root, char *err, size_t errlen)
+{
+    *root = cJSON_ParseWithLength(data, len);
+    if (*root)
+        return 0;
+    const char *at = cJSON_GetErrorPtr();
+    long off = at && at >= data && at <= data + len ? (long)(at - data) : -1;
+    return tok_errf(err, errlen, TOK_ERR_FORMAT, "%s: not valid JSON (error near byte %ld)", path, off);
+}
+
 int tok_parse_hf_json(tokenizer *t, const char *path, const char *data, size_t len, char *err, size_t errlen)
 {
     ctx c = {t, path, err, errlen};
-    cJSON *root = cJSON_ParseWithLength(data, len);
-    if (!root) {
-        const char *at = cJSON_GetErrorPtr();
-        long off = at && at >= data && at <= data + len ? (long)(at - data) : -1;
-        return FAIL(&c, TOK_ERR_FORMAT, "%s: not valid JSON (error near byte %ld)", path, off);
-    }
-    int rc = read_root(&c, root);
+    void *parsed;
+    int rc = tok_json_parse(path, data, len, &parsed, err, errlen);
+    if (rc)
+        return rc;
+    cJSON *root = parsed;
+    rc = read_root(&c, root);
     cJSON_Delete(root);
     return rc;
 }

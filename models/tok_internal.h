@@ -203,6 +203,9 @@ int tok_is_bert_punct(uint32_t c);
 /* After a loader: indexes the added tokens, fills in special ids found by their usual names. 0 or a negative code. */
 int tok_finalize(tokenizer *t, char *err, size_t errlen);
 
+/* Parses JSON into *root (a cJSON *, freed with cJSON_Delete); a syntax error names the file and the byte. */
+int tok_json_parse(const char *path, const char *data, size_t len, void **root, char *err, size_t errlen);
+
 /* Reads a whole file; returns 0 or a negative code with the message in err. */
 int tok_read_file(const char *path, char **data, size_t *len, char *err, size_t errlen);
 

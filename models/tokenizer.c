@@ -554,19 +554,24 @@ static void cleanup(tok_buf *b)
     }
 }
 
+/* Copies at most cap - 1 bytes and a NUL into buf; returns the full length. */
+static int copy_out(const tok_buf *out, char *buf, size_t cap)
+{
+    if (cap) {
+        size_t k = out->len < cap - 1 ? out->len : cap - 1;
+        if (k)
+            memcpy(buf, out->p, k);
+        buf[k] = '\0';
+    }
+    return (int)out->len;
+}
+
 int tokenizer_decode_token(const tokenizer *t, int prev, int id, char *buf, size_t cap)
 {
     tok_buf out = {0};
     int rc = piece_text(t, id, prev < 0 || prev == t->specials.bos, &out);
-    if (!rc) {
-        rc = (int)out.len;
-        if (cap) {
-            size_t k = out.len < cap - 1 ? out.len : cap - 1;
-            if (k)
-                memcpy(buf, out.p, k);
-            buf[k] = '\0';
-        }
-    }
+    if (!rc)
+        rc = copy_out(&out, buf, cap);
     free(out.p);
     return rc;
 }
@@ -583,15 +588,8 @@ int tokenizer_decode(const tokenizer *t, const int *ids, int n, char *buf, size_
     }
     if (!rc && t->decode_flags & TOK_DEC_CLEANUP)
         cleanup(&out);
-    if (!rc) {
-        rc = (int)out.len;
-        if (cap) {
-            size_t k = out.len < cap - 1 ? out.len : cap - 1;
-            if (k)
-                memcpy(buf, out.p, k);
-            buf[k] = '\0';
-        }
-    }
+    if (!rc)
+        rc = copy_out(&out, buf, cap);
     free(out.p);
     return rc;
 }

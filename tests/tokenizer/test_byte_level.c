@@ -43,15 +43,6 @@ static const char *write_byte_bpe(void)
     return path;
 }
 
-static void expect_ids(const tokenizer *t, const char *text, int flags, const char *want)
-{
-    int n, *ids = encode_str(t, text, flags, &n);
-    char got[4096];
-    ids_to_str(ids, n, got, sizeof got);
-    cr_expect_str_eq(got, want, "\"%s\"", text);
-    free(ids);
-}
-
 Test(byte_level, llama3_split_merges_and_template)
 {
     const char *p = write_byte_bpe();

@@ -40,15 +40,6 @@ static const char *write_spm(const char *name, const char *extra_vocab, const ch
                    "\"content\":\" \"},{\"type\":\"ByteFallback\"},{\"type\":\"Fuse\"},{\"type\":\"Strip\"," \
                    "\"content\":\" \",\"start\":1,\"stop\":0}]}"
 
-static void expect_ids(const tokenizer *t, const char *text, int flags, const char *want)
-{
-    int n, *ids = encode_str(t, text, flags, &n);
-    char got[4096];
-    ids_to_str(ids, n, got, sizeof got);
-    cr_expect_str_eq(got, want, "\"%s\"", text);
-    free(ids);
-}
-
 static void expect_decode(const tokenizer *t, const char *text, const char *want)
 {
     int n, *ids = encode_str(t, text, TOK_ADD_SPECIAL, &n);

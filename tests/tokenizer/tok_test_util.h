@@ -43,6 +43,16 @@ static inline void ids_to_str(const int *ids, int n, char *out, size_t cap)
         k += (size_t)snprintf(out + k, cap - k, i ? " %d" : "%d", ids[i]);
 }
 
+/* text encodes to the ids want ("1 2 3") */
+static inline void expect_ids(const tokenizer *t, const char *text, int flags, const char *want)
+{
+    int n, *ids = encode_str(t, text, flags, &n);
+    char got[4096];
+    ids_to_str(ids, n, got, sizeof got);
+    cr_expect_str_eq(got, want, "\"%s\"", text);
+    free(ids);
+}
+
 /* Reads the lines of a text file (without newlines); returns the count. */
 static inline int read_lines(const char *path, char ***lines)
 {
