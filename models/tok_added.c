@@ -2,7 +2,9 @@
  * prompt become their ids and never reach the model.
  *
  * Matching is leftmost-longest, as in Hugging Face tokenizers; single_word tokens only match between non-word characters;
- * lstrip/rstrip tokens swallow the white space on their left/right.
+ * lstrip/rstrip tokens swallow the white space on their left/right. Every added token is matched on the raw text: the HF
+ * library matches those marked "normalized": true on the normalised text instead, which differs only when the
+ * normaliser changes the token's own characters (e.g. a lower-casing normaliser and an added token with capitals).
  */
 #include <stdlib.h>
 #include <string.h>

@@ -6,6 +6,8 @@
  * and Qwen2 regexes), Metaspace, BertPreTokenizer, Whitespace, WhitespaceSplit, Digits, Punctuation; post-processors
  * TemplateProcessing, RobertaProcessing, BertProcessing, ByteLevel, Sequence; decoders ByteLevel, Metaspace, WordPiece,
  * Replace, ByteFallback, Fuse, Strip, Sequence. Anything else is refused with its name in the message.
+ * BPE dropout (a training-time randomisation) is ignored: encoding is deterministic. Pair templates ("pair") are not
+ * read: the interface encodes one text at a time.
  */
 #include <cjson/cJSON.h>
 #include <stdio.h>

@@ -569,7 +569,7 @@ static int copy_out(const tok_buf *out, char *buf, size_t cap)
 int tokenizer_decode_token(const tokenizer *t, int prev, int id, char *buf, size_t cap)
 {
     tok_buf out = {0};
-    int rc = piece_text(t, id, prev < 0 || prev == t->specials.bos, &out);
+    int rc = piece_text(t, id, prev < 0 || prev == t->specials.bos || prev == t->specials.cls, &out);
     if (!rc)
         rc = copy_out(&out, buf, cap);
     free(out.p);
