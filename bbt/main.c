@@ -11,6 +11,7 @@ int cmd_eval(int argc, char **argv);
 int cmd_predict(int argc, char **argv);
 int cmd_sample(int argc, char **argv);
 int cmd_tasks(int argc, char **argv);
+int cmd_tokenize(int argc, char **argv);
 
 typedef struct command {
     const char *name;
@@ -25,6 +26,7 @@ static const command commands[] = {
     {"predict", cmd_predict, "predict labels for new inputs with a run's prompt"},
     {"sample", cmd_sample, "draw k-shot train/dev splits from a full training file"},
     {"tasks", cmd_tasks, "list the built-in tasks"},
+    {"tokenize", cmd_tokenize, "text lines on stdin -> token ids with a model's tokenizer"},
     {NULL, NULL, NULL}
 };
 

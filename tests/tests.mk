@@ -10,7 +10,6 @@
 FUZZ_CC      ?= clang
 FUZZ_BUILD    = build/fuzz
 FUZZ_SECONDS ?= 15
-FUZZ_TARGETS :=
 
 .SECONDEXPANSION:
 $(FUZZ_BUILD)/%: $$(FUZZ_SRC_$$*)
