@@ -3,7 +3,8 @@
  *
  *   cmaes-bench --func NAME --dim N --seeds A-B [--variant full|sep] [--restarts none|ipop|bipop]
  *               [--x0 V | --x0-uniform LO,HI] [--sigma0 S] [--popsize L] [--target T] [--max-evals M] [--noise EPS]
- *               [--noise-handling] [--step auto|csa|tpa] [--eigen-gap G]
+ *               [--noise-handling] [--step auto|csa|tpa] [--eigen-gap G] [--sampling auto|iid|orthogonal|mirrored]
+ *               [--noise-alpha-sigma A] [--noise-max-evals K]
  *       per seed:  {"func":..,"dim":..,"seed":..,"variant":..,"restarts":..,"evals":..,"best_f":..,"success":..,"stop":..}
  *       then:      {"summary":true,"func":..,"dim":..,"variant":..,"runs":..,"successes":..,"median_evals":..,
  *                   "mean_evals":..}   (over the successful runs; null when there are none)
@@ -110,7 +111,8 @@ typedef struct bench_args {
     cmaes_variant variant;
     cmaes_restart_mode restarts;
     cmaes_step_rule step;
-    double x0, x0_lo, x0_hi, sigma0, target, noise, eigen_gap;
+    cmaes_sampling sampling;
+    double x0, x0_lo, x0_hi, sigma0, target, noise, eigen_gap, noise_alpha_sigma, noise_max_evals;
     long max_evals;
 } bench_args;
 
@@ -120,6 +122,7 @@ static void usage(void)
             "usage: cmaes-bench --func NAME --dim N --seeds A-B [--variant full|sep] [--restarts none|ipop|bipop]\n"
             "                   [--x0 V | --x0-uniform LO,HI] [--sigma0 S] [--popsize L] [--target T]\n"
             "                   [--max-evals M] [--noise EPS] [--noise-handling] [--step auto|csa|tpa] [--eigen-gap G]\n"
+            "                   [--sampling auto|iid|orthogonal|mirrored] [--noise-alpha-sigma A] [--noise-max-evals K]\n"
             "       cmaes-bench --overhead --dim N --popsize L --iters K --variant full|sep\n"
             "functions: sphere ellipsoid cigar discus diffpow rosenbrock rastrigin\n");
 }
@@ -154,7 +157,8 @@ static int parse_choice(const char *s, const char *const *names, int count, int 
 static int parse_one(bench_args *a, int argc, char **argv, int *i)
 {
     static const char *const variants[] = {"full", "sep"}, *const restarts[] = {"none", "ipop", "bipop"},
-                             *const steps[] = {"auto", "csa", "tpa"};
+                             *const steps[] = {"auto", "csa", "tpa"},
+                             *const samplings[] = {"auto", "iid", "orthogonal", "mirrored"};
     const char *opt = argv[*i], *val = *i + 1 < argc ? argv[*i + 1] : NULL;
     double v;
     int c;
@@ -191,6 +195,8 @@ static int parse_one(bench_args *a, int argc, char **argv, int *i)
         return parse_choice(val, restarts, 3, &c) ? bad(opt, val) : (a->restarts = (cmaes_restart_mode)c, 0);
     if (!strcmp(opt, "--step"))
         return parse_choice(val, steps, 3, &c) ? bad(opt, val) : (a->step = (cmaes_step_rule)c, 0);
+    if (!strcmp(opt, "--sampling"))
+        return parse_choice(val, samplings, 4, &c) ? bad(opt, val) : (a->sampling = (cmaes_sampling)c, 0);
     if (parse_number(val, &v))
         return bad(opt, val);
     if (!strcmp(opt, "--dim") && v >= 1 && v == floor(v))
@@ -211,6 +217,10 @@ static int parse_one(bench_args *a, int argc, char **argv, int *i)
         a->noise = v;
     else if (!strcmp(opt, "--eigen-gap") && v >= 0)
         a->eigen_gap = v;
+    else if (!strcmp(opt, "--noise-alpha-sigma") && v >= 1)
+        a->noise_alpha_sigma = v;
+    else if (!strcmp(opt, "--noise-max-evals") && v >= 1)
+        a->noise_max_evals = v;
     else
         return bad(opt, val);
     return 0;
@@ -251,7 +261,11 @@ static void set_options(const bench_args *a, cmaes_options *o, double *x0, int s
     o->variant = a->variant;
     o->restarts = a->restarts;
     o->step_rule = a->step;
+    o->sampling = a->sampling;
     o->noise_handling = a->noise_handling;
+    o->noise_alpha_sigma = a->noise_alpha_sigma;
+    if (a->noise_max_evals >= 1)
+        o->noise_max_evals = a->noise_max_evals;
     if (a->eigen_gap >= 0)
         o->eigen_gap_factor = a->eigen_gap;
     /* the library stops on f <= ftarget; the protocol's success is f < target */
@@ -407,6 +421,7 @@ static int run_overhead(const bench_args *a)
         o.popsize = a->popsize;
         o.variant = a->variant;
         o.step_rule = a->step;
+        o.sampling = a->sampling;
         o.seed = (uint64_t)rep + 1;
         if (a->eigen_gap >= 0)
             o.eigen_gap_factor = a->eigen_gap;

@@ -328,7 +328,7 @@ void cmaes_free(cmaes *es)
     cmaes_params_free(&es->par);
     double *vectors[] = {es->x0, es->scale, es->lower, es->upper, es->mean, es->mean_old, es->ps, es->pc, es->C, es->B,
                          es->D, es->eig_a, es->eig_w, es->eig_work, es->hist_best, es->stag_best, es->stag_median,
-                         es->stag_tmp, es->Z, es->Y, es->X, es->W, es->rows, es->reev_x, es->f, es->fre, es->scratch,
+                         es->stag_tmp, es->Z, es->Y, es->X, es->W, es->rows, es->reev_x, es->f, es->fre, es->fsorted, es->scratch,
                          es->dm, es->tmp, es->inj, es->best_x, es->mean_pheno};
     for (size_t i = 0; i < sizeof vectors / sizeof vectors[0]; i++)
         free(vectors[i]);
@@ -436,7 +436,7 @@ int cmaes_tell(cmaes *es, const double *f)
 
     int *order = es->order;
     cmaes_rank(es->f, lam, order, order + 2 * lam);
-    double *fsorted = es->scratch;
+    double *fsorted = es->fsorted;
     for (int r = 0; r < lam; r++)
         fsorted[r] = es->f[order[r]];
     double fmedian = lam % 2 ? fsorted[lam / 2] : 0.5 * (fsorted[lam / 2 - 1] + fsorted[lam / 2]);

@@ -79,10 +79,10 @@ typedef enum cmaes_step_rule {
 } cmaes_step_rule;
 
 typedef enum cmaes_sampling {
-    CMAES_SAMPLING_AUTO = 0,          /* full variant: orthogonal; both variants: mirrored pairs when λ > n */
+    CMAES_SAMPLING_AUTO = 0,          /* full: orthogonal, in mirrored pairs when λ > n; sep: mirrored pairs */
     CMAES_SAMPLING_IID = 1,           /* independent N(0, I) vectors, as the textbook algorithm */
     CMAES_SAMPLING_ORTHOGONAL = 2,    /* orthogonal directions (in blocks of n), each with its chi-distributed length */
-    CMAES_SAMPLING_MIRRORED = 3       /* orthogonal directions in mirrored pairs z, -z */
+    CMAES_SAMPLING_MIRRORED = 3       /* mirrored pairs z, -z (the lead directions orthogonal in the full variant) */
 } cmaes_sampling;
 
 /* Stop reasons, a bit set. A run stops when any fires; with restarts on, a restart follows unless the reason is
@@ -151,7 +151,9 @@ typedef struct cmaes_options {
                                      that a cached objective cannot fake a noise-free answer. Default 1e-7. */
     double noise_max_evals;       /* upper limit of evaluations per candidate (their median is the candidate's f);
                                      1 keeps one evaluation and only raises σ. Default 1. */
-    double noise_alpha_sigma;     /* factor on σ in a generation judged noisy. Default 0: 1 + 2/(n+10) (pycma). */
+    double noise_alpha_sigma;     /* factor on σ in a generation judged noisy. Default 0: 1 + 2/(n+10) with CSA
+                                     (pycma), exp(0.3/(0.7 + ln n)) with TPA (TPA's own first step; 1.044 at
+                                     n = 500, where 1 + 2/(n+10) is too weak against TPA to matter). */
     double noise_alpha_evals;     /* factor on evaluations per candidate when noisy (its ^-1/4 when not).
                                      Default 0: 1 + 2/(n+10). */
 

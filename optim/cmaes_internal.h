@@ -78,6 +78,7 @@ struct cmaes {
     int mirror_pairs;                   /* mirrored pairs (z, -z) among the candidates, TPA's included */
     double *f;                          /* λ_cap: aggregated f per candidate (non-finite mapped to +INFINITY) */
     double *fre;                        /* λ_cap: aggregated f of the re-evaluations */
+    double *fsorted;                    /* λ_cap: the f of the generation in ascending order */
     int *order;                         /* 4 λ_cap: ranking (2 λ) and its merge scratch (2 λ) */
     double *scratch;                    /* max(4 λ_cap, rows) + n: sort and median scratch */
     double *dm;                         /* n: last mean shift m - m_old */

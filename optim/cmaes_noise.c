@@ -46,6 +46,17 @@ int cmaes_noise_reevals(cmaes *es)
     return count;
 }
 
+/* σ factor per noisy generation. With CSA, pycma's 1 + 2/(n+10): on the scale of CSA's own rate, about μ_eff/n per
+ * generation. TPA changes σ much faster in large dimension (by up to 1/d per generation, d = 0.7 + ln n), against
+ * which 1 + 2/(n+10) is lost: at n = 500 noise handling then gains nothing. With TPA the factor is exp(0.3/d), the
+ * change TPA itself makes on a first clear signal (0.3 is its smoothing constant). */
+static double default_alpha_sigma(const cmaes *es)
+{
+    if (es->par.use_tpa)
+        return exp(0.3 / es->par.tpa_damp);
+    return 1 + 2.0 / (es->n + 10);
+}
+
 static int compare_doubles(const void *a, const void *b)
 {
     double x = *(const double *)a, y = *(const double *)b;
@@ -105,7 +116,7 @@ void cmaes_noise_update(cmaes *es)
     es->noise_s += NOISE_CUM * (sum / reev - es->noise_s);
 
     int n = es->n;
-    double alpha_sigma = es->opt.noise_alpha_sigma > 0 ? es->opt.noise_alpha_sigma : 1 + 2.0 / (n + 10);
+    double alpha_sigma = es->opt.noise_alpha_sigma > 0 ? es->opt.noise_alpha_sigma : default_alpha_sigma(es);
     double alpha_evals = es->opt.noise_alpha_evals > 0 ? es->opt.noise_alpha_evals : 1 + 2.0 / (n + 10);
     double max_evals = es->opt.noise_max_evals >= 1 ? es->opt.noise_max_evals : 1;
     if (es->noise_s > 0) {

@@ -40,7 +40,7 @@ int cmaes_buffers_alloc(cmaes *es, int lambda)
     if (inj)
         es->injected = inj;
     if (!order || !inj || grow(&es->Z, lam * n) || grow(&es->Y, lam * n) || grow(&es->X, lam * n) ||
-        grow(&es->W, (lam + 1) * n) || grow(&es->f, lam) || grow(&es->fre, lam) || grow(&es->scratch, scratch) ||
+        grow(&es->W, (lam + 1) * n) || grow(&es->f, lam) || grow(&es->fre, lam) || grow(&es->fsorted, lam) || grow(&es->scratch, scratch) ||
         grow(&es->rows, rows * n) || (es->opt.noise_handling && grow(&es->reev_x, lam * n)))
         return CMAES_ERR_NOMEM;
     es->rows_cap = (int)rows;

@@ -77,19 +77,22 @@ static void mirror(cmaes *es, int first, int lead, int count)
     }
 }
 
-/* Shape the independent normal vectors of rows [first, λ) as the sampling option asks. Default: orthogonal for the
- * full variant (its O(λ^2 n) cost is below the O(λ n^2) of sampling; for the separable variant with λ << n random
- * vectors are nearly orthogonal anyway), and mirrored pairs once λ > n: then the population cannot have a direction
- * of its own per candidate, and antithetic pairs cancel the first-order sampling noise of the mean's step (on
- * Rastrigin with IPOP's large populations this halves the evaluations). Records the mirrored pairs for the path. */
+/* Shape the independent normal vectors of rows [first, λ) as the sampling option asks (cmaes.h). The default:
+ * - full variant: orthogonal directions (the O(λ^2 n) cost is below the O(λ n^2) of sampling), in mirrored pairs once
+ *   λ > n, when the population can no longer give each candidate a direction of its own;
+ * - separable variant: mirrored pairs of independent vectors (with λ << n random directions are nearly orthogonal
+ *   already, and orthogonalising would cost more than the whole O(λ n) generation).
+ * Antithetic pairs cancel the first-order sampling noise of the mean's step: on Rastrigin with IPOP's large
+ * populations they halve the evaluations, and at n = 500 they speed the separable variant up on sphere and cigar.
+ * Records the mirrored pairs for the path normalisation. */
 static void shape_normals(cmaes *es, int first)
 {
-    int lam = es->par.lambda, count = lam - first;
+    int lam = es->par.lambda, count = lam - first, full = es->opt.variant == CMAES_FULL;
     cmaes_sampling s = es->opt.sampling;
-    int orth = s == CMAES_SAMPLING_ORTHOGONAL || s == CMAES_SAMPLING_MIRRORED ||
-               (s == CMAES_SAMPLING_AUTO && es->opt.variant == CMAES_FULL);
-    int mirrored = s == CMAES_SAMPLING_MIRRORED || (s == CMAES_SAMPLING_AUTO && lam > es->n);
+    int orth = s == CMAES_SAMPLING_ORTHOGONAL || (full && (s == CMAES_SAMPLING_MIRRORED || s == CMAES_SAMPLING_AUTO));
+    int mirrored = s == CMAES_SAMPLING_MIRRORED || (s == CMAES_SAMPLING_AUTO && (!full || lam > es->n));
     int lead = mirrored ? (count + 1) / 2 : count;
+    pcg_fill_normal(&es->rng, es->Z + (size_t)first * es->n, (size_t)lead * es->n);
     if (orth && lead > 1)
         orthogonalize(es, first, lead);
     if (mirrored)
@@ -97,24 +100,27 @@ static void shape_normals(cmaes *es, int first)
     es->mirror_pairs = (mirrored ? count / 2 : 0) + (es->tpa_pair ? 1 : 0);
 }
 
-/* Y = C^1/2 Z for all λ rows. */
+/* Y = C^1/2 Z and X = m + σ Y for all λ rows. */
 static void steps(cmaes *es)
 {
     int n = es->n, lam = es->par.lambda;
-    if (es->opt.variant == CMAES_SEP) {
-        for (int k = 0; k < lam; k++) {
-            const double *z = es->Z + (size_t)k * n;
-            double *y = es->Y + (size_t)k * n;
+    double sigma = es->sigma;
+    if (es->opt.variant == CMAES_FULL) {
+        double *dz = es->W;
+        for (int k = 0; k < lam; k++)
+            for (int i = 0; i < n; i++)
+                dz[(size_t)k * n + i] = es->D[i] * es->Z[(size_t)k * n + i];
+        cblas_dgemm(CblasColMajor, CblasNoTrans, CblasNoTrans, n, lam, n, 1.0, es->B, n, dz, n, 0.0, es->Y, n);
+    }
+    for (int k = 0; k < lam; k++) {
+        const double *z = es->Z + (size_t)k * n;
+        double *y = es->Y + (size_t)k * n, *x = es->X + (size_t)k * n;
+        if (es->opt.variant == CMAES_SEP)
             for (int i = 0; i < n; i++)
                 y[i] = es->D[i] * z[i];
-        }
-        return;
-    }
-    double *dz = es->W;
-    for (int k = 0; k < lam; k++)
         for (int i = 0; i < n; i++)
-            dz[(size_t)k * n + i] = es->D[i] * es->Z[(size_t)k * n + i];
-    cblas_dgemm(CblasColMajor, CblasNoTrans, CblasNoTrans, n, lam, n, 1.0, es->B, n, dz, n, 0.0, es->Y, n);
+            x[i] = es->mean[i] + sigma * y[i];
+    }
 }
 
 /* An injected solution as candidate k: evaluated where the caller asked, but its step enters the update with its
@@ -186,18 +192,15 @@ int cmaes_sample(cmaes *es)
         if (cmaes_eigen_update(es) != CMAES_OK)
             return CMAES_ERR_NUMERIC;
     }
-    pcg_fill_normal(&es->rng, es->Z, (size_t)lam * n);
     memset(es->injected, 0, (size_t)lam);
-    es->tpa_pair = es->par.use_tpa && es->run_iter > 0 && tpa_pair(es);
+    es->tpa_pair = 0;
+    if (es->par.use_tpa && es->run_iter > 0) {
+        pcg_fill_normal(&es->rng, es->Z, (size_t)n);   /* row 0: the pair's chi-distributed length */
+        es->tpa_pair = tpa_pair(es);
+    }
     int first = es->tpa_pair ? 2 : 0, injections = injections_due(es, first);
     shape_normals(es, first + injections);
     steps(es);
-    for (int k = 0; k < lam; k++) {
-        double *x = es->X + (size_t)k * n;
-        const double *y = es->Y + (size_t)k * n;
-        for (int i = 0; i < n; i++)
-            x[i] = es->mean[i] + es->sigma * y[i];
-    }
     take_injections(es, first, injections);
 
     es->evals_per = 1;

@@ -24,8 +24,9 @@ static double hist_range(const cmaes *es)
 {
     double lo = INFINITY, hi = -INFINITY;
     for (int i = 0; i < es->hist_count; i++) {
-        lo = fmin(lo, es->hist_best[i]);
-        hi = fmax(hi, es->hist_best[i]);
+        double v = es->hist_best[i];
+        lo = v < lo ? v : lo;
+        hi = v > hi ? v : hi;
     }
     return hi - lo;
 }
@@ -98,8 +99,9 @@ static void d_range(const cmaes *es, double *dmin, double *dmax)
     *dmin = INFINITY;
     *dmax = 0;
     for (int i = 0; i < es->n; i++) {
-        *dmin = fmin(*dmin, es->D[i]);
-        *dmax = fmax(*dmax, es->D[i]);
+        double d = es->D[i];
+        *dmin = d < *dmin ? d : *dmin;
+        *dmax = d > *dmax ? d : *dmax;
     }
 }
 
