@@ -25,7 +25,9 @@ ifeq ($(SAN),1)
 endif
 
 # Third-party libraries, one place (Debian package names live in .ci/packages).
-PKGS_OPTIM  = gsl lapacke openblas
+# openblas before gsl: the first library that defines cblas_* wins, and gsl's pkg-config brings its slow reference
+# CBLAS (-lgslcblas); in this order every cblas_* call (GSL's own included) goes to OpenBLAS.
+PKGS_OPTIM  = lapacke openblas gsl
 PKGS_MODELS = libcjson libcurl libmicrohttpd
 LIBS_OPTIM  = $(shell pkg-config --libs $(PKGS_OPTIM)) -lm
 LIBS_MODELS = $(shell pkg-config --libs $(PKGS_MODELS)) -ldnnl -fopenmp -lpthread -lm

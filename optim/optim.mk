@@ -1,1 +1,47 @@
-# optim/ build rules (included by the top-level Makefile).
+# optim/ build rules (included by the top-level Makefile): the CMA-ES + PCG library, static and shared, the
+# cmaes-bench benchmark program, optim's tests, and `make install PREFIX=DIR`.
+
+OPTIM_SRC    := $(wildcard optim/*.c)
+OPTIM_OBJ    := $(OPTIM_SRC:%.c=$(OBJ)/%.o)
+OPTIM_LIB    := $(BUILD)/libbbtoptim.a
+OPTIM_SO     := $(BUILD)/libbbtoptim.so
+CMAES_BENCH  := $(BUILD)/cmaes-bench
+OPTIM_EXPORT := optim/libbbtoptim.map
+
+ALL_TARGETS += $(OPTIM_LIB) $(OPTIM_SO) $(CMAES_BENCH)
+
+$(OPTIM_LIB): $(OPTIM_OBJ)
+	@mkdir -p $(dir $@)
+	rm -f $@
+	$(AR) rcs $@ $^
+
+# Only the documented API is exported (the version script); the library's internal functions stay local.
+$(OPTIM_SO): $(OPTIM_OBJ) $(OPTIM_EXPORT)
+	@mkdir -p $(dir $@)
+	$(CC) -shared $(LDFLAGS) -Wl,-soname,libbbtoptim.so -Wl,--version-script=$(OPTIM_EXPORT) \
+	    $(OPTIM_OBJ) -o $@ $(LIBS_OPTIM)
+
+$(CMAES_BENCH): $(OBJ)/experiments/cmaes_bench.o $(OPTIM_LIB)
+	$(CC) $(CFLAGS) $(LDFLAGS) $^ -o $@ $(LIBS_OPTIM)
+
+# ---- tests: one Criterion program per tests/optim/test_*.c, and the install/examples script ----
+OPTIM_TEST_SRC := $(wildcard tests/optim/test_*.c)
+OPTIM_TESTS    := $(OPTIM_TEST_SRC:tests/optim/%.c=$(BUILD)/tests/optim/%)
+TEST_PROGRAMS  += $(OPTIM_TESTS)
+TEST_SCRIPTS   += tests/optim/examples.sh
+
+$(BUILD)/tests/optim/%: $(OBJ)/tests/optim/%.o $(OPTIM_LIB)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(LDFLAGS) $^ -o $@ $(LIBS_OPTIM) $(LIBS_TEST)
+
+# ---- install ----
+# DIR/include/bbt/{cmaes,pcg}.h, DIR/lib/libbbtoptim.{a,so}, DIR/lib/pkgconfig/bbtoptim.pc
+OPTIM_VERSION := 1.0.0
+
+install: $(OPTIM_LIB) $(OPTIM_SO)
+	install -d $(DESTDIR)$(PREFIX)/include/bbt $(DESTDIR)$(PREFIX)/lib/pkgconfig
+	install -m 644 optim/cmaes.h optim/pcg.h $(DESTDIR)$(PREFIX)/include/bbt/
+	install -m 644 $(OPTIM_LIB) $(DESTDIR)$(PREFIX)/lib/
+	install -m 755 $(OPTIM_SO) $(DESTDIR)$(PREFIX)/lib/
+	sed -e 's|@PREFIX@|$(abspath $(PREFIX))|' -e 's|@VERSION@|$(OPTIM_VERSION)|' \
+	    -e 's|@LIBS_PRIVATE@|$(LIBS_OPTIM)|' optim/bbtoptim.pc.in > $(DESTDIR)$(PREFIX)/lib/pkgconfig/bbtoptim.pc
