@@ -27,12 +27,28 @@ enum {
     TOK_ADD_SPECIAL = 1  /* wrap the text in the model's template: BOS …; <s> … </s>; [CLS] … [SEP] */
 };
 
+/* Error codes (negative). Added to the original interface: the codes and tokenizer_strerror. */
+enum {
+    TOK_ERR_IO = -1,          /* a file cannot be found or read */
+    TOK_ERR_FORMAT = -2,      /* a tokenizer file is malformed or inconsistent (vocab vs merges, truncated, …) */
+    TOK_ERR_NOMEM = -3,
+    TOK_ERR_UTF8 = -4,        /* the text to encode is not well-formed UTF-8 */
+    TOK_ERR_ARG = -5,         /* bad argument: NULL text, negative capacity, an id outside the vocabulary */
+    TOK_ERR_UNSUPPORTED = -6, /* a tokenizer.json component this library does not implement */
+    TOK_ERR_UNKNOWN = -7      /* a character that no token covers, in a vocabulary without an unknown token */
+};
+
 /* Open from a directory (looks for tokenizer.json, vocab.json+merges.txt, encoder.json+vocab.bpe, vocab.txt,
  * tokenizer.bin / tok*.bin) or a file. Returns 0, or a negative code with a message in err. */
 int tokenizer_open(tokenizer **out, const char *path, char *err, size_t errlen);
 void tokenizer_free(tokenizer *t);
 
+/* The message of the last failed encode/decode call on this handle (names the problem, e.g. the byte offset of invalid
+ * UTF-8). A handle is read-only while encoding except for this message: threads that share one handle get correct ids,
+ * but the message then belongs to one of the failing calls. */
 const char *tokenizer_errmsg(const tokenizer *t);
+/* A fixed description of an error code. */
+const char *tokenizer_strerror(int code);
 const char *tokenizer_kind(const tokenizer *t);   /* "llama2c", "spm-bpe", "byte-bpe", "wordpiece" */
 int tokenizer_vocab_size(const tokenizer *t);
 const tokenizer_specials *tokenizer_get_specials(const tokenizer *t);

@@ -1,0 +1,375 @@
+/* tokenizer.c — the public tokenizer API: opening (format detection), the encode pipeline, decoding.
+ * The formats' loaders fill in a struct tokenizer (tok_internal.h); everything here works on that struct alone.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "models/tok_internal.h"
+#include "models/unicode.h"
+
+/* ---- small shared helpers ---- */
+
+int tok_buf_put(tok_buf *b, const char *s, size_t n)
+{
+    if (b->len + n + 1 > b->cap) {
+        size_t cap = b->cap ? b->cap : 256;
+        while (cap < b->len + n + 1)
+            cap *= 2;
+        char *p = realloc(b->p, cap);
+        if (!p)
+            return -1;
+        b->p = p;
+        b->cap = cap;
+    }
+    if (n)
+        memcpy(b->p + b->len, s, n);
+    b->len += n;
+    b->p[b->len] = '\0';
+    return 0;
+}
+
+int tok_buf_putc(tok_buf *b, char c)
+{
+    return tok_buf_put(b, &c, 1);
+}
+
+int tok_ids_push(tok_ids *v, int id)
+{
+    if (v->len == v->cap) {
+        int cap = v->cap ? v->cap * 2 : 64;
+        int *p = realloc(v->p, (size_t)cap * sizeof *p);
+        if (!p)
+            return -1;
+        v->p = p;
+        v->cap = cap;
+    }
+    v->p[v->len++] = id;
+    return 0;
+}
+
+int tok_errf(char *err, size_t errlen, int code, const char *fmt, ...)
+{
+    if (err && errlen) {
+        va_list ap;
+        va_start(ap, fmt);
+        vsnprintf(err, errlen, fmt, ap);
+        va_end(ap);
+    }
+    return code;
+}
+
+int tok_fail(const tokenizer *t, int code, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(t->diag, TOK_DIAG_LEN, fmt, ap);
+    va_end(ap);
+    return code;
+}
+
+int tok_read_file(const char *path, char **data, size_t *len, char *err, size_t errlen)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f)
+        return tok_errf(err, errlen, TOK_ERR_IO, "%s: cannot open: %s", path, strerror(errno));
+    tok_buf b = {0};
+    char chunk[65536];
+    size_t n;
+    while ((n = fread(chunk, 1, sizeof chunk, f)) > 0)
+        if (tok_buf_put(&b, chunk, n)) {
+            fclose(f);
+            free(b.p);
+            return tok_errf(err, errlen, TOK_ERR_NOMEM, "%s: out of memory reading the file", path);
+        }
+    int bad = ferror(f);
+    fclose(f);
+    if (bad) {
+        free(b.p);
+        return tok_errf(err, errlen, TOK_ERR_IO, "%s: read error", path);
+    }
+    if (!b.p && tok_buf_put(&b, "", 0))
+        return tok_errf(err, errlen, TOK_ERR_NOMEM, "%s: out of memory", path);
+    *data = b.p;
+    *len = b.len;
+    return 0;
+}
+
+/* ---- lifetime ---- */
+
+tokenizer *tok_new(const char *path)
+{
+    tokenizer *t = calloc(1, sizeof *t);
+    if (!t)
+        return NULL;
+    t->path = strdup(path);
+    t->diag = calloc(1, TOK_DIAG_LEN);
+    if (!t->path || !t->diag) {
+        free(t->path);
+        free(t->diag);
+        free(t);
+        return NULL;
+    }
+    tok_vocab_init(&t->vocab);
+    t->specials = (tokenizer_specials){-1, -1, -1, -1, -1, -1, -1};
+    t->space_id = -1;
+    for (int b = 0; b < 256; b++)
+        t->byte_ids[b] = -1;
+    t->max_word_chars = 100;
+    return t;
+}
+
+void tokenizer_free(tokenizer *t)
+{
+    if (!t)
+        return;
+    tok_vocab_free(&t->vocab);
+    free(t->scores);
+    free(t->tmpl);
+    free(t->path);
+    free(t->diag);
+    free(t);
+}
+
+static int is_dir(const char *path)
+{
+    struct stat st;
+    return !stat(path, &st) && S_ISDIR(st.st_mode);
+}
+
+static int file_exists(const char *path)
+{
+    struct stat st;
+    return !stat(path, &st) && S_ISREG(st.st_mode);
+}
+
+static int load_file(tokenizer *t, const char *path, char *err, size_t errlen)
+{
+    return tok_load_llama2c(t, path, err, errlen);
+}
+
+/* A model directory: the first tokenizer file found, in order of preference. */
+static int find_in_dir(const char *dir, char *path, size_t cap, char *err, size_t errlen)
+{
+    static const char *names[] = {"tokenizer.bin", "tok512.bin"};
+    for (size_t i = 0; i < sizeof names / sizeof *names; i++) {
+        snprintf(path, cap, "%s/%s", dir, names[i]);
+        if (file_exists(path))
+            return 0;
+    }
+    return tok_errf(err, errlen, TOK_ERR_IO, "%s: no tokenizer file found in this directory (looked for tokenizer.json, "
+                    "vocab.json + merges.txt, encoder.json + vocab.bpe, vocab.txt, tokenizer.bin, tok*.bin)", dir);
+}
+
+int tokenizer_open(tokenizer **out, const char *path, char *err, size_t errlen)
+{
+    *out = NULL;
+    if (err && errlen)
+        err[0] = '\0';
+    char found[4096];
+    const char *file = path;
+    if (is_dir(path)) {
+        int rc = find_in_dir(path, found, sizeof found, err, errlen);
+        if (rc)
+            return rc;
+        file = found;
+    } else if (!file_exists(path)) {
+        return tok_errf(err, errlen, TOK_ERR_IO, "%s: no such file or directory", path);
+    }
+    tokenizer *t = tok_new(file);
+    if (!t)
+        return tok_errf(err, errlen, TOK_ERR_NOMEM, "%s: out of memory", file);
+    int rc = load_file(t, file, err, errlen);
+    if (rc) {
+        tokenizer_free(t);
+        return rc;
+    }
+    *out = t;
+    return 0;
+}
+
+/* ---- queries ---- */
+
+const char *tokenizer_errmsg(const tokenizer *t)
+{
+    return t ? t->diag : "no tokenizer";
+}
+
+const char *tokenizer_kind(const tokenizer *t)
+{
+    return t->kind;
+}
+
+int tokenizer_vocab_size(const tokenizer *t)
+{
+    return t->vocab.n;
+}
+
+const tokenizer_specials *tokenizer_get_specials(const tokenizer *t)
+{
+    return &t->specials;
+}
+
+int tokenizer_piece_id(const tokenizer *t, const char *piece)
+{
+    return tok_vocab_find(&t->vocab, piece, strlen(piece));
+}
+
+const char *tokenizer_strerror(int code)
+{
+    switch (code) {
+    case TOK_ERR_IO: return "cannot read the tokenizer file";
+    case TOK_ERR_FORMAT: return "malformed tokenizer file";
+    case TOK_ERR_NOMEM: return "out of memory";
+    case TOK_ERR_UTF8: return "text is not valid UTF-8";
+    case TOK_ERR_ARG: return "invalid argument";
+    case TOK_ERR_UNSUPPORTED: return "unsupported tokenizer feature";
+    case TOK_ERR_UNKNOWN: return "text holds a character no token covers";
+    default: return code < 0 ? "tokenizer error" : "no error";
+    }
+}
+
+/* ---- encoding ---- */
+
+static int encode_span(const tokenizer *t, const char *text, size_t len, tok_ids *out, tok_merge_scratch *ms)
+{
+    return tok_llama2c_encode(t, text, len, out, ms);
+}
+
+static int encode_all(const tokenizer *t, const char *text, size_t len, int flags, tok_ids *out)
+{
+    long bad = uc_invalid_at(text, len);
+    if (bad >= 0)
+        return tok_fail(t, TOK_ERR_UTF8, "text is not valid UTF-8: byte %ld (0x%02X)", bad,
+                        (unsigned char)text[bad]);
+    tok_merge_scratch ms = {0};
+    tok_ids body = {0};
+    int rc = encode_span(t, text, len, &body, &ms);
+    tok_merge_scratch_free(&ms);
+    if (!rc) {
+        if (flags & TOK_ADD_SPECIAL) {
+            for (int i = 0; i < t->ntmpl && !rc; i++)
+                if (t->tmpl[i] == TOK_TMPL_TEXT) {
+                    for (int k = 0; k < body.len && !rc; k++)
+                        rc = tok_ids_push(out, body.p[k]) ? TOK_ERR_NOMEM : 0;
+                } else {
+                    rc = tok_ids_push(out, t->tmpl[i]) ? TOK_ERR_NOMEM : 0;
+                }
+        } else {
+            *out = body;
+            body = (tok_ids){0};
+        }
+    }
+    free(body.p);
+    return rc;
+}
+
+int tokenizer_encode(const tokenizer *t, const char *text, size_t len, int flags, int *ids, int cap)
+{
+    if (!t || (!text && len) || cap < 0 || (cap && !ids))
+        return TOK_ERR_ARG;
+    tok_ids out = {0};
+    int rc = encode_all(t, text ? text : "", len, flags, &out);
+    if (rc == TOK_ERR_NOMEM)
+        tok_fail(t, rc, "out of memory encoding %zu bytes of text", len);
+    if (!rc) {
+        int k = out.len < cap ? out.len : cap;
+        if (k)
+            memcpy(ids, out.p, (size_t)k * sizeof *ids);
+        rc = out.len;
+    }
+    free(out.p);
+    return rc;
+}
+
+/* ---- decoding ---- */
+
+static int is_special(const tokenizer *t, int id)
+{
+    const tokenizer_specials *s = &t->specials;
+    if (id == s->bos || id == s->eos || id == s->pad || id == s->unk || id == s->mask || id == s->cls || id == s->sep)
+        return 1;
+    for (int i = 0; i < t->nadded; i++)
+        if (t->added[i].id == id && t->added[i].special)
+            return 1;
+    return 0;
+}
+
+static int hexval(char c)
+{
+    if (c >= '0' && c <= '9')
+        return c - '0';
+    if (c >= 'A' && c <= 'F')
+        return c - 'A' + 10;
+    if (c >= 'a' && c <= 'f')
+        return c - 'a' + 10;
+    return -1;
+}
+
+/* The byte a "<0xNN>" piece stands for, or -1. */
+static int byte_piece(const char *p, size_t n)
+{
+    if (n != 6 || memcmp(p, "<0x", 3) || p[5] != '>')
+        return -1;
+    int hi = hexval(p[3]), lo = hexval(p[4]);
+    return hi < 0 || lo < 0 ? -1 : hi * 16 + lo;
+}
+
+/* Appends the text of id; first = it starts the output (or follows BOS), where a leading space is dropped. */
+static int piece_text(const tokenizer *t, int id, int first, tok_buf *out)
+{
+    size_t n;
+    const char *p = tok_vocab_piece(&t->vocab, id, &n);
+    if (!p)
+        return tok_fail(t, TOK_ERR_ARG, "token id %d is not in the vocabulary (size %d)", id, t->vocab.n);
+    if (is_special(t, id))
+        return 0;
+    int b = t->decode_flags & TOK_DEC_BYTE_PIECES ? byte_piece(p, n) : -1;
+    if (b >= 0)
+        return tok_buf_putc(out, (char)b) ? TOK_ERR_NOMEM : 0;
+    if (first && t->model == TOK_MODEL_LLAMA2C && n && p[0] == ' ')
+        p++, n--;
+    return tok_buf_put(out, p, n) ? TOK_ERR_NOMEM : 0;
+}
+
+int tokenizer_decode_token(const tokenizer *t, int prev, int id, char *buf, size_t cap)
+{
+    tok_buf out = {0};
+    int rc = piece_text(t, id, prev < 0 || prev == t->specials.bos, &out);
+    if (!rc) {
+        rc = (int)out.len;
+        if (cap) {
+            size_t k = out.len < cap - 1 ? out.len : cap - 1;
+            if (k)
+                memcpy(buf, out.p, k);
+            buf[k] = '\0';
+        }
+    }
+    free(out.p);
+    return rc;
+}
+
+int tokenizer_decode(const tokenizer *t, const int *ids, int n, char *buf, size_t cap)
+{
+    tok_buf out = {0};
+    int rc = 0, first = 1;
+    for (int i = 0; i < n && !rc; i++) {
+        size_t before = out.len;
+        rc = piece_text(t, ids[i], first, &out);
+        if (out.len > before)
+            first = 0;
+    }
+    if (!rc) {
+        rc = (int)out.len;
+        if (cap) {
+            size_t k = out.len < cap - 1 ? out.len : cap - 1;
+            if (k)
+                memcpy(buf, out.p, k);
+            buf[k] = '\0';
+        }
+    }
+    free(out.p);
+    return rc;
+}
