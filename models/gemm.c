@@ -162,7 +162,7 @@ int gemm_weight_pack(gemm_ctx *g, gemm_weight *w, const float *rows, int n, int 
     dnnl_primitive_t reorder = NULL;
     dnnl_memory_t src = NULL, dst = NULL;
     dnnl_stream_t stream = NULL;
-    dnnl_status_t st = matmul_pd(g, &pd, PROBE_M, k, k, k, n, &any, 0);
+    dnnl_status_t st = matmul_pd(g, &pd, PROBE_M, k, n, k, n, &any, 0);
     if (st == dnnl_success) {
         dnnl_memory_desc_t plain_md = *wmd;
         *wmd = *dnnl_primitive_desc_query_md(pd, dnnl_query_weights_md, 0);

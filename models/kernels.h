@@ -36,7 +36,28 @@ static inline float bf16_to_f32(uint16_t h)
 }
 
 /* IEEE half → fp32, subnormals, infinities and NaN included. */
-float f16_to_f32(uint16_t h);
+static inline float f16_to_f32(uint16_t h)
+{
+    uint32_t sign = (uint32_t)(h & 0x8000u) << 16, exp = (h >> 10) & 0x1fu, man = h & 0x3ffu, u;
+    if (exp == 0x1f) {
+        u = sign | 0x7f800000u | (man << 13);
+    } else if (exp != 0) {
+        u = sign | ((exp + 112u) << 23) | (man << 13);
+    } else if (man == 0) {
+        u = sign;
+    } else { /* subnormal: normalise the mantissa */
+        int e = -1;
+        do {
+            man <<= 1;
+            e++;
+        } while (!(man & 0x400u));
+        u = sign | ((uint32_t)(112 - e) << 23) | ((man & 0x3ffu) << 13);
+    }
+    float f;
+    memcpy(&f, &u, 4);
+    return f;
+}
+
 
 /* Store n floats as the activation type at dst (element offset 0). */
 void act_store(void *dst, act_type t, const float *src, int n);

@@ -220,7 +220,7 @@ static int init_rope(llama *L)
         } else if (c->scaling == ROPE_LLAMA3) {
             double low_wavelen = c->orig_max_pos / c->low_freq_factor;
             double high_wavelen = c->orig_max_pos / c->high_freq_factor;
-            double wavelen = 2.0 * M_PI / f;
+            double wavelen = 2.0 * 3.14159265358979323846 / f;
             if (wavelen > low_wavelen) {
                 f /= c->scale_factor;
             } else if (wavelen >= high_wavelen) {
