@@ -4,6 +4,10 @@
 
 #include "bbt/commands.h"
 
+int cmd_generate(int argc, char **argv);
+int cmd_bench(int argc, char **argv);
+int cmd_info(int argc, char **argv);
+
 typedef struct command {
     const char *name;
     command_fn run;
@@ -12,6 +16,9 @@ typedef struct command {
 
 /* One line per subcommand; its function lives in bbt/cmd_<name>.c. */
 static const command commands[] = {
+    {"generate", cmd_generate, "continue a text with a model (greedy or sampled)"},
+    {"bench", cmd_bench, "time the forward pass on a scoring batch; prints JSON"},
+    {"info", cmd_info, "print a model's architecture, sizes, special tokens and embedding std as JSON"},
     {NULL, NULL, NULL}
 };
 
