@@ -59,8 +59,42 @@ static inline float f16_to_f32(uint16_t h)
 }
 
 
+/* exp(x) for x in [-87, 88]: x = k·ln2 + r with |r| ≤ ln2/2, exp(r) by a degree-6 Taylor polynomial (relative error
+ * ≈ 1.2e-7, below fp32 rounding of the result), 2^k put straight into the exponent bits. k is rounded to nearest by
+ * adding 1.5·2^23 (so its integer value sits in the low mantissa bits): no floorf call, no branch, so loops over it
+ * vectorise. Inputs below -87 return ≈ 2^-126 rather than 0, which no caller can tell apart from 0. */
+static inline float exp_poly(float x)
+{
+    x = x < -87.0f ? -87.0f : x;
+    x = x > 88.0f ? 88.0f : x;
+    float t = x * 1.44269504f + 12582912.0f;
+    float k = t - 12582912.0f;
+    int32_t ki;
+    memcpy(&ki, &t, 4);
+    ki -= 0x4b400000;
+    float r = x - k * 0.693145752f - k * 1.42860677e-6f;
+    float p = 1.0f + r * (1.0f + r * (0.5f + r * (1.6666667e-1f + r * (4.1666668e-2f + r * (8.3333338e-3f
+              + r * 1.3888889e-3f)))));
+    int32_t bits = (ki + 127) << 23;
+    float scale;
+    memcpy(&scale, &bits, 4);
+    return p * scale;
+}
+
 /* Store n floats as the activation type at dst (element offset 0). */
 void act_store(void *dst, act_type t, const float *src, int n);
+
+/* The same, inline, for short rows in hot loops (a call per head of 8 floats costs more than the work). */
+static inline void act_store_short(void *dst, act_type t, const float *src, int n)
+{
+    if (t == ACT_F32) {
+        memcpy(dst, src, (size_t)n * sizeof(float));
+        return;
+    }
+    uint16_t *d = dst;
+    for (int i = 0; i < n; i++)
+        d[i] = f32_to_bf16(src[i]);
+}
 
 /* Rows [0, m) of x (stride ldx floats): y[r] = x[r] / rms(x[r]) * w, written as `t` with stride ldy elements. */
 void rmsnorm_rows(void *y, act_type t, int ldy, const float *x, int ldx, const float *w, int m, int n, float eps);
@@ -106,6 +140,21 @@ typedef struct attn_shape {
 } attn_shape;
 
 /* Runs every (sequence, kv head) task of a batch in parallel; scratch is allocated inside. Returns 0 or -1 (memory). */
+/* (attention.c: one task, built per instruction set, and its scratch space) */
+typedef struct attn_scratch attn_scratch;
+attn_scratch *attn_scratch_new(int n, int head_dim);
+void attn_scratch_free(attn_scratch *w);
+#define KERNELS_FOR_ISA(isa)                                                                                        \
+    void attn_task_##isa(const attn_seq *sq, const attn_shape *sh, int kvh, void *scratch);                          \
+    void rmsnorm_block_##isa(void *y, act_type t, int ldy, const float *x, int ldx, const float *w, int r0, int r1,  \
+                             int n, float eps);                                                                      \
+    void swiglu_block_##isa(void *y, act_type t, int ldy, const float *h, int ldh, int r0, int r1, int n);           \
+    void rope_block_##isa(float *x, int ldx, int r0, int r1, const int *pos, int n_heads, int head_dim,              \
+                          const float *cs, const float *bias);
+KERNELS_FOR_ISA(avx512)
+KERNELS_FOR_ISA(avx2)
+KERNELS_FOR_ISA(base)
+
 int attention_batch(const attn_seq *seqs, int n_seqs, const attn_shape *shape);
 
 /* log(sum(exp(x))) over n floats. */
