@@ -159,10 +159,8 @@ static int open_model(lm *m, const char *path, char **dir)
     const char *base = strrchr(path, '/') ? strrchr(path, '/') + 1 : path;
     if (!strcmp(base, "config.json") || ends_with(base, ".safetensors") || ends_with(base, ".index.json"))
         return open_hf(m, *dir);
-    if (llama2c_probe(path))
-        return llama_open_llama2c(m, path);
-    return lm_fail(m, LM_EFORMAT, "%s: not a llama2.c checkpoint (its header's sizes do not match the file) and not "
-                   "part of a Hugging Face model directory", path);
+    /* any other file is read as a llama2.c checkpoint, whose loader says precisely what does not fit */
+    return llama_open_llama2c(m, path);
 }
 
 /* Does the directory hold any file a tokenizer could be read from? */
