@@ -81,7 +81,7 @@ static int write_atomic(const char *path, const void *const *parts, const size_t
     FILE *fp = fopen(tmp, "wb");
     int rc = fp ? 0 : -1;
     for (int i = 0; !rc && i < n; i++)
-        rc = fwrite(parts[i], 1, sizes[i], fp) == sizes[i] ? 0 : -1;
+        rc = !sizes[i] || fwrite(parts[i], 1, sizes[i], fp) == sizes[i] ? 0 : -1;
     if (fp) {
         rc |= fflush(fp) || fsync(fileno(fp));
         rc |= fclose(fp);
