@@ -17,7 +17,7 @@ enum {
 };
 
 typedef struct prim {
-    int m, k, n, lda, ldc, acc, plain;
+    int m, k, n, lda, ldc, ep, plain;
     int users;            /* calls executing it now; never evicted while > 0 */
     dnnl_primitive_t p;
     size_t scratch_bytes;
@@ -101,12 +101,18 @@ static void md_weights_plain(dnnl_memory_desc_t *md, int k, int n, dnnl_data_typ
     dnnl_memory_desc_init_by_tag(md, 2, dims, t, dnnl_ba);
 }
 
+/* The destination's type: fp32 for the residual stream and raw products, the compute type for activations. */
+static dnnl_data_type_t dst_type(const gemm_ctx *g, int ep)
+{
+    return ep == GEMM_SILU || ep == GEMM_MUL ? dnnl_type(g->type) : dnnl_f32;
+}
+
 static dnnl_status_t matmul_pd(gemm_ctx *g, dnnl_primitive_desc_t *pd, int m, int k, int n, int lda, int ldc,
-                               const dnnl_memory_desc_t *wmd, int acc)
+                               const dnnl_memory_desc_t *wmd, int ep)
 {
     dnnl_memory_desc_t a, c;
     md_2d(&a, m, k, lda, dnnl_type(g->type));
-    md_2d(&c, m, n, ldc, dnnl_f32);
+    md_2d(&c, m, n, ldc, dst_type(g, ep));
     dnnl_matmul_desc_t desc;
     dnnl_status_t st = dnnl_matmul_desc_init(&desc, &a, wmd, NULL, &c);
     if (st != dnnl_success)
@@ -115,10 +121,15 @@ static dnnl_status_t matmul_pd(gemm_ctx *g, dnnl_primitive_desc_t *pd, int m, in
     if ((st = dnnl_primitive_attr_create(&attr)) != dnnl_success)
         return st;
     dnnl_primitive_attr_set_scratchpad_mode(attr, dnnl_scratchpad_mode_user);
-    if (acc) {
+    if (ep != GEMM_STORE) {
         dnnl_post_ops_t po;
         dnnl_post_ops_create(&po);
-        dnnl_post_ops_append_sum(po, 1.0f);
+        if (ep == GEMM_ADD)
+            dnnl_post_ops_append_sum(po, 1.0f);
+        else if (ep == GEMM_SILU)
+            dnnl_post_ops_append_eltwise(po, 1.0f, dnnl_eltwise_swish, 1.0f, 0.0f);
+        else
+            dnnl_post_ops_append_binary(po, dnnl_binary_mul, &c);
         dnnl_primitive_attr_set_post_ops(attr, po);
         dnnl_post_ops_destroy(po);
     }
@@ -245,11 +256,11 @@ static void evict(gemm_ctx *g)
 }
 
 /* Find or create the primitive for this shape, move it to the front and mark it in use. Called under the lock. */
-static prim *acquire(gemm_ctx *g, const gemm_weight *w, int m, int lda, int ldc, int acc, dnnl_status_t *st)
+static prim *acquire(gemm_ctx *g, const gemm_weight *w, int m, int lda, int ldc, int ep, dnnl_status_t *st)
 {
     for (prim **pp = &g->cache; *pp; pp = &(*pp)->next) {
         prim *p = *pp;
-        if (p->m == m && p->k == w->k && p->n == w->n && p->lda == lda && p->ldc == ldc && p->acc == acc &&
+        if (p->m == m && p->k == w->k && p->n == w->n && p->lda == lda && p->ldc == ldc && p->ep == ep &&
             p->plain == w->plain) {
             *pp = p->next;
             p->next = g->cache;
@@ -259,7 +270,7 @@ static prim *acquire(gemm_ctx *g, const gemm_weight *w, int m, int lda, int ldc,
         }
     }
     dnnl_primitive_desc_t pd;
-    if ((*st = matmul_pd(g, &pd, m, w->k, w->n, lda, ldc, w->md, acc)) != dnnl_success)
+    if ((*st = matmul_pd(g, &pd, m, w->k, w->n, lda, ldc, w->md, ep)) != dnnl_success)
         return NULL;
     prim *p = calloc(1, sizeof *p);
     if (!p) {
@@ -267,7 +278,7 @@ static prim *acquire(gemm_ctx *g, const gemm_weight *w, int m, int lda, int ldc,
         *st = dnnl_out_of_memory;
         return NULL;
     }
-    *p = (prim){m, w->k, w->n, lda, ldc, acc, w->plain, 1, NULL, 0, g->cache};
+    *p = (prim){m, w->k, w->n, lda, ldc, ep, w->plain, 1, NULL, 0, g->cache};
     p->scratch_bytes = dnnl_memory_desc_get_size(dnnl_primitive_desc_query_md(pd, dnnl_query_scratchpad_md, 0));
     *st = dnnl_primitive_create(&p->p, pd);
     dnnl_primitive_desc_destroy(pd);
@@ -303,32 +314,37 @@ static slot *my_slot(gemm_ctx *g, size_t scratch_bytes, dnnl_status_t *st)
     return s;
 }
 
-int gemm_run(gemm_ctx *g, const gemm_weight *w, int m, const void *a, int lda, float *c, int ldc, int accumulate,
-             char *err, size_t errlen)
+int gemm_run(gemm_ctx *g, const gemm_weight *w, int m, const void *a, int lda, void *c, int ldc, gemm_epilogue ep,
+             const void *mul, char *err, size_t errlen)
 {
     if (m <= 0)
         return 0;
     dnnl_status_t st = dnnl_success;
     pthread_mutex_lock(&g->lock);
-    prim *p = acquire(g, w, m, lda, ldc, accumulate, &st);
+    prim *p = acquire(g, w, m, lda, ldc, ep, &st);
     pthread_mutex_unlock(&g->lock);
     if (!p)
         return fail(err, errlen, "creating a matrix product", st);
     slot *s = my_slot(g, p->scratch_bytes, &st);
-    dnnl_memory_t ma = NULL, mw = NULL, mc = NULL, ms = NULL;
+    dnnl_memory_t ma = NULL, mw = NULL, mc = NULL, ms = NULL, mm = NULL;
     if (s) {
         dnnl_memory_desc_t amd, cmd, smd;
         md_2d(&amd, m, w->k, lda, dnnl_type(g->type));
-        md_2d(&cmd, m, w->n, ldc, dnnl_f32);
+        md_2d(&cmd, m, w->n, ldc, dst_type(g, ep));
         dnnl_dims_t sd = {(dnnl_dim_t)p->scratch_bytes};
         dnnl_memory_desc_init_by_tag(&smd, 1, sd, dnnl_u8, dnnl_a);
         if ((st = dnnl_memory_create(&ma, &amd, g->engine, (void *)a)) == dnnl_success &&
             (st = dnnl_memory_create(&mw, w->md, g->engine, w->data)) == dnnl_success &&
             (st = dnnl_memory_create(&mc, &cmd, g->engine, c)) == dnnl_success &&
+            (ep != GEMM_MUL || (st = dnnl_memory_create(&mm, &cmd, g->engine, (void *)mul)) == dnnl_success) &&
             (!p->scratch_bytes || (st = dnnl_memory_create(&ms, &smd, g->engine, s->scratch)) == dnnl_success)) {
-            dnnl_exec_arg_t args[4] = {
-                {DNNL_ARG_SRC, ma}, {DNNL_ARG_WEIGHTS, mw}, {DNNL_ARG_DST, mc}, {DNNL_ARG_SCRATCHPAD, ms}};
-            st = dnnl_primitive_execute(p->p, s->stream, p->scratch_bytes ? 4 : 3, args);
+            dnnl_exec_arg_t args[5] = {{DNNL_ARG_SRC, ma}, {DNNL_ARG_WEIGHTS, mw}, {DNNL_ARG_DST, mc}};
+            int n = 3;
+            if (ms)
+                args[n++] = (dnnl_exec_arg_t){DNNL_ARG_SCRATCHPAD, ms};
+            if (mm)
+                args[n++] = (dnnl_exec_arg_t){DNNL_ARG_ATTR_MULTIPLE_POST_OP(0) | DNNL_ARG_SRC_1, mm};
+            st = dnnl_primitive_execute(p->p, s->stream, n, args);
             if (st == dnnl_success)
                 st = dnnl_stream_wait(s->stream);
         }
@@ -340,6 +356,7 @@ int gemm_run(gemm_ctx *g, const gemm_weight *w, int m, const void *a, int lda, f
     dnnl_memory_destroy(ma);
     dnnl_memory_destroy(mw);
     dnnl_memory_destroy(mc);
+    dnnl_memory_destroy(mm);
     dnnl_memory_destroy(ms);
     return st == dnnl_success ? 0 : fail(err, errlen, "running a matrix product", st);
 }

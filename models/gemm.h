@@ -41,9 +41,17 @@ void gemm_weight_free(gemm_weight *w);
 /* Row i of a plain weight as fp32 into dst (k floats). */
 void gemm_weight_row(const gemm_weight *w, int i, float *dst);
 
-/* C[m × n] (+)= A[m × k] · Wᵀ. A in the context's type with rows lda elements apart; C fp32 with rows ldc apart.
- * accumulate = 1 adds into C (the residual connection). Returns 0, or -1 with a message in err. */
-int gemm_run(gemm_ctx *g, const gemm_weight *w, int m, const void *a, int lda, float *c, int ldc, int accumulate,
-             char *err, size_t errlen);
+/* What happens to the product P = A · Wᵀ on its way out (fused into the GEMM, so no extra pass over memory). */
+typedef enum gemm_epilogue {
+    GEMM_STORE = 0,    /* C = P, C fp32 */
+    GEMM_ADD = 1,      /* C += P, C fp32 (the residual connection) */
+    GEMM_SILU = 2,     /* C = silu(P) = P·sigmoid(P), C in the compute type (the gate of SwiGLU) */
+    GEMM_MUL = 3       /* C = P ⊙ M elementwise, C and M in the compute type, M with C's shape and row stride */
+} gemm_epilogue;
+
+/* C[m × n] from A[m × k] · Wᵀ through the epilogue. A in the context's type with rows lda elements apart; C (type as
+ * the epilogue says) with rows ldc apart; mul is M for GEMM_MUL (NULL otherwise). Returns 0, or -1 with err. */
+int gemm_run(gemm_ctx *g, const gemm_weight *w, int m, const void *a, int lda, void *c, int ldc, gemm_epilogue ep,
+             const void *mul, char *err, size_t errlen);
 
 #endif

@@ -49,7 +49,6 @@ static void my_rows(int m, int *r0, int *r1)
 /* The hot loops for this CPU (kernels_isa.c, built per instruction set). */
 typedef struct isa_kernels {
     void (*rmsnorm)(void *, act_type, int, const float *, int, const float *, int, int, int, float);
-    void (*swiglu)(void *, act_type, int, const float *, int, int, int, int);
     void (*rope)(float *, int, int, int, const int *, int, int, const float *, const float *);
     void (*attn)(const attn_seq *, const attn_shape *, int, void *);
 } isa_kernels;
@@ -59,11 +58,11 @@ static isa_kernels pick_kernels(void)
 #if defined(__x86_64__) && defined(__GNUC__)
     if (__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512dq") &&
         __builtin_cpu_supports("avx512bw") && __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("fma"))
-        return (isa_kernels){rmsnorm_block_avx512, swiglu_block_avx512, rope_block_avx512, attn_task_avx512};
+        return (isa_kernels){rmsnorm_block_avx512, rope_block_avx512, attn_task_avx512};
     if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma"))
-        return (isa_kernels){rmsnorm_block_avx2, swiglu_block_avx2, rope_block_avx2, attn_task_avx2};
+        return (isa_kernels){rmsnorm_block_avx2, rope_block_avx2, attn_task_avx2};
 #endif
-    return (isa_kernels){rmsnorm_block_base, swiglu_block_base, rope_block_base, attn_task_base};
+    return (isa_kernels){rmsnorm_block_base, rope_block_base, attn_task_base};
 }
 
 void rmsnorm_rows(void *y, act_type t, int ldy, const float *x, int ldx, const float *w, int m, int n, float eps)
@@ -94,16 +93,6 @@ void add_bias_rows(float *x, int ldx, int off, int m, const float *bias, int n)
         float *row = x + (size_t)r * ldx + off;
         for (int i = 0; i < n; i++)
             row[i] += bias[i];
-    }
-}
-
-void swiglu_rows(void *y, act_type t, int ldy, const float *h, int ldh, int m, int n)
-{
-#pragma omp parallel
-    {
-        int r0, r1;
-        my_rows(m, &r0, &r1);
-        pick_kernels().swiglu(y, t, ldy, h, ldh, r0, r1, n);
     }
 }
 

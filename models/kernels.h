@@ -1,6 +1,6 @@
 /* kernels.h — the element-wise passes and the attention of the transformer engines.
  *
- * Everything that is not a big matrix product: normalisation, rotary positions, gated activations, softmax attention,
+ * Everything that is not a big matrix product: normalisation, rotary positions, softmax attention,
  * and the fp32 ⇄ bf16/fp16 conversions. Each pass goes over rows in parallel (OpenMP: the same thread pool oneDNN uses)
  * and fuses what can be fused so that every row is read and written once. Activations that feed a matrix product are
  * written in the compute type (`act`: fp32 or bf16); the residual stream stays fp32.
@@ -109,9 +109,6 @@ void rope_rows(float *x, int ldx, int off, int m, const int *pos, int n_heads, i
 /* Add bias[n] to columns [off, off+n) of every row. */
 void add_bias_rows(float *x, int ldx, int off, int m, const float *bias, int n);
 
-/* SwiGLU: y[r][i] = silu(h[r][i]) * h[r][n + i] for i < n (gate then up in one row of 2n), written as `t`. */
-void swiglu_rows(void *y, act_type t, int ldy, const float *h, int ldh, int m, int n);
-
 /* Causal softmax attention for one sequence, all query heads, in parallel over (query head, query block).
  *
  * The sequence's rows are r = 0 .. n-1 (keys and values for all of them); query row r attends to the rows
@@ -148,7 +145,6 @@ void attn_scratch_free(attn_scratch *w);
     void attn_task_##isa(const attn_seq *sq, const attn_shape *sh, int kvh, void *scratch);                          \
     void rmsnorm_block_##isa(void *y, act_type t, int ldy, const float *x, int ldx, const float *w, int r0, int r1,  \
                              int n, float eps);                                                                      \
-    void swiglu_block_##isa(void *y, act_type t, int ldy, const float *h, int ldh, int r0, int r1, int n);           \
     void rope_block_##isa(float *x, int ldx, int r0, int r1, const int *pos, int n_heads, int head_dim,              \
                           const float *cs, const float *bias);
 KERNELS_FOR_ISA(avx512)

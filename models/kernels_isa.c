@@ -5,7 +5,7 @@
  * source; kernels.c picks one set at run time from the CPU's features. (Function-level target attributes do not work
  * here: GCC lowers vector types in helper functions before inlining them into a targeted clone.)
  *
- * Row passes (RMSNorm, rotary, SwiGLU) go 16 floats at a time with the bf16 conversion fused into the store.
+ * Row passes (RMSNorm, rotary) go 16 floats at a time with the bf16 conversion fused into the store.
  *
  * Attention. Work unit: one (sequence, kv head). Its keys and values are copied once into contiguous rows; then, for each query
  * head of the group, blocks of QB query rows are processed together with the query index in the vector lanes:
@@ -117,20 +117,6 @@ void ISA_NAME(rmsnorm_block)(void *y, act_type t, int ldy, const float *x, int l
         for (int i = 0; i < n; i += QB) {
             int k = n - i < QB ? n - i : QB;
             vstore_act(yr + (size_t)i * es, t, vload_n(xr + i, k) * inv * vload_n(w + i, k), k);
-        }
-    }
-}
-
-void ISA_NAME(swiglu_block)(void *y, act_type t, int ldy, const float *h, int ldh, int r0, int r1, int n)
-{
-    size_t es = act_size(t);
-    for (int r = r0; r < r1; r++) {
-        const float *g = h + (size_t)r * ldh, *u = g + n;
-        char *yr = (char *)y + (size_t)r * ldy * es;
-        for (int i = 0; i < n; i += QB) {
-            int k = n - i < QB ? n - i : QB;
-            vf gv = vload_n(g + i, k), uv = vload_n(u + i, k);
-            vstore_act(yr + (size_t)i * es, t, gv / (1.0f + vexp(-gv)) * uv, k);
         }
     }
 }

@@ -11,8 +11,9 @@
  *         att  = softmax(q kᵀ / √d + causal mask) v           per (sequence, kv head); never across sequences
  *         x   += att · Woᵀ                                    the residual add is the GEMM's accumulate
  *         xb   = rmsnorm(x) · g_ffn
- *         h    = xb · [W1 W3]ᵀ                                gate and up in one GEMM
- *         x   += (silu(h_gate) ⊙ h_up) · W2ᵀ
+ *         g    = silu(xb · W1ᵀ)                               SiLU fused into the gate's GEMM
+ *         u    = (xb · W3ᵀ) ⊙ g                               the product fused into the up GEMM
+ *         x   += u · W2ᵀ
  *     out = rmsnorm(x) · g_final       only for the rows whose output is needed
  *
  * In the last layer only the needed rows go on after attention (their keys and values still come from every row).
@@ -40,15 +41,15 @@ typedef struct llama_layer {
     float *bqkv;          /* q, k, v biases (qkv_bias) or NULL */
     gemm_weight wqkv;     /* dim → q | k | v */
     gemm_weight wo;       /* heads·head_dim → dim */
-    gemm_weight w13;      /* dim → gate | up */
+    gemm_weight w1, w3;   /* dim → ffn: gate, up */
     gemm_weight w2;       /* ffn → dim */
 } llama_layer;
 
 /* Scratch for one forward pass over up to cap_rows rows; one per thread. */
 typedef struct llama_ws {
     int cap_rows, cap_seqs, cap_out;
-    float *x, *qkv, *h, *xs, *hid, *logits;
-    void *xb, *att, *hb;
+    float *x, *qkv, *xs, *hid, *logits;
+    void *xb, *att, *hg, *hb;
     int *pos, *kend, *bstart, *deep, *outs, *iota;
     attn_seq *aseq;
     char err[512];
@@ -122,7 +123,8 @@ static void llama_free(void *impl)
         free(ly->bqkv);
         gemm_weight_free(&ly->wqkv);
         gemm_weight_free(&ly->wo);
-        gemm_weight_free(&ly->w13);
+        gemm_weight_free(&ly->w1);
+        gemm_weight_free(&ly->w3);
         gemm_weight_free(&ly->w2);
     }
     free(L->layers);
@@ -133,8 +135,8 @@ static void llama_free(void *impl)
     free(L->rope);
     for (int i = 0; i < L->n_ws; i++) {
         llama_ws *w = &L->ws[i];
-        free(w->x), free(w->qkv), free(w->h), free(w->xs), free(w->hid), free(w->logits);
-        free(w->xb), free(w->att), free(w->hb);
+        free(w->x), free(w->qkv), free(w->xs), free(w->hid), free(w->logits);
+        free(w->xb), free(w->att), free(w->hg), free(w->hb);
         free(w->pos), free(w->kend), free(w->bstart), free(w->deep), free(w->outs), free(w->iota);
         free(w->aseq);
     }
@@ -196,11 +198,12 @@ static int load_layer(llama *L, const llama_source *src, int l, char *err, size_
             src->read(src->ctx, LR_BV, l, ly->bqkv + qd + kvd, (size_t)kvd, err, errlen))
             return -1;
     }
-    const llama_role qkv[3] = {LR_WQ, LR_WK, LR_WV}, o[1] = {LR_WO}, w13[2] = {LR_W1, LR_W3}, w2[1] = {LR_W2};
-    const int qkv_rows[3] = {qd, kvd, kvd}, o_rows[1] = {c->dim}, w13_rows[2] = {c->ffn, c->ffn}, w2_rows[1] = {c->dim};
+    const llama_role qkv[3] = {LR_WQ, LR_WK, LR_WV}, o[1] = {LR_WO}, w1[1] = {LR_W1}, w3[1] = {LR_W3}, w2[1] = {LR_W2};
+    const int qkv_rows[3] = {qd, kvd, kvd}, o_rows[1] = {c->dim}, ffn_rows[1] = {c->ffn}, w2_rows[1] = {c->dim};
     if (pack_fused(L, &ly->wqkv, src, qkv, qkv_rows, 3, l, c->dim, err, errlen) ||
         pack_fused(L, &ly->wo, src, o, o_rows, 1, l, qd, err, errlen) ||
-        pack_fused(L, &ly->w13, src, w13, w13_rows, 2, l, c->dim, err, errlen) ||
+        pack_fused(L, &ly->w1, src, w1, ffn_rows, 1, l, c->dim, err, errlen) ||
+        pack_fused(L, &ly->w3, src, w3, ffn_rows, 1, l, c->dim, err, errlen) ||
         pack_fused(L, &ly->w2, src, w2, w2_rows, 1, l, c->ffn, err, errlen))
         return -1;
     return 0;
@@ -337,12 +340,14 @@ static int ws_reserve(const llama *L, llama_ws *w, int rows, int n_seqs, int n_o
     if (rows > w->cap_rows) {
         void *xb = realloc(w->xb, (size_t)rows * (c->dim > qd ? c->dim : qd) * es);
         void *att = xb ? realloc(w->att, (size_t)rows * qd * es) : NULL;
-        void *hb = att ? realloc(w->hb, (size_t)rows * c->ffn * es) : NULL;
+        void *hg = att ? realloc(w->hg, (size_t)rows * c->ffn * es) : NULL;
+        void *hb = hg ? realloc(w->hb, (size_t)rows * c->ffn * es) : NULL;
         w->xb = xb ? xb : w->xb;
         w->att = att ? att : w->att;
+        w->hg = hg ? hg : w->hg;
         w->hb = hb ? hb : w->hb;
         if (!hb || !GROW(w->x, (size_t)rows * c->dim) || !GROW(w->qkv, (size_t)rows * (qd + 2 * kvd)) ||
-            !GROW(w->h, (size_t)rows * 2 * c->ffn) || !GROW(w->pos, rows) || !GROW(w->kend, rows) ||
+            !GROW(w->pos, rows) || !GROW(w->kend, rows) ||
             !GROW(w->bstart, rows) || !GROW(w->deep, rows) || !GROW(w->iota, rows))
             return -1;
         for (int i = 0; i < rows; i++)
@@ -415,9 +420,9 @@ static int attend(const llama *L, llama_ws *w, const fwd_batch *b, int sel)
     return attention_batch(w->aseq, b->n_seqs, &sh);
 }
 
-#define GEMM(wt, m, a, lda, c_, ldc, acc)                                                                            \
+#define GEMM(wt, m, a, lda, c_, ldc, ep, mul)                                                                       \
     do {                                                                                                             \
-        if (gemm_run(L->g, (wt), (m), (a), (lda), (c_), (ldc), (acc), w->err, sizeof w->err))                       \
+        if (gemm_run(L->g, (wt), (m), (a), (lda), (c_), (ldc), (ep), (mul), w->err, sizeof w->err))                 \
             return -1;                                                                                               \
     } while (0)
 
@@ -433,7 +438,7 @@ static int forward(const llama *L, llama_ws *w, fwd_batch *b, const float *deep,
         if (b->deep)
             add_deep(b->x, R, dim, b->deep, deep + (size_t)l * deep_layer_stride);
         rmsnorm_rows(w->xb, t, dim, b->x, dim, ly->attn_norm, R, dim, c->eps);
-        GEMM(&ly->wqkv, R, w->xb, dim, w->qkv, qkvd, 0);
+        GEMM(&ly->wqkv, R, w->xb, dim, w->qkv, qkvd, GEMM_STORE, NULL);
         rope_rows(w->qkv, qkvd, 0, R, b->pos, c->heads, hd, L->rope, ly->bqkv);
         rope_rows(w->qkv, qkvd, qd, R, b->pos, c->kv_heads, hd, L->rope, ly->bqkv ? ly->bqkv + qd : NULL);
         if (ly->bqkv)
@@ -450,11 +455,11 @@ static int forward(const llama *L, llama_ws *w, fwd_batch *b, const float *deep,
             x = w->xs;
             m = b->n_out;
         }
-        GEMM(&ly->wo, m, w->att, qd, x, dim, 1);
+        GEMM(&ly->wo, m, w->att, qd, x, dim, GEMM_ADD, NULL);
         rmsnorm_rows(w->xb, t, dim, x, dim, ly->ffn_norm, m, dim, c->eps);
-        GEMM(&ly->w13, m, w->xb, dim, w->h, 2 * c->ffn, 0);
-        swiglu_rows(w->hb, t, c->ffn, w->h, 2 * c->ffn, m, c->ffn);
-        GEMM(&ly->w2, m, w->hb, c->ffn, x, dim, 1);
+        GEMM(&ly->w1, m, w->xb, dim, w->hg, c->ffn, GEMM_SILU, NULL);
+        GEMM(&ly->w3, m, w->xb, dim, w->hb, c->ffn, GEMM_MUL, w->hg);
+        GEMM(&ly->w2, m, w->hb, c->ffn, x, dim, GEMM_ADD, NULL);
         if (l == c->layers - 1)
             rmsnorm_rows(w->hid, ACT_F32, dim, x, dim, L->final_norm, b->n_out, dim, c->eps);
     }
@@ -467,7 +472,7 @@ static int head_logits(const llama *L, llama_ws *w, int n, float *out)
     int dim = L->c.dim;
     for (int r = 0; r < n; r++)
         act_store((char *)w->xb + (size_t)r * dim * act_size(L->act), L->act, w->hid + (size_t)r * dim, dim);
-    GEMM(&L->head, n, w->xb, dim, out, L->c.vocab, 0);
+    GEMM(&L->head, n, w->xb, dim, out, L->c.vocab, GEMM_STORE, NULL);
     return 0;
 }
 
