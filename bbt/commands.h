@@ -16,4 +16,15 @@ enum {
 
 typedef int (*command_fn)(int argc, char **argv);
 
+/* The subcommands, in the order `bbt --help` lists them. */
+int cmd_tune(int argc, char **argv);
+int cmd_eval(int argc, char **argv);
+int cmd_predict(int argc, char **argv);
+int cmd_sample(int argc, char **argv);
+int cmd_tasks(int argc, char **argv);
+int cmd_tokenize(int argc, char **argv);
+int cmd_generate(int argc, char **argv);
+int cmd_bench(int argc, char **argv);
+int cmd_info(int argc, char **argv);
+
 #endif

@@ -6,13 +6,6 @@
 
 #include "bbt/commands.h"
 
-int cmd_tune(int argc, char **argv);
-int cmd_eval(int argc, char **argv);
-int cmd_predict(int argc, char **argv);
-int cmd_sample(int argc, char **argv);
-int cmd_tasks(int argc, char **argv);
-int cmd_tokenize(int argc, char **argv);
-
 typedef struct command {
     const char *name;
     command_fn run;
@@ -27,6 +20,9 @@ static const command commands[] = {
     {"sample", cmd_sample, "draw k-shot train/dev splits from a full training file"},
     {"tasks", cmd_tasks, "list the built-in tasks"},
     {"tokenize", cmd_tokenize, "text lines on stdin -> token ids with a model's tokenizer"},
+    {"generate", cmd_generate, "continue a text with a model (greedy or sampled)"},
+    {"bench", cmd_bench, "time the forward pass on a scoring batch; prints JSON"},
+    {"info", cmd_info, "print a model's architecture, sizes, special tokens and embedding std as JSON"},
     {NULL, NULL, NULL}
 };
 

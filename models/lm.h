@@ -39,7 +39,10 @@ typedef struct lm_options {
     int threads;        /* worker threads for the forward pass; 0 = number of online CPUs */
     lm_dtype dtype;     /* compute type of the big matrix products; weights are converted once at load.
                            LM_F32 (default) is the exact path for checking, LM_BF16 the fast one (fp32 accumulation) */
-    const char *tokenizer_path; /* NULL = the tokenizer that sits beside the model */
+    const char *tokenizer_path; /* NULL = the tokenizer that sits beside the model (none found: lm_tokenize fails) */
+    int chunk_rows;     /* local engines: rows (sequence × token) per forward chunk; 0 = chosen from the model's size.
+                           Whole sequences go into a chunk; larger chunks make bigger matrix products, smaller ones stay
+                           in cache. A tuning knob for benchmarks: results never depend on it */
 } lm_options;
 
 /* What a model is. Special token ids are -1 when the model has none. */
@@ -53,6 +56,10 @@ typedef struct lm_info {
     int vocab;
     int max_pos;        /* longest sequence (prompt rows included) the model accepts */
     int bos, eos, pad, unk, mask, cls, sep;
+    int tied;           /* the output head is the input embedding table */
+    lm_dtype dtype;     /* compute type in use */
+    int threads;        /* worker threads in use */
+    const char *tokenizer; /* the tokenizer's kind ("llama2c", "spm-bpe", "byte-bpe", "wordpiece"), NULL if none */
 } lm_info;
 
 /* Open a model from a directory or a file; the format is detected (llama2.c checkpoint, Hugging Face config.json +
@@ -118,12 +125,22 @@ typedef struct lm_batch {
     int n_labels;        /* the same candidate labels for every sequence, in class order */
     const lm_label *labels;
     int first_token_only;/* causal LM: score only the first token of each label (as the reference BBT code does) */
+    int raw_logits;      /* causal LM: sum the label tokens' logits instead of their log-probabilities. With one-token
+                            labels (or first_token_only) this differs from the log-probability score by a per-sequence
+                            constant (the log-softmax normaliser), which cancels in cross-entropy over the labels, in
+                            the hinge loss and in the argmax; it is cheaper: only the label rows of the output head are
+                            computed. Masked LMs always return logits. */
 } lm_batch;
 
 /* Score every (sequence, label) pair into scores[s * n_labels + j]:
  *   masked LM: the logit of the label's first token at read_pos;
- *   causal LM: the sum of the label tokens' log-probabilities following the prefix ids[0 .. read_pos].
- * Sequences are independent: batching, order and padding never change a score. */
+ *   causal LM: the sum of the label tokens' log-probabilities following the prefix ids[0 .. read_pos]
+ *   (tokens after read_pos are ignored; a multi-token label is scored as its own continuation of the prefix).
+ * Sequences are independent: batching, order and padding never change a score.
+ * A cat-mode prompt makes the sequence L rows longer: n + L (+ label tokens - 1) must fit in max_pos.
+ * Deep prompts, when given, are added at the same rows as the input prompt (the inserted rows in cat mode, rows
+ * prompt_pos .. prompt_pos+L-1 in add mode) at the input of every layer l (l = 0 is the embedding output, so in cat mode
+ * with prompts == NULL the inserted rows start from zero). */
 int lm_score(lm *m, const lm_batch *batch, float *scores);
 
 /* ---- plain language-model use (checking, `bbt generate`) ---- */
@@ -132,7 +149,8 @@ int lm_score(lm *m, const lm_batch *batch, float *scores);
 int lm_logits(lm *m, const int *ids, int n, float *out);
 
 /* Continue ids[0..n-1] by up to max_new tokens: greedy when temperature == 0, else sampled with the given seed.
- * Stops early at EOS. Writes the new ids into out (capacity max_new) and returns how many were written. */
+ * Stops early at EOS (the EOS id is not written) or at max_pos. Writes the new ids into out (capacity max_new) and
+ * returns how many were written, or a negative lm_status. */
 int lm_generate(lm *m, const int *ids, int n, int max_new, float temperature, uint64_t seed, int *out);
 
 #ifdef __cplusplus

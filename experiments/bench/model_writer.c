@@ -1,0 +1,296 @@
+/* model_writer.c — random-weight Llama models in the llama2.c and Hugging Face formats (see model_writer.h). */
+#include "experiments/bench/model_writer.h"
+
+#include <cjson/cJSON.h>
+#include <errno.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+static uint64_t next_u64(uint64_t *s)
+{
+    uint64_t z = (*s += 0x9e3779b97f4a7c15ull);
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+    return z ^ (z >> 31);
+}
+
+/* n values uniform on [center - a, center + a] with a = std·√3. */
+static void fill(float *x, size_t n, float center, float std, uint64_t *rng)
+{
+    float a = std * 1.7320508f;
+    for (size_t i = 0; i < n; i++)
+        x[i] = center + a * (2.0f * (float)((double)(next_u64(rng) >> 11) * 0x1.0p-53) - 1.0f);
+}
+
+int mw_random(mw_model *m, const mw_shape *s, uint64_t seed)
+{
+    memset(m, 0, sizeof *m);
+    m->s = *s;
+    size_t D = (size_t)s->dim, F = (size_t)s->ffn, L = (size_t)s->layers, V = (size_t)s->vocab;
+    size_t hd = D / (size_t)s->heads, QD = (size_t)s->heads * hd, KVD = (size_t)s->kv_heads * hd;
+    struct {
+        float **p;
+        size_t n;
+        float center, std;
+    } parts[] = {
+        {&m->emb, V * D, 0.0f, 0.5f},
+        {&m->attn_norm, L * D, 1.0f, 0.1f},
+        {&m->wq, L * QD * D, 0.0f, 1.0f / sqrtf((float)D)},
+        {&m->wk, L * KVD * D, 0.0f, 1.0f / sqrtf((float)D)},
+        {&m->wv, L * KVD * D, 0.0f, 1.0f / sqrtf((float)D)},
+        {&m->wo, L * D * QD, 0.0f, 1.0f / sqrtf((float)QD)},
+        {&m->ffn_norm, L * D, 1.0f, 0.1f},
+        {&m->w1, L * F * D, 0.0f, 1.0f / sqrtf((float)D)},
+        {&m->w2, L * D * F, 0.0f, 1.0f / sqrtf((float)F)},
+        {&m->w3, L * F * D, 0.0f, 1.0f / sqrtf((float)D)},
+        {&m->final_norm, D, 1.0f, 0.1f},
+        {&m->head, s->tied ? 0 : V * D, 0.0f, 1.0f / sqrtf((float)D)},
+    };
+    uint64_t rng = seed;
+    for (size_t i = 0; i < sizeof parts / sizeof *parts; i++) {
+        if (!parts[i].n)
+            continue;
+        if (!(*parts[i].p = malloc(parts[i].n * sizeof(float)))) {
+            mw_free(m);
+            return -1;
+        }
+        fill(*parts[i].p, parts[i].n, parts[i].center, parts[i].std, &rng);
+    }
+    return 0;
+}
+
+void mw_free(mw_model *m)
+{
+    float *all[] = {m->emb, m->attn_norm, m->wq, m->wk, m->wv, m->wo, m->ffn_norm, m->w1, m->w2, m->w3,
+                    m->final_norm, m->head};
+    for (size_t i = 0; i < sizeof all / sizeof *all; i++)
+        free(all[i]);
+    memset(m, 0, sizeof *m);
+}
+
+/* Write to path.tmp, fsync, rename. */
+static int write_atomic(const char *path, const void *const *parts, const size_t *sizes, int n, char *err,
+                        size_t errlen)
+{
+    char tmp[4096];
+    snprintf(tmp, sizeof tmp, "%s.tmp%ld", path, (long)getpid());
+    FILE *fp = fopen(tmp, "wb");
+    int rc = fp ? 0 : -1;
+    for (int i = 0; !rc && i < n; i++)
+        rc = !sizes[i] || fwrite(parts[i], 1, sizes[i], fp) == sizes[i] ? 0 : -1;
+    if (fp) {
+        rc |= fflush(fp) || fsync(fileno(fp));
+        rc |= fclose(fp);
+    }
+    if (!rc && rename(tmp, path))
+        rc = -1;
+    if (rc) {
+        snprintf(err, errlen, "%s: cannot write: %s", path, strerror(errno));
+        unlink(tmp);
+    }
+    return rc;
+}
+
+int mw_write_llama2c(const mw_model *m, const char *path, char *err, size_t errlen)
+{
+    const mw_shape *s = &m->s;
+    size_t D = (size_t)s->dim, F = (size_t)s->ffn, L = (size_t)s->layers, V = (size_t)s->vocab;
+    size_t hd = D / (size_t)s->heads, QD = (size_t)s->heads * hd, KVD = (size_t)s->kv_heads * hd;
+    int32_t header[7] = {s->dim, s->ffn, s->layers, s->heads, s->kv_heads, s->tied ? s->vocab : -s->vocab,
+                         s->max_pos};
+    size_t rope_n = (size_t)s->max_pos * hd; /* run.c's two unused rotary tables */
+    float *rope = calloc(rope_n ? rope_n : 1, sizeof(float));
+    if (!rope) {
+        snprintf(err, errlen, "out of memory");
+        return -1;
+    }
+    const void *parts[] = {header, m->emb, m->attn_norm, m->wq, m->wk, m->wv, m->wo, m->ffn_norm, m->w1, m->w2,
+                           m->w3, m->final_norm, rope, m->head};
+    size_t f = sizeof(float);
+    size_t sizes[] = {sizeof header, V * D * f, L * D * f, L * QD * D * f, L * KVD * D * f, L * KVD * D * f,
+                      L * D * QD * f, L * D * f, L * F * D * f, L * D * F * f, L * F * D * f, D * f, rope_n * f,
+                      s->tied ? 0 : V * D * f};
+    int rc = write_atomic(path, parts, sizes, 14, err, errlen);
+    free(rope);
+    return rc;
+}
+
+/* q/k rows of one layer in Hugging Face's order: HF row c·(d/2) + j holds our row 2j + c. */
+static float *permute_for_hf(const float *w, int heads, int hd, size_t k)
+{
+    float *out = malloc((size_t)heads * hd * k * sizeof *out);
+    if (!out)
+        return NULL;
+    int half = hd / 2;
+    for (int h = 0; h < heads; h++)
+        for (int c = 0; c < 2; c++)
+            for (int j = 0; j < half; j++)
+                memcpy(out + ((size_t)h * hd + c * half + j) * k, w + ((size_t)h * hd + 2 * j + c) * k,
+                       k * sizeof(float));
+    return out;
+}
+
+static int write_config(const mw_model *m, const char *dir, st_dtype dtype, char *err, size_t errlen)
+{
+    const mw_shape *s = &m->s;
+    cJSON *c = cJSON_CreateObject();
+    cJSON *arch = cJSON_AddArrayToObject(c, "architectures");
+    cJSON_AddItemToArray(arch, cJSON_CreateString("LlamaForCausalLM"));
+    cJSON_AddStringToObject(c, "model_type", "llama");
+    cJSON_AddNumberToObject(c, "hidden_size", s->dim);
+    cJSON_AddNumberToObject(c, "intermediate_size", s->ffn);
+    cJSON_AddNumberToObject(c, "num_hidden_layers", s->layers);
+    cJSON_AddNumberToObject(c, "num_attention_heads", s->heads);
+    cJSON_AddNumberToObject(c, "num_key_value_heads", s->kv_heads);
+    cJSON_AddNumberToObject(c, "vocab_size", s->vocab);
+    cJSON_AddNumberToObject(c, "max_position_embeddings", s->max_pos);
+    cJSON_AddNumberToObject(c, "rms_norm_eps", 1e-5);
+    cJSON_AddNumberToObject(c, "rope_theta", 10000.0);
+    cJSON_AddBoolToObject(c, "tie_word_embeddings", s->tied);
+    cJSON_AddStringToObject(c, "hidden_act", "silu");
+    cJSON_AddNumberToObject(c, "bos_token_id", 1);
+    cJSON_AddNumberToObject(c, "eos_token_id", 2);
+    cJSON_AddStringToObject(c, "torch_dtype", dtype == ST_F32 ? "float32" : dtype == ST_F16 ? "float16" : "bfloat16");
+    char *text = cJSON_Print(c);
+    cJSON_Delete(c);
+    char path[4096];
+    snprintf(path, sizeof path, "%s/config.json", dir);
+    const void *parts[] = {text};
+    size_t sizes[] = {text ? strlen(text) : 0};
+    int rc = text ? write_atomic(path, parts, sizes, 1, err, errlen) : -1;
+    free(text);
+    return rc;
+}
+
+enum { MAX_TENSORS = 16 };
+
+typedef struct tlist {
+    st_out t[MAX_TENSORS];
+    char names[MAX_TENSORS][96];
+    float *owned[MAX_TENSORS];
+    int n;
+} tlist;
+
+static void add2(tlist *l, const char *name, const float *data, int64_t rows, int64_t cols, st_dtype dt, int ndim,
+                 float *owned)
+{
+    snprintf(l->names[l->n], sizeof l->names[l->n], "%s", name);
+    l->t[l->n] = (st_out){l->names[l->n], dt, ndim, {rows, cols}, data};
+    l->owned[l->n++] = owned;
+}
+
+static void tlist_free(tlist *l)
+{
+    for (int i = 0; i < l->n; i++)
+        free(l->owned[i]);
+    l->n = 0;
+}
+
+/* The tensors of layer `layer` (or the globals when layer < 0) into l. */
+static int layer_tensors(const mw_model *m, int layer, st_dtype dt, tlist *l)
+{
+    const mw_shape *s = &m->s;
+    int64_t D = s->dim, F = s->ffn, V = s->vocab, hd = D / s->heads, QD = s->heads * hd, KVD = s->kv_heads * hd;
+    char name[96];
+    if (layer < 0) {
+        add2(l, "model.embed_tokens.weight", m->emb, V, D, dt, 2, NULL);
+        add2(l, "model.norm.weight", m->final_norm, D, 0, dt, 1, NULL);
+        if (!s->tied)
+            add2(l, "lm_head.weight", m->head, V, D, dt, 2, NULL);
+        return 0;
+    }
+    size_t i = (size_t)layer;
+    float *q = permute_for_hf(m->wq + i * QD * D, s->heads, (int)hd, (size_t)D);
+    float *k = permute_for_hf(m->wk + i * KVD * D, s->kv_heads, (int)hd, (size_t)D);
+    if (!q || !k) {
+        free(q), free(k);
+        return -1;
+    }
+#define LAYER(part, data, r, c, nd, own)                                                                              \
+    do {                                                                                                              \
+        snprintf(name, sizeof name, "model.layers.%d.%s", layer, part);                                               \
+        add2(l, name, data, r, c, dt, nd, own);                                                                       \
+    } while (0)
+    LAYER("input_layernorm.weight", m->attn_norm + i * D, D, 0, 1, NULL);
+    LAYER("self_attn.q_proj.weight", q, QD, D, 2, q);
+    LAYER("self_attn.k_proj.weight", k, KVD, D, 2, k);
+    LAYER("self_attn.v_proj.weight", m->wv + i * KVD * D, KVD, D, 2, NULL);
+    LAYER("self_attn.o_proj.weight", m->wo + i * D * QD, D, QD, 2, NULL);
+    LAYER("post_attention_layernorm.weight", m->ffn_norm + i * D, D, 0, 1, NULL);
+    LAYER("mlp.gate_proj.weight", m->w1 + i * F * D, F, D, 2, NULL);
+    LAYER("mlp.up_proj.weight", m->w3 + i * F * D, F, D, 2, NULL);
+    LAYER("mlp.down_proj.weight", m->w2 + i * D * F, D, F, 2, NULL);
+#undef LAYER
+    return 0;
+}
+
+/* Which shard holds layer `layer` (globals go to the first). */
+static int shard_of(int layer, int layers, int shards) { return layer < 0 ? 0 : (int)((long)layer * shards / layers); }
+
+int mw_write_hf(const mw_model *m, const char *dir, st_dtype dtype, int shards, char *err, size_t errlen)
+{
+    if (mkdir(dir, 0755) && errno != EEXIST) {
+        snprintf(err, errlen, "%s: cannot create: %s", dir, strerror(errno));
+        return -1;
+    }
+    if (shards < 1)
+        shards = 1;
+    if (shards > m->s.layers)
+        shards = m->s.layers;
+    if (write_config(m, dir, dtype, err, errlen))
+        return -1;
+    char stale[4096]; /* the other layout's files from an earlier write would shadow or contradict this one */
+    snprintf(stale, sizeof stale, "%s/%s", dir, shards > 1 ? "model.safetensors" : "model.safetensors.index.json");
+    unlink(stale);
+    cJSON *index = cJSON_CreateObject(), *map = cJSON_AddObjectToObject(index, "weight_map");
+    cJSON_AddObjectToObject(index, "metadata");
+    int rc = 0;
+    for (int sh = 0; !rc && sh < shards; sh++) {
+        /* a shard's tensors: the globals in the first, then its layers; written in one call */
+        int count = 0;
+        for (int l = -1; l < m->s.layers; l++)
+            count += shard_of(l, m->s.layers, shards) == sh;
+        tlist *lists = calloc((size_t)count, sizeof *lists);
+        st_out *all = calloc((size_t)count * MAX_TENSORS, sizeof *all);
+        int n = 0, k = 0;
+        rc = lists && all ? 0 : -1;
+        for (int l = -1; !rc && l < m->s.layers; l++) {
+            if (shard_of(l, m->s.layers, shards) != sh)
+                continue;
+            rc = layer_tensors(m, l, dtype, &lists[k]);
+            for (int i = 0; !rc && i < lists[k].n; i++)
+                all[n++] = lists[k].t[i];
+            k++;
+        }
+        char file[64], path[4096];
+        if (shards == 1)
+            snprintf(file, sizeof file, "model.safetensors");
+        else
+            snprintf(file, sizeof file, "model-%05d-of-%05d.safetensors", sh + 1, shards);
+        snprintf(path, sizeof path, "%s/%s", dir, file);
+        if (!rc)
+            rc = st_write(path, all, n, err, errlen);
+        for (int i = 0; i < n; i++)
+            cJSON_AddStringToObject(map, all[i].name, file);
+        for (int i = 0; i < k; i++)
+            tlist_free(&lists[i]);
+        free(lists);
+        free(all);
+        if (rc && !*err)
+            snprintf(err, errlen, "%s: out of memory", dir);
+    }
+    if (!rc && shards > 1) {
+        char path[4096], *text = cJSON_Print(index);
+        snprintf(path, sizeof path, "%s/model.safetensors.index.json", dir);
+        const void *parts[] = {text};
+        size_t sizes[] = {text ? strlen(text) : 0};
+        rc = text ? write_atomic(path, parts, sizes, 1, err, errlen) : -1;
+        free(text);
+    }
+    cJSON_Delete(index);
+    return rc;
+}

@@ -1,0 +1,362 @@
+/* gemm.c — oneDNN matmul behind gemm.h: packing once, a small primitive cache, per-thread streams and scratchpads. */
+#include "models/gemm.h"
+
+#include <omp.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <oneapi/dnnl/dnnl.h>
+#include <oneapi/dnnl/dnnl_debug.h>
+
+enum {
+    MAX_SLOTS = 256,      /* thread slots (OpenMP thread numbers) that may call at once */
+    CACHE_CAP = 512,      /* primitives kept; the least recently used goes first */
+    PROBE_M = 512         /* rows assumed when choosing a packed layout (the layout does not depend on M) */
+};
+
+typedef struct prim {
+    int m, k, n, lda, ldc, ep, plain;
+    int users;            /* calls executing it now; never evicted while > 0 */
+    dnnl_primitive_t p;
+    size_t scratch_bytes;
+    struct prim *next;
+} prim;
+
+typedef struct slot {
+    dnnl_stream_t stream;
+    void *scratch;
+    size_t cap;
+} slot;
+
+struct gemm_ctx {
+    act_type type;
+    dnnl_engine_t engine;
+    pthread_mutex_t lock;
+    prim *cache;          /* most recently used first */
+    int cached;
+    slot slots[MAX_SLOTS];
+};
+
+static dnnl_data_type_t dnnl_type(act_type t) { return t == ACT_BF16 ? dnnl_bf16 : dnnl_f32; }
+
+static int fail(char *err, size_t errlen, const char *what, dnnl_status_t st)
+{
+    if (err && errlen)
+        snprintf(err, errlen, "oneDNN: %s failed (%s)", what, dnnl_status2str(st));
+    return -1;
+}
+
+int gemm_ctx_create(gemm_ctx **out, act_type t, char *err, size_t errlen)
+{
+    *out = NULL;
+    gemm_ctx *g = calloc(1, sizeof *g);
+    if (!g) {
+        snprintf(err, errlen, "out of memory");
+        return -1;
+    }
+    g->type = t;
+    dnnl_status_t st = dnnl_engine_create(&g->engine, dnnl_cpu, 0);
+    if (st != dnnl_success) {
+        free(g);
+        return fail(err, errlen, "creating the CPU engine", st);
+    }
+    pthread_mutex_init(&g->lock, NULL);
+    *out = g;
+    return 0;
+}
+
+void gemm_ctx_free(gemm_ctx *g)
+{
+    if (!g)
+        return;
+    for (prim *p = g->cache, *next; p; p = next) {
+        next = p->next;
+        dnnl_primitive_destroy(p->p);
+        free(p);
+    }
+    for (int i = 0; i < MAX_SLOTS; i++) {
+        if (g->slots[i].stream)
+            dnnl_stream_destroy(g->slots[i].stream);
+        free(g->slots[i].scratch);
+    }
+    dnnl_engine_destroy(g->engine);
+    pthread_mutex_destroy(&g->lock);
+    free(g);
+}
+
+act_type gemm_ctx_type(const gemm_ctx *g) { return g->type; }
+
+static void md_2d(dnnl_memory_desc_t *md, int rows, int cols, int ld, dnnl_data_type_t t)
+{
+    dnnl_dims_t dims = {rows, cols}, strides = {ld, 1};
+    dnnl_memory_desc_init_by_strides(md, 2, dims, t, strides);
+}
+
+/* The weights' logical shape is K × N; N rows of K floats are the "ba" layout of that. */
+static void md_weights_plain(dnnl_memory_desc_t *md, int k, int n, dnnl_data_type_t t)
+{
+    dnnl_dims_t dims = {k, n};
+    dnnl_memory_desc_init_by_tag(md, 2, dims, t, dnnl_ba);
+}
+
+/* The destination's type: fp32 for the residual stream and raw products, the compute type for activations. */
+static dnnl_data_type_t dst_type(const gemm_ctx *g, int ep)
+{
+    return ep == GEMM_SILU || ep == GEMM_MUL ? dnnl_type(g->type) : dnnl_f32;
+}
+
+static dnnl_status_t matmul_pd(gemm_ctx *g, dnnl_primitive_desc_t *pd, int m, int k, int n, int lda, int ldc,
+                               const dnnl_memory_desc_t *wmd, int ep)
+{
+    dnnl_memory_desc_t a, c;
+    md_2d(&a, m, k, lda, dnnl_type(g->type));
+    md_2d(&c, m, n, ldc, dst_type(g, ep));
+    dnnl_matmul_desc_t desc;
+    dnnl_status_t st = dnnl_matmul_desc_init(&desc, &a, wmd, NULL, &c);
+    if (st != dnnl_success)
+        return st;
+    dnnl_primitive_attr_t attr;
+    if ((st = dnnl_primitive_attr_create(&attr)) != dnnl_success)
+        return st;
+    dnnl_primitive_attr_set_scratchpad_mode(attr, dnnl_scratchpad_mode_user);
+    if (ep != GEMM_STORE) {
+        dnnl_post_ops_t po;
+        dnnl_post_ops_create(&po);
+        if (ep == GEMM_ADD)
+            dnnl_post_ops_append_sum(po, 1.0f);
+        else if (ep == GEMM_SILU)
+            dnnl_post_ops_append_eltwise(po, 1.0f, dnnl_eltwise_swish, 1.0f, 0.0f);
+        else
+            dnnl_post_ops_append_binary(po, dnnl_binary_mul, &c);
+        dnnl_primitive_attr_set_post_ops(attr, po);
+        dnnl_post_ops_destroy(po);
+    }
+    st = dnnl_primitive_desc_create(pd, &desc, attr, g->engine, NULL);
+    dnnl_primitive_attr_destroy(attr);
+    return st;
+}
+
+int gemm_weight_pack(gemm_ctx *g, gemm_weight *w, const float *rows, int n, int k, size_t ld, int plain, char *err,
+                     size_t errlen)
+{
+    memset(w, 0, sizeof *w);
+    w->n = n;
+    w->k = k;
+    w->type = g->type;
+    w->plain = plain;
+    size_t es = act_size(g->type), bytes = (size_t)n * k * es;
+    void *buf = malloc(bytes);
+    w->md = malloc(sizeof(dnnl_memory_desc_t));
+    if (!buf || !w->md) {
+        free(buf);
+        free(w->md);
+        w->md = NULL;
+        snprintf(err, errlen, "out of memory packing a %d × %d weight", n, k);
+        return -1;
+    }
+    for (int i = 0; i < n; i++)
+        act_store((char *)buf + (size_t)i * k * es, g->type, rows + (size_t)i * ld, k);
+    dnnl_memory_desc_t *wmd = w->md;
+    md_weights_plain(wmd, k, n, dnnl_type(g->type));
+    if (plain) {
+        w->data = buf;
+        w->bytes = bytes;
+        return 0;
+    }
+    /* let oneDNN choose the layout for a typical M, then reorder into it once */
+    dnnl_memory_desc_t any;
+    dnnl_dims_t dims = {k, n};
+    dnnl_memory_desc_init_by_tag(&any, 2, dims, dnnl_type(g->type), dnnl_format_tag_any);
+    dnnl_primitive_desc_t pd = NULL, rpd = NULL;
+    dnnl_primitive_t reorder = NULL;
+    dnnl_memory_t src = NULL, dst = NULL;
+    dnnl_stream_t stream = NULL;
+    dnnl_status_t st = matmul_pd(g, &pd, PROBE_M, k, n, k, n, &any, 0);
+    if (st == dnnl_success) {
+        dnnl_memory_desc_t plain_md = *wmd;
+        *wmd = *dnnl_primitive_desc_query_md(pd, dnnl_query_weights_md, 0);
+        w->bytes = dnnl_memory_desc_get_size(wmd);
+        w->data = aligned_alloc(64, (w->bytes + 63) / 64 * 64);
+        if (!w->data)
+            st = dnnl_out_of_memory;
+        if (st == dnnl_success)
+            st = dnnl_reorder_primitive_desc_create(&rpd, &plain_md, g->engine, wmd, g->engine, NULL);
+        if (st == dnnl_success)
+            st = dnnl_primitive_create(&reorder, rpd);
+        if (st == dnnl_success)
+            st = dnnl_memory_create(&src, &plain_md, g->engine, buf);
+        if (st == dnnl_success)
+            st = dnnl_memory_create(&dst, wmd, g->engine, w->data);
+        if (st == dnnl_success)
+            st = dnnl_stream_create(&stream, g->engine, dnnl_stream_default_flags);
+        if (st == dnnl_success) {
+            dnnl_exec_arg_t args[2] = {{DNNL_ARG_FROM, src}, {DNNL_ARG_TO, dst}};
+            st = dnnl_primitive_execute(reorder, stream, 2, args);
+            if (st == dnnl_success)
+                st = dnnl_stream_wait(stream);
+        }
+    }
+    if (stream)
+        dnnl_stream_destroy(stream);
+    if (src)
+        dnnl_memory_destroy(src);
+    if (dst)
+        dnnl_memory_destroy(dst);
+    if (reorder)
+        dnnl_primitive_destroy(reorder);
+    if (rpd)
+        dnnl_primitive_desc_destroy(rpd);
+    if (pd)
+        dnnl_primitive_desc_destroy(pd);
+    free(buf);
+    if (st != dnnl_success) {
+        gemm_weight_free(w);
+        return fail(err, errlen, "packing a weight matrix", st);
+    }
+    return 0;
+}
+
+void gemm_weight_free(gemm_weight *w)
+{
+    free(w->data);
+    free(w->md);
+    w->data = NULL;
+    w->md = NULL;
+}
+
+void gemm_weight_row(const gemm_weight *w, int i, float *dst)
+{
+    if (w->type == ACT_F32) {
+        memcpy(dst, (const float *)w->data + (size_t)i * w->k, (size_t)w->k * 4);
+        return;
+    }
+    const uint16_t *row = (const uint16_t *)w->data + (size_t)i * w->k;
+    for (int j = 0; j < w->k; j++)
+        dst[j] = bf16_to_f32(row[j]);
+}
+
+/* Drop least recently used primitives nobody is executing until the cache is within its capacity. */
+static void evict(gemm_ctx *g)
+{
+    while (g->cached > CACHE_CAP) {
+        prim **victim = NULL;
+        for (prim **pp = &g->cache; *pp; pp = &(*pp)->next)
+            if ((*pp)->users == 0)
+                victim = pp;
+        if (!victim)
+            return;
+        prim *old = *victim;
+        *victim = old->next;
+        dnnl_primitive_destroy(old->p);
+        free(old);
+        g->cached--;
+    }
+}
+
+/* Find or create the primitive for this shape, move it to the front and mark it in use. Called under the lock. */
+static prim *acquire(gemm_ctx *g, const gemm_weight *w, int m, int lda, int ldc, int ep, dnnl_status_t *st)
+{
+    for (prim **pp = &g->cache; *pp; pp = &(*pp)->next) {
+        prim *p = *pp;
+        if (p->m == m && p->k == w->k && p->n == w->n && p->lda == lda && p->ldc == ldc && p->ep == ep &&
+            p->plain == w->plain) {
+            *pp = p->next;
+            p->next = g->cache;
+            g->cache = p;
+            p->users++;
+            return p;
+        }
+    }
+    dnnl_primitive_desc_t pd;
+    if ((*st = matmul_pd(g, &pd, m, w->k, w->n, lda, ldc, w->md, ep)) != dnnl_success)
+        return NULL;
+    prim *p = calloc(1, sizeof *p);
+    if (!p) {
+        dnnl_primitive_desc_destroy(pd);
+        *st = dnnl_out_of_memory;
+        return NULL;
+    }
+    *p = (prim){m, w->k, w->n, lda, ldc, ep, w->plain, 1, NULL, 0, g->cache};
+    p->scratch_bytes = dnnl_memory_desc_get_size(dnnl_primitive_desc_query_md(pd, dnnl_query_scratchpad_md, 0));
+    *st = dnnl_primitive_create(&p->p, pd);
+    dnnl_primitive_desc_destroy(pd);
+    if (*st != dnnl_success) {
+        free(p);
+        return NULL;
+    }
+    g->cache = p;
+    g->cached++;
+    evict(g);
+    return p;
+}
+
+static slot *my_slot(gemm_ctx *g, size_t scratch_bytes, dnnl_status_t *st)
+{
+    int id = omp_in_parallel() ? omp_get_thread_num() : 0;
+    if (id >= MAX_SLOTS) {
+        *st = dnnl_out_of_memory;
+        return NULL;
+    }
+    slot *s = &g->slots[id];
+    if (!s->stream && (*st = dnnl_stream_create(&s->stream, g->engine, dnnl_stream_default_flags)) != dnnl_success)
+        return NULL;
+    if (scratch_bytes > s->cap) {
+        free(s->scratch);
+        s->scratch = aligned_alloc(64, (scratch_bytes + 63) / 64 * 64);
+        s->cap = s->scratch ? scratch_bytes : 0;
+        if (!s->scratch) {
+            *st = dnnl_out_of_memory;
+            return NULL;
+        }
+    }
+    return s;
+}
+
+int gemm_run(gemm_ctx *g, const gemm_weight *w, int m, const void *a, int lda, void *c, int ldc, gemm_epilogue ep,
+             const void *mul, char *err, size_t errlen)
+{
+    if (m <= 0)
+        return 0;
+    dnnl_status_t st = dnnl_success;
+    pthread_mutex_lock(&g->lock);
+    prim *p = acquire(g, w, m, lda, ldc, ep, &st);
+    pthread_mutex_unlock(&g->lock);
+    if (!p)
+        return fail(err, errlen, "creating a matrix product", st);
+    slot *s = my_slot(g, p->scratch_bytes, &st);
+    dnnl_memory_t ma = NULL, mw = NULL, mc = NULL, ms = NULL, mm = NULL;
+    if (s) {
+        dnnl_memory_desc_t amd, cmd, smd;
+        md_2d(&amd, m, w->k, lda, dnnl_type(g->type));
+        md_2d(&cmd, m, w->n, ldc, dst_type(g, ep));
+        dnnl_dims_t sd = {(dnnl_dim_t)p->scratch_bytes};
+        dnnl_memory_desc_init_by_tag(&smd, 1, sd, dnnl_u8, dnnl_a);
+        if ((st = dnnl_memory_create(&ma, &amd, g->engine, (void *)a)) == dnnl_success &&
+            (st = dnnl_memory_create(&mw, w->md, g->engine, w->data)) == dnnl_success &&
+            (st = dnnl_memory_create(&mc, &cmd, g->engine, c)) == dnnl_success &&
+            (ep != GEMM_MUL || (st = dnnl_memory_create(&mm, &cmd, g->engine, (void *)mul)) == dnnl_success) &&
+            (!p->scratch_bytes || (st = dnnl_memory_create(&ms, &smd, g->engine, s->scratch)) == dnnl_success)) {
+            dnnl_exec_arg_t args[5] = {{DNNL_ARG_SRC, ma}, {DNNL_ARG_WEIGHTS, mw}, {DNNL_ARG_DST, mc}};
+            int n = 3;
+            if (ms)
+                args[n++] = (dnnl_exec_arg_t){DNNL_ARG_SCRATCHPAD, ms};
+            if (mm)
+                args[n++] = (dnnl_exec_arg_t){DNNL_ARG_ATTR_MULTIPLE_POST_OP(0) | DNNL_ARG_SRC_1, mm};
+            st = dnnl_primitive_execute(p->p, s->stream, n, args);
+            if (st == dnnl_success)
+                st = dnnl_stream_wait(s->stream);
+        }
+    }
+    pthread_mutex_lock(&g->lock);
+    p->users--;
+    evict(g);
+    pthread_mutex_unlock(&g->lock);
+    dnnl_memory_destroy(ma);
+    dnnl_memory_destroy(mw);
+    dnnl_memory_destroy(mc);
+    dnnl_memory_destroy(mm);
+    dnnl_memory_destroy(ms);
+    return st == dnnl_success ? 0 : fail(err, errlen, "running a matrix product", st);
+}

@@ -1,0 +1,57 @@
+/* gemm.h — the engines' matrix products: C = A · Wᵀ (or C += A · Wᵀ) through oneDNN's matmul.
+ *
+ * W is a weight matrix given once as N rows of K floats (the [out][in] layout of PyTorch's Linear and of llama2.c),
+ * converted at load to the compute type and prepacked into the layout oneDNN's fastest kernel wants (for bf16 on a CPU
+ * with AMX, tiles of pairs of bf16). A is M rows of activations in the compute type; C is fp32 (bf16 products accumulate
+ * in fp32). One primitive per shape (M, K, N, accumulate) is created on first use and cached, so varying M costs one
+ * JIT compilation per distinct M.
+ *
+ * Threads: oneDNN here runs on OpenMP; a product uses the calling thread's OpenMP team size, or one thread when called
+ * inside a parallel region. Calls from several threads at once are safe (each thread slot has its own scratchpad).
+ */
+#ifndef BBT_MODELS_GEMM_H
+#define BBT_MODELS_GEMM_H
+
+#include <stddef.h>
+
+#include "models/kernels.h"
+
+typedef struct gemm_ctx gemm_ctx;
+
+typedef struct gemm_weight {
+    int n, k;          /* N outputs × K inputs */
+    act_type type;
+    int plain;         /* 1: stored as N plain rows of K (readable with gemm_weight_row); 0: oneDNN's packed layout */
+    void *data;
+    size_t bytes;
+    void *md;          /* the layout (a dnnl_memory_desc_t), owned */
+} gemm_weight;
+
+/* Create the context for compute type t (ACT_F32 or ACT_BF16). Returns 0, or -1 with a message in err. */
+int gemm_ctx_create(gemm_ctx **out, act_type t, char *err, size_t errlen);
+void gemm_ctx_free(gemm_ctx *g);
+act_type gemm_ctx_type(const gemm_ctx *g);
+
+/* Convert and pack w_rows (n × k floats, row-major; rows may be `ld` floats apart) into w. plain = 1 keeps rows
+ * readable (used for output heads whose single rows are also needed). Returns 0 or -1 with a message in err. */
+int gemm_weight_pack(gemm_ctx *g, gemm_weight *w, const float *w_rows, int n, int k, size_t ld, int plain,
+                     char *err, size_t errlen);
+void gemm_weight_free(gemm_weight *w);
+
+/* Row i of a plain weight as fp32 into dst (k floats). */
+void gemm_weight_row(const gemm_weight *w, int i, float *dst);
+
+/* What happens to the product P = A · Wᵀ on its way out (fused into the GEMM, so no extra pass over memory). */
+typedef enum gemm_epilogue {
+    GEMM_STORE = 0,    /* C = P, C fp32 */
+    GEMM_ADD = 1,      /* C += P, C fp32 (the residual connection) */
+    GEMM_SILU = 2,     /* C = silu(P) = P·sigmoid(P), C in the compute type (the gate of SwiGLU) */
+    GEMM_MUL = 3       /* C = P ⊙ M elementwise, C and M in the compute type, M with C's shape and row stride */
+} gemm_epilogue;
+
+/* C[m × n] from A[m × k] · Wᵀ through the epilogue. A in the context's type with rows lda elements apart; C (type as
+ * the epilogue says) with rows ldc apart; mul is M for GEMM_MUL (NULL otherwise). Returns 0, or -1 with err. */
+int gemm_run(gemm_ctx *g, const gemm_weight *w, int m, const void *a, int lda, void *c, int ldc, gemm_epilogue ep,
+             const void *mul, char *err, size_t errlen);
+
+#endif

@@ -1,0 +1,335 @@
+/* kernels_isa.c — the hot loops of kernels.h, built once per instruction set.
+ *
+ * models/models.mk compiles this file three times, with KERNEL_ISA = avx512, avx2 and base and the matching compiler
+ * flags, so that GCC's 16-lane vector types (vf, vi below) become AVX-512, AVX2 or SSE2 code with no intrinsics in the
+ * source; kernels.c picks one set at run time from the CPU's features. (Function-level target attributes do not work
+ * here: GCC lowers vector types in helper functions before inlining them into a targeted clone.)
+ *
+ * Row passes (RMSNorm, rotary) go 16 floats at a time with the bf16 conversion fused into the store.
+ *
+ * Attention. Work unit: one (sequence, kv head). Its keys and values are copied once into contiguous rows; then, for each query
+ * head of the group, blocks of QB query rows are processed together with the query index in the vector lanes:
+ *     S[j][i] = q_i · k_j · scale          for the keys j any query of the block may see (keys in the outer loop)
+ *     P[j][i] = exp(S[j][i] − max_j S[·][i]) where key j is visible to query i, else exactly 0
+ *     O[d][i] = Σ_j P[j][i] v_j[d] / Σ_j P[j][i]
+ * Every step is a loop over the QB lanes, so the max, exp and sums vectorise without horizontal reductions, and small
+ * head sizes (8 in stories260K) waste nothing. A query's result depends only on its own lane: batching never changes
+ * it. */
+#include <math.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "models/kernels.h"
+
+#define CAT_(a, b) a##_##b
+#define CAT(a, b) CAT_(a, b)
+#define ISA_NAME(f) CAT(f, KERNEL_ISA)
+
+enum { QB = 16 };
+
+/* 16 lanes of floats / ints / 16-bit values (GCC vector extensions). */
+typedef float vf __attribute__((vector_size(QB * sizeof(float))));
+typedef int32_t vi __attribute__((vector_size(QB * sizeof(int32_t))));
+typedef uint32_t vu __attribute__((vector_size(QB * sizeof(uint32_t))));
+typedef uint16_t vh __attribute__((vector_size(QB * sizeof(uint16_t))));
+
+static inline vf vload(const float *p)
+{
+    vf v;
+    memcpy(&v, p, sizeof v);
+    return v;
+}
+
+static inline void vstore(float *p, vf v) { memcpy(p, &v, sizeof v); }
+
+static inline vf vsplat(float x) { return (vf){0} + x; }
+static inline vf vselect(vi mask, vf a, vf b) { return (vf)(((vi)a & mask) | ((vi)b & ~mask)); }
+
+/* exp_poly on 16 lanes, the same arithmetic as the scalar version. */
+static inline vf vexp(vf x)
+{
+    x = vselect(x < vsplat(-87.0f), vsplat(-87.0f), x);
+    x = vselect(x > vsplat(88.0f), vsplat(88.0f), x);
+    vf t = x * 1.44269504f + 12582912.0f;
+    vf k = t - 12582912.0f;
+    vi ki = (vi)t - 0x4b400000;
+    vf r = x - k * 0.693145752f - k * 1.42860677e-6f;
+    vf p = 1.0f + r * (1.0f + r * (0.5f + r * (1.6666667e-1f + r * (4.1666668e-2f + r * (8.3333338e-3f
+           + r * 1.3888889e-3f)))));
+    return p * (vf)((ki + 127) << 23);
+}
+
+/* 16 floats → bf16 (round to nearest even, NaN kept) stored at p. */
+static inline void vstore_bf16(uint16_t *p, vf x)
+{
+    vu u = (vu)x;
+    vu r = (u + 0x7fffu + ((u >> 16) & 1u)) >> 16;
+    vu nan = (vu)((u & 0x7fffffffu) > 0x7f800000u);
+    r = (r & ~nan) | (((u >> 16) | 0x40u) & nan);
+    vh h = __builtin_convertvector(r, vh);
+    memcpy(p, &h, sizeof h);
+}
+
+/* Store the first n ≤ 16 lanes of x as the activation type at dst. */
+static inline void vstore_act(void *dst, act_type t, vf x, int n)
+{
+    if (n == QB) {
+        if (t == ACT_BF16)
+            vstore_bf16(dst, x);
+        else
+            vstore(dst, x);
+        return;
+    }
+    float tmp[QB];
+    vstore(tmp, x);
+    act_store_short(dst, t, tmp, n);
+}
+
+/* Up to 16 floats from p (n < 16: the rest zero). */
+static inline vf vload_n(const float *p, int n)
+{
+    if (n == QB)
+        return vload(p);
+    float tmp[QB] = {0};
+    memcpy(tmp, p, (size_t)n * sizeof(float));
+    return vload(tmp);
+}
+
+/* ---- row passes ---- */
+
+void ISA_NAME(rmsnorm_block)(void *y, act_type t, int ldy, const float *x, int ldx, const float *w, int r0, int r1,
+                             int n, float eps)
+{
+    size_t es = act_size(t);
+    for (int r = r0; r < r1; r++) {
+        const float *xr = x + (size_t)r * ldx;
+        vf acc = {0};
+        for (int i = 0; i < n; i += QB) {
+            vf v = vload_n(xr + i, n - i < QB ? n - i : QB);
+            acc += v * v;
+        }
+        float ss = 0.0f;
+        for (int l = 0; l < QB; l++)
+            ss += acc[l];
+        float inv = 1.0f / sqrtf(ss / (float)n + eps);
+        char *yr = (char *)y + (size_t)r * ldy * es;
+        for (int i = 0; i < n; i += QB) {
+            int k = n - i < QB ? n - i : QB;
+            vstore_act(yr + (size_t)i * es, t, vload_n(xr + i, k) * inv * vload_n(w + i, k), k);
+        }
+    }
+}
+
+/* Rotary pairs (2j, 2j+1) of every head, in place, after adding an optional bias. */
+void ISA_NAME(rope_block)(float *x, int ldx, int r0, int r1, const int *pos, int n_heads, int head_dim,
+                          const float *cs, const float *bias)
+{
+    int half = head_dim / 2, n = n_heads * head_dim;
+    for (int r = r0; r < r1; r++) {
+        float *row = x + (size_t)r * ldx;
+        const float *c = cs + (size_t)pos[r] * half * 2;
+        if (bias)
+            for (int i = 0; i < n; i++)
+                row[i] += bias[i];
+        for (int hh = 0; hh < n_heads; hh++) {
+            float *v = row + hh * head_dim;
+            for (int j = 0; j < half; j++) {
+                float a = v[2 * j], b = v[2 * j + 1];
+                v[2 * j] = a * c[2 * j] - b * c[2 * j + 1];
+                v[2 * j + 1] = a * c[2 * j + 1] + b * c[2 * j];
+            }
+        }
+    }
+}
+
+/* ---- attention ---- */
+
+struct attn_scratch {
+    float *k, *v;        /* n × head_dim, this kv head's keys and values */
+    vf *s;               /* n: scores, then probabilities, of the block's lanes */
+    vf *qt, *o;          /* head_dim each */
+    int cap_n, cap_hd;
+};
+
+/* Head dimensions go in chunks of DC, with DC accumulators held in registers; K, V and Qt are zero-padded to a
+ * multiple of DC (the padding adds zeros to the sums). */
+enum { DC = 8 };
+
+static inline int padded(int hd) { return (hd + DC - 1) / DC * DC; }
+
+#ifdef KERNEL_SCRATCH_OWNER /* one build defines the (ISA-independent) scratch functions */
+void attn_scratch_free(attn_scratch *w)
+{
+    if (!w)
+        return;
+    free(w->k), free(w->v), free(w->s), free(w->qt), free(w->o);
+    free(w);
+}
+
+attn_scratch *attn_scratch_new(int n, int head_dim)
+{
+    attn_scratch *w = calloc(1, sizeof *w);
+    if (!w)
+        return NULL;
+    int hdp = padded(head_dim);
+    w->k = malloc((size_t)n * hdp * sizeof(float) + 1);
+    w->v = malloc((size_t)n * hdp * sizeof(float) + 1);
+    w->s = aligned_alloc(sizeof(vf), ((size_t)n + 1) * sizeof(vf));
+    w->qt = aligned_alloc(sizeof(vf), (size_t)hdp * sizeof(vf));
+    w->o = aligned_alloc(sizeof(vf), (size_t)hdp * sizeof(vf));
+    if (!w->k || !w->v || !w->s || !w->qt || !w->o) {
+        attn_scratch_free(w);
+        return NULL;
+    }
+    w->cap_n = n;
+    w->cap_hd = head_dim;
+    return w;
+}
+#endif
+
+/* Which keys the lanes' queries see: [lo, kend) ∪ [bs, r] per lane (see attn_seq). Lanes past nb repeat lane 0
+ * (their results are dropped). Keys in [full0, full1) are seen by every lane and need no mask. */
+typedef struct lanes {
+    vi lo, kend, bs, r;
+    int jmin, jmax;      /* union of the visible keys: [jmin, jmax) */
+    int full0, full1;
+} lanes;
+
+static void lane_ranges(const attn_seq *sq, const attn_shape *sh, const int *rows, int nb, lanes *ln)
+{
+    ln->jmin = sq->n;
+    ln->jmax = 0;
+    ln->full0 = 0;
+    ln->full1 = sq->n;
+    for (int i = 0; i < QB; i++) {
+        int r = rows[i < nb ? i : 0], lo = 0, bs = sq->bstart[r];
+        if (sh->window > 0) {
+            /* rows [0, kend) sit at positions pos[0] + j; a branch's rows at consecutive positions too */
+            int first = sq->pos[r] - sh->window + 1;
+            lo = first - sq->pos[0] > 0 ? first - sq->pos[0] : 0;
+            if (bs <= r && bs + (first - sq->pos[bs]) > bs)
+                bs += first - sq->pos[bs];
+        }
+        ln->lo[i] = lo;
+        ln->kend[i] = sq->kend[r];
+        ln->bs[i] = bs;
+        ln->r[i] = r;
+        int top = bs <= r ? r + 1 : sq->kend[r];
+        ln->jmin = lo < ln->jmin ? lo : ln->jmin;
+        ln->jmax = top > ln->jmax ? top : ln->jmax;
+        ln->full0 = lo > ln->full0 ? lo : ln->full0;
+        ln->full1 = sq->kend[r] < ln->full1 ? sq->kend[r] : ln->full1;
+    }
+    if (ln->jmin > ln->jmax)
+        ln->jmin = ln->jmax;
+    if (ln->full0 > ln->full1)
+        ln->full0 = ln->full1 = ln->jmin;
+}
+
+/* S[j] = Σ_d K[j][d] · Qt[d] for the block's keys (K rows of hdp floats). */
+static inline void block_scores(vf *s, const float *k, const vf *qt, int hdp, int j0, int j1)
+{
+    for (int d0 = 0; d0 < hdp; d0 += DC) {
+        vf q[DC];
+        for (int c = 0; c < DC; c++)
+            q[c] = qt[d0 + c];
+        for (int j = j0; j < j1; j++) {
+            const float *kj = k + (size_t)j * hdp + d0;
+            vf acc = d0 ? s[j] : (vf){0};
+            for (int c = 0; c < DC; c++)
+                acc += kj[c] * q[c];
+            s[j] = acc;
+        }
+    }
+}
+
+static inline vi visible(const lanes *ln, int j)
+{
+    vi jv = (vi){0} + j;
+    return (jv >= ln->lo) & ((jv < ln->kend) | ((jv >= ln->bs) & (jv <= ln->r)));
+}
+
+/* Softmax numerators in place (exactly 0 where a key is hidden from a lane); returns each lane's total. Keys every
+ * lane sees skip the mask. */
+static inline vf block_softmax(vf *s, const lanes *ln)
+{
+    vf mx = vsplat(-INFINITY), sum = {0};
+    for (int j = ln->full0; j < ln->full1; j++)
+        mx = vselect(s[j] > mx, s[j], mx);
+    for (int j = ln->jmin; j < ln->jmax; j++) {
+        if (j == ln->full0)
+            j = ln->full1;
+        if (j >= ln->jmax)
+            break;
+        mx = vselect(visible(ln, j) & (s[j] > mx), s[j], mx);
+    }
+    for (int j = ln->full0; j < ln->full1; j++) {
+        s[j] = vexp(s[j] - mx);
+        sum += s[j];
+    }
+    for (int j = ln->jmin; j < ln->jmax; j++) {
+        if (j == ln->full0)
+            j = ln->full1;
+        if (j >= ln->jmax)
+            break;
+        s[j] = vselect(visible(ln, j), vexp(s[j] - mx), (vf){0});
+        sum += s[j];
+    }
+    return sum;
+}
+
+/* O[d] = Σ_j P[j] · V[j][d] (V rows of hdp floats). */
+static inline void block_values(vf *o, const vf *s, const float *v, int hdp, int j0, int j1)
+{
+    for (int d0 = 0; d0 < hdp; d0 += DC) {
+        vf acc[DC];
+        for (int c = 0; c < DC; c++)
+            acc[c] = (vf){0};
+        for (int j = j0; j < j1; j++) {
+            const float *vj = v + (size_t)j * hdp + d0;
+            vf p = s[j];
+            for (int c = 0; c < DC; c++)
+                acc[c] += p * vj[c];
+        }
+        for (int c = 0; c < DC; c++)
+            o[d0 + c] = acc[c];
+    }
+}
+
+void ISA_NAME(attn_task)(const attn_seq *sq, const attn_shape *sh, int kvh, void *scratch)
+{
+    attn_scratch *w = scratch;
+    int n = sq->n, hd = sh->head_dim, hdp = padded(hd), group = sh->n_heads / sh->n_kv;
+    for (int r = 0; r < n; r++) {
+        float *kr = w->k + (size_t)r * hdp, *vr = w->v + (size_t)r * hdp;
+        memcpy(kr, sq->k + (size_t)r * sq->ldk + kvh * hd, (size_t)hd * sizeof(float));
+        memcpy(vr, sq->v + (size_t)r * sq->ldv + kvh * hd, (size_t)hd * sizeof(float));
+        for (int d = hd; d < hdp; d++)
+            kr[d] = vr[d] = 0.0f;
+    }
+    float row[hd];
+    lanes ln;
+    for (int g = 0; g < group; g++) {
+        int h = kvh * group + g;
+        for (int i0 = 0; i0 < sq->nq; i0 += QB) {
+            int nb = sq->nq - i0 < QB ? sq->nq - i0 : QB;
+            const int *rows = sq->qrows + i0;
+            lane_ranges(sq, sh, rows, nb, &ln);
+            for (int d = 0; d < hdp; d++)
+                for (int i = 0; i < QB; i++)
+                    w->qt[d][i] = i < nb && d < hd ? sq->q[(size_t)rows[i] * sq->ldq + h * hd + d] * sh->scale : 0.0f;
+            block_scores(w->s, w->k, w->qt, hdp, ln.jmin, ln.jmax);
+            vf sum = block_softmax(w->s, &ln);
+            block_values(w->o, w->s, w->v, hdp, ln.jmin, ln.jmax);
+            for (int i = 0; i < nb; i++) {
+                float inv = sum[i] > 0.0f ? 1.0f / sum[i] : 0.0f;
+                for (int d = 0; d < hd; d++)
+                    row[d] = w->o[d][i] * inv;
+                act_store_short((char *)sq->out + ((size_t)(i0 + i) * sq->ldo + (size_t)h * hd) * act_size(sq->t), sq->t,
+                          row, hd);
+            }
+        }
+    }
+}
+

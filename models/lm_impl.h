@@ -1,0 +1,48 @@
+/* lm_impl.h — what an engine implements to sit behind lm.h (internal to models/).
+ *
+ * lm.c owns the handle, the tokenizer, argument checking and the thread setting; an engine (llama.c, later gpt2.c,
+ * bert.c, a remote client) fills in lm_info and provides the operations below. Batches reach an engine already
+ * checked against lm_info (ids < vocab, positions, prompt indices, lengths ≤ max_pos), so an engine only checks what
+ * is particular to it.
+ */
+#ifndef BBT_MODELS_LM_IMPL_H
+#define BBT_MODELS_LM_IMPL_H
+
+#include <stdarg.h>
+
+#include "models/lm.h"
+#include "models/tokenizer.h"
+
+typedef struct lm_ops {
+    const char *name;
+    void (*close)(void *impl);
+    /* lm_score, lm_logits: as in lm.h, arguments already checked */
+    int (*score)(lm *m, const lm_batch *b, float *scores);
+    int (*logits)(lm *m, const int *ids, int n, float *out);
+    /* logits (vocab floats) of the token following ids[0..n-1]; used by lm_generate */
+    int (*next_logits)(lm *m, const int *ids, int n, float *out);
+} lm_ops;
+
+struct lm {
+    lm_info info;
+    char *path;
+    char err[1024];
+    const lm_ops *ops;
+    void *impl;
+    const float *embeddings;  /* vocab × hidden fp32, owned by the engine (NULL: not available) */
+    tokenizer *tok;
+    lm_options opts;          /* as given, with threads resolved */
+};
+
+/* Set the handle's message (printf-style) and return code. */
+int lm_fail(lm *m, int code, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+
+/* Engine openers: fill m->info (except path, threads, dtype, tokenizer), m->ops, m->impl, m->embeddings. */
+struct hf_model;
+int llama_open_hf(lm *m, struct hf_model *hf);
+int llama_open_llama2c(lm *m, const char *file);
+
+/* 1 if `file` looks like a llama2.c checkpoint (legacy header whose sizes match the file, or the "ak42" v1 header). */
+int llama2c_probe(const char *file);
+
+#endif

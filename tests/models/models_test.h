@@ -1,0 +1,84 @@
+/* models_test.h — helpers shared by the engine's Criterion tests (run from the repository root). */
+#ifndef BBT_TESTS_MODELS_TEST_H
+#define BBT_TESTS_MODELS_TEST_H
+
+#include <criterion/criterion.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "experiments/bench/model_writer.h"
+#include "models/lm.h"
+
+#define STORIES_DIR "../shared/assets/models/stories260K"
+#define STORIES_BIN STORIES_DIR "/stories260K.bin"
+
+static inline lm *open_model(const char *path, lm_dtype dtype, int threads)
+{
+    lm_options o = {0};
+    o.dtype = dtype;
+    o.threads = threads;
+    char err[1024];
+    lm *m = NULL;
+    int rc = lm_open(&m, path, &o, err, sizeof err);
+    cr_assert_eq(rc, LM_OK, "lm_open(%s): %s", path, err);
+    return m;
+}
+
+/* A fresh directory under /tmp; the caller removes it with rm_tree. */
+static inline char *temp_dir(void)
+{
+    char *d = strdup("/tmp/bbt-models-test-XXXXXX");
+    cr_assert(mkdtemp(d), "mkdtemp");
+    return d;
+}
+
+static inline void rm_tree(char *dir)
+{
+    char cmd[4200];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
+    cr_assert_eq(system(cmd), 0);
+    free(dir);
+}
+
+/* |a − b| ≤ tol · max(1, |b|) for all n values; reports the worst. */
+static inline void expect_close(const float *a, const double *b, int n, double tol, const char *what)
+{
+    double worst = 0.0;
+    int at = 0;
+    for (int i = 0; i < n; i++) {
+        double e = fabs((double)a[i] - b[i]) / fmax(1.0, fabs(b[i]));
+        if (!(e <= worst)) {
+            worst = e;
+            at = i;
+        }
+    }
+    cr_expect(worst <= tol, "%s: worst relative error %.3g at %d (%.7g vs %.7g), tolerance %.3g", what, worst, at,
+              (double)a[at], b[at], tol);
+}
+
+static inline void expect_close_f(const float *a, const float *b, int n, double tol, const char *what)
+{
+    double worst = 0.0;
+    int at = 0;
+    for (int i = 0; i < n; i++) {
+        double e = fabs((double)a[i] - (double)b[i]) / fmax(1.0, fabs((double)b[i]));
+        if (!(e <= worst)) {
+            worst = e;
+            at = i;
+        }
+    }
+    cr_expect(worst <= tol, "%s: worst relative error %.3g at %d (%.7g vs %.7g), tolerance %.3g", what, worst, at,
+              (double)a[at], (double)b[at], tol);
+}
+
+/* A small random model shape exercising GQA and an untied head. */
+static inline mw_shape small_shape(void)
+{
+    mw_shape s = {48, 96, 3, 6, 2, 97, 64, 0};
+    return s;
+}
+
+#endif

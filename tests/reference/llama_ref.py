@@ -1,0 +1,189 @@
+#!/usr/bin/python3
+"""Independent float64 reference of the Llama architecture, for the engine's golden tests.
+
+Written from the architecture's definition (Touvron et al. 2023; Karpathy's llama2.c checkpoint layout), not from the
+engine's code: RMSNorm, rotary position embedding on interleaved pairs, grouped-query causal attention, SwiGLU
+feed-forward, final RMSNorm, output head (tied to the embedding when the header says so). Everything in float64.
+
+It reads a llama2.c checkpoint (legacy layout) with numpy and writes golden values:
+  - logits at chosen positions of a few fixed token sequences;
+  - scores of the score API: soft prompts inserted ("cat") or added ("add") at given positions, label words of one or
+    several tokens scored by the sum of their log-probabilities given the prefix (and the first token only), with the
+    prompts themselves in the file so the C test feeds the same numbers.
+
+Usage: /usr/bin/python3 tests/reference/llama_ref.py ../shared/assets/models/stories260K/stories260K.bin \
+           > tests/reference/llama_stories260K_golden.txt
+"""
+import struct
+import sys
+
+import numpy as np
+
+
+def load_llama2c(path):
+    raw = open(path, "rb").read()
+    dim, hidden, layers, heads, kv_heads, vocab, seq_len = struct.unpack("<7i", raw[:28])
+    shared = vocab > 0
+    vocab = abs(vocab)
+    hd = dim // heads
+    data = np.frombuffer(raw, dtype="<f4", offset=28).astype(np.float64)
+    at = 0
+
+    def take(*shape):
+        nonlocal at
+        n = int(np.prod(shape))
+        t = data[at:at + n].reshape(shape)
+        at += n
+        return t
+
+    w = {}
+    w["emb"] = take(vocab, dim)
+    w["attn_norm"] = take(layers, dim)
+    w["wq"] = take(layers, heads * hd, dim)
+    w["wk"] = take(layers, kv_heads * hd, dim)
+    w["wv"] = take(layers, kv_heads * hd, dim)
+    w["wo"] = take(layers, dim, heads * hd)
+    w["ffn_norm"] = take(layers, dim)
+    w["w1"] = take(layers, hidden, dim)
+    w["w2"] = take(layers, dim, hidden)
+    w["w3"] = take(layers, hidden, dim)
+    w["final_norm"] = take(dim)
+    take(seq_len, hd // 2)
+    take(seq_len, hd // 2)
+    w["head"] = w["emb"] if shared else take(vocab, dim)
+    assert at == data.size, "checkpoint size does not match its header"
+    cfg = dict(dim=dim, hidden=hidden, layers=layers, heads=heads, kv_heads=kv_heads, vocab=vocab, hd=hd, eps=1e-5,
+               theta=10000.0)
+    return cfg, w
+
+
+def rmsnorm(x, g, eps):
+    return x / np.sqrt(np.mean(x * x, axis=-1, keepdims=True) + eps) * g
+
+
+def rotate(x, pos, theta):
+    """Rotary embedding: pairs (2j, 2j+1) of each head turn by pos * theta^(-2j/d). x: [T, heads, d]."""
+    d = x.shape[-1]
+    freq = theta ** (-np.arange(0, d, 2) / d)              # [d/2]
+    ang = np.asarray(pos, dtype=np.float64)[:, None] * freq  # [T, d/2]
+    c, s = np.cos(ang)[:, None, :], np.sin(ang)[:, None, :]
+    a, b = x[..., 0::2], x[..., 1::2]
+    out = np.empty_like(x)
+    out[..., 0::2] = a * c - b * s
+    out[..., 1::2] = a * s + b * c
+    return out
+
+
+def forward(cfg, w, x, mask):
+    """x: [T, dim] input rows; mask[i, j] True where row i may attend to row j. Returns logits [T, vocab]."""
+    T = x.shape[0]
+    H, KV, d = cfg["heads"], cfg["kv_heads"], cfg["hd"]
+    pos = np.arange(T)
+    for l in range(cfg["layers"]):
+        h = rmsnorm(x, w["attn_norm"][l], cfg["eps"])
+        q = (h @ w["wq"][l].T).reshape(T, H, d)
+        k = (h @ w["wk"][l].T).reshape(T, KV, d)
+        v = (h @ w["wv"][l].T).reshape(T, KV, d)
+        q, k = rotate(q, pos, cfg["theta"]), rotate(k, pos, cfg["theta"])
+        att = np.empty((T, H, d))
+        for head in range(H):
+            kv = head // (H // KV)
+            s = q[:, head, :] @ k[:, kv, :].T / np.sqrt(d)
+            s = np.where(mask, s, -np.inf)
+            s = np.exp(s - s.max(axis=1, keepdims=True))
+            s /= s.sum(axis=1, keepdims=True)
+            att[:, head, :] = s @ v[:, kv, :]
+        x = x + att.reshape(T, H * d) @ w["wo"][l].T
+        h = rmsnorm(x, w["ffn_norm"][l], cfg["eps"])
+        g, u = h @ w["w1"][l].T, h @ w["w3"][l].T
+        x = x + (g / (1.0 + np.exp(-g)) * u) @ w["w2"][l].T
+    return rmsnorm(x, w["final_norm"], cfg["eps"]) @ w["head"].T
+
+
+def causal_logits(cfg, w, rows):
+    T = rows.shape[0]
+    return forward(cfg, w, rows, np.tril(np.ones((T, T), dtype=bool)))
+
+
+def log_softmax(z):
+    m = z.max()
+    return z - (m + np.log(np.exp(z - m).sum()))
+
+
+def seq_rows(w, ids, mode, pos, prompt):
+    """Input rows of a sequence: token embeddings, with the prompt inserted before token `pos` or added from it."""
+    e = w["emb"][np.asarray(ids)]
+    if mode == "cat":
+        return np.concatenate([e[:pos], prompt, e[pos:]])
+    if mode == "add":
+        e = e.copy()
+        e[pos:pos + len(prompt)] += prompt
+    return e
+
+
+def score(cfg, w, ids, mode, pos, read, prompt, label, first_only, raw):
+    """Sum over the label's tokens of log p(token | prefix, earlier label tokens); the prefix is ids[0..read].
+    Each label is run as its own continuation of the prefix (the straightforward way)."""
+    prefix = ids[:read + 1]
+    if mode == "cat" and pos > read:
+        mode = "none"
+    if mode == "add":
+        prompt = prompt[:max(0, min(len(prompt), read + 1 - pos))]
+    toks = label[:1] if first_only else label
+    rows = np.concatenate([seq_rows(w, prefix, mode, pos, prompt), w["emb"][np.asarray(toks[:-1], dtype=int)]])
+    lg = causal_logits(cfg, w, rows)
+    start = rows.shape[0] - len(toks)
+    total = 0.0
+    for i, t in enumerate(toks):
+        z = lg[start + i]
+        total += z[t] if raw else log_softmax(z)[t]
+    return total
+
+
+def fmt(v):
+    return " ".join("%.9e" % x for x in np.ravel(v))
+
+
+def main():
+    cfg, w = load_llama2c(sys.argv[1])
+    rng = np.random.default_rng(20261129)
+    out = sys.stdout
+    out.write("# golden values from tests/reference/llama_ref.py (float64) for %s\n" % sys.argv[1].split("/")[-1])
+    out.write("# logits CASE N ids...  then lines: pos P V values\n")
+    cases = {
+        "once": [1, 403, 407, 261, 378],
+        "single": [1],
+        "long": [1] + list(rng.integers(3, cfg["vocab"], size=47)),
+    }
+    for name, ids in cases.items():
+        lg = causal_logits(cfg, w, w["emb"][np.asarray(ids)])
+        out.write("logits %s %d %s\n" % (name, len(ids), " ".join(map(str, ids))))
+        positions = range(len(ids)) if len(ids) <= 8 else [0, 1, 17, 30, len(ids) - 1]
+        for p in positions:
+            out.write("pos %d %d %s\n" % (p, cfg["vocab"], fmt(lg[p])))
+
+    # score API: 2 prompts of L rows; labels of 1, 2 and 3 tokens
+    L = 4
+    prompts = rng.normal(0.0, np.std(w["emb"]), size=(2, L, cfg["dim"]))
+    labels = [[363], [291, 437], [379, 268, 304]]
+    seqs = [  # ids, mode, prompt_pos, read_pos (-1 = last), prompt index
+        ([1] + list(rng.integers(3, cfg["vocab"], size=10)), "cat", 1, -1, 0),
+        ([1] + list(rng.integers(3, cfg["vocab"], size=12)), "add", 1, 8, 1),
+        ([1] + list(rng.integers(3, cfg["vocab"], size=7)), "none", 0, -1, 0),
+        ([1] + list(rng.integers(3, cfg["vocab"], size=9)), "cat", 6, 4, 1),   # prompt after the read position
+        ([1] + list(rng.integers(3, cfg["vocab"], size=9)), "cat", 10, -1, 0),  # prompt at the very end
+    ]
+    out.write("prompts %d %d %d %s\n" % (2, L, cfg["dim"], fmt(prompts)))
+    out.write("labels %d\n" % len(labels))
+    for lab in labels:
+        out.write("label %d %s\n" % (len(lab), " ".join(map(str, lab))))
+    for ids, mode, pos, read, p in seqs:
+        r = len(ids) - 1 if read < 0 else read
+        vals = []
+        for first_only, raw in ((0, 0), (1, 0), (0, 1)):
+            vals += [score(cfg, w, ids, mode, pos, r, prompts[p], lab, first_only, raw) for lab in labels]
+        out.write("seq %s %d %d %d %d %s | %s\n" % (mode, pos, read, p, len(ids), " ".join(map(str, ids)), fmt(vals)))
+
+
+if __name__ == "__main__":
+    main()
