@@ -153,8 +153,8 @@ static void free_classes(class_rows *cls, int n)
 int sample_fewshot(const table *in, const sample_options *o, table *train, table *dev, bbt_error *err)
 {
     int cols[3];
-    class_rows *cls;
-    int n_cls;
+    class_rows *cls = NULL;
+    int n_cls = 0;
     if (o->k < 1)
         return bbt_fail(err, "--k %d: must be at least 1", o->k);
     if (find_columns(in, o, cols, err) || group_classes(in, cols[2], &cls, &n_cls, err))
