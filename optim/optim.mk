@@ -45,3 +45,8 @@ install: $(OPTIM_LIB) $(OPTIM_SO)
 	install -m 755 $(OPTIM_SO) $(DESTDIR)$(PREFIX)/lib/
 	sed -e 's|@PREFIX@|$(abspath $(PREFIX))|' -e 's|@VERSION@|$(OPTIM_VERSION)|' \
 	    -e 's|@LIBS_PRIVATE@|$(LIBS_OPTIM)|' optim/bbtoptim.pc.in > $(DESTDIR)$(PREFIX)/lib/pkgconfig/bbtoptim.pc
+
+# ---- fuzzing: the checkpoint parser (tests/fuzz/fuzz_cmaes_state.c, seeds in tests/fuzz/seeds/cmaes_state/) ----
+FUZZ_TARGETS += cmaes_state
+FUZZ_SRC_cmaes_state = tests/fuzz/fuzz_cmaes_state.c $(OPTIM_SRC)
+FUZZ_LIBS_cmaes_state = $(shell pkg-config --cflags --libs lapacke openblas) -lm
