@@ -8,9 +8,10 @@ tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 prefix="$tmp/prefix"
 
-# a plain (unsanitised) build of its own: what `make install` gives a user; MAKEFLAGS of a calling `make test` must not
-# leak its BUILD/SAN settings into it
-env -u MAKEFLAGS -u MFLAGS -u MAKELEVEL make -s install PREFIX="$prefix" BUILD="$tmp/build" >/dev/null
+# a plain (unsanitised) build of its own: what `make install` gives a user. A calling `make test` exports its
+# command-line variables (SAN=1, OPT=-O1, MAKEFLAGS ...): none of them may leak into this build.
+env -u MAKEFLAGS -u MFLAGS -u MAKELEVEL -u MAKEOVERRIDES -u SAN -u OPT -u CFLAGS -u LDFLAGS -u BUILD \
+    make -s install PREFIX="$prefix" BUILD="$tmp/build" >/dev/null
 
 for f in include/bbt/cmaes.h include/bbt/pcg.h lib/libbbtoptim.a lib/libbbtoptim.so lib/pkgconfig/bbtoptim.pc; do
     [ -f "$prefix/$f" ] || { echo "examples.sh: $f was not installed" >&2; exit 1; }
