@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "optim/cmaes.h"
+#include "tests/optim/crc32_ref.h"
 
 /* A noisy, partly non-finite objective with its own generator, so that both runs see the same f sequence. */
 typedef struct objective {
@@ -235,24 +236,6 @@ Test(cmaes_state, save_and_load_files)
     free(t.v);
 }
 
-static uint32_t crc32_ref(const unsigned char *p, size_t len)
-{
-    uint32_t crc = 0xFFFFFFFFu;
-    for (size_t i = 0; i < len; i++) {
-        crc ^= p[i];
-        for (int k = 0; k < 8; k++)
-            crc = crc & 1 ? 0xEDB88320u ^ (crc >> 1) : crc >> 1;
-    }
-    return ~crc;
-}
-
-static void reseal(unsigned char *buf, size_t len)
-{
-    uint32_t c = crc32_ref(buf, len - 4);
-    for (int i = 0; i < 4; i++)
-        buf[len - 4 + i] = (unsigned char)(c >> (8 * i));
-}
-
 static void expect_refused(const unsigned char *buf, size_t len, int code, const char *needle)
 {
     cmaes *es = (cmaes *)1;
@@ -289,11 +272,11 @@ Test(cmaes_state, damaged_states_are_refused)
     /* a consistent checksum over a bad value: the options are validated as at creation */
     memcpy(copy, buf, len);
     copy[24] = 0;   /* dim, the first payload field */
-    reseal(copy, len);
+    crc32_reseal(copy, len);
     expect_refused(copy, len, CMAES_ERR_CORRUPT, "dim");
     memcpy(copy, buf, len);
     copy[24 + 3 * 8 + 7] ^= 0x80;   /* the sign bit of sigma0 (little-endian: in its last byte) */
-    reseal(copy, len);
+    crc32_reseal(copy, len);
     expect_refused(copy, len, CMAES_ERR_CORRUPT, "sigma0");
     /* cut inside the run state, resealed: a missing field is named */
     memcpy(copy, buf, len);
@@ -301,7 +284,7 @@ Test(cmaes_state, damaged_states_are_refused)
     uint64_t payload = cut - 28;
     for (int i = 0; i < 8; i++)
         copy[16 + i] = (unsigned char)(payload >> (8 * i));
-    reseal(copy, cut);
+    crc32_reseal(copy, cut);
     expect_refused(copy, cut, CMAES_ERR_CORRUPT, "field");
     expect_refused(NULL, 0, CMAES_ERR_ARG, "NULL");
     free(copy);

@@ -74,23 +74,49 @@ static const char *const expected32[2] = {
     "9s Ad 6s 6c Kd 2h 3h Kh Ts Qh 9h 6d As 7c Ks Ah 8c\n",
 };
 
-/* One round of check-base.c with bounded draws from `bounded` (bound -> value), appended to out. */
-typedef uint64_t (*bounded_fn)(void *rng, uint64_t bound);
+/* A generator as check-base.c drives it: raw values, advance, bounded draws; `bits` is 64 or 32. */
+typedef struct generator {
+    void *rng;
+    int bits;
+    uint64_t (*next)(void *rng);
+    void (*advance)(void *rng, int64_t delta);
+    uint64_t (*bounded)(void *rng, uint64_t bound);
+} generator;
 
-static void round_tail(char *out, size_t cap, void *rng, bounded_fn bounded)
+static uint64_t next64(void *rng) { return pcg_next(rng); }
+static uint64_t next32(void *rng) { return pcg_next32(rng); }
+static void advance64(void *rng, int64_t delta) { pcg_advance(rng, delta); }
+static void advance32(void *rng, int64_t delta) { pcg_advance32(rng, delta); }
+static uint64_t bounded64(void *rng, uint64_t bound) { return pcg_bounded(rng, bound); }
+static uint64_t bounded32(void *rng, uint64_t bound) { return pcg_bounded32(rng, (uint32_t)bound); }
+
+static size_t raw_values(char *out, size_t cap, size_t len, const generator *g)
 {
-    size_t len = strlen(out);
+    for (int i = 0; i < 6; i++)
+        len += (size_t)snprintf(out + len, cap - len, g->bits == 64 ? " 0x%016" PRIx64 : " 0x%08" PRIx64,
+                                g->next(g->rng));
+    return len + (size_t)snprintf(out + len, cap - len, "\n");
+}
+
+/* One round of check-base.c, in the text of pcg-c's expected output (line wraps normalised). */
+static void reference_round(char *out, size_t cap, const generator *g)
+{
+    size_t len = (size_t)snprintf(out, cap, "%dbit:", g->bits);
+    len = raw_values(out, cap, len, g);
+    len += (size_t)snprintf(out + len, cap - len, "Again:");
+    g->advance(g->rng, -6);
+    len = raw_values(out, cap, len, g);
     len += (size_t)snprintf(out + len, cap - len, "Coins: ");
     for (int i = 0; i < 65; i++)
-        len += (size_t)snprintf(out + len, cap - len, "%c", bounded(rng, 2) ? 'H' : 'T');
+        len += (size_t)snprintf(out + len, cap - len, "%c", g->bounded(g->rng, 2) ? 'H' : 'T');
     len += (size_t)snprintf(out + len, cap - len, "\nRolls:");
     for (int i = 0; i < 33; i++)
-        len += (size_t)snprintf(out + len, cap - len, " %d", (int)bounded(rng, 6) + 1);
+        len += (size_t)snprintf(out + len, cap - len, " %d", (int)g->bounded(g->rng, 6) + 1);
     char cards[52];
     for (int i = 0; i < 52; i++)
         cards[i] = (char)i;
     for (int i = 52; i > 1; --i) {
-        int chosen = (int)bounded(rng, (uint64_t)i);
+        int chosen = (int)g->bounded(g->rng, (uint64_t)i);
         char card = cards[chosen];
         cards[chosen] = cards[i - 1];
         cards[i - 1] = card;
@@ -102,24 +128,14 @@ static void round_tail(char *out, size_t cap, void *rng, bounded_fn bounded)
     snprintf(out + len, cap - len, "\n");
 }
 
-static uint64_t bounded64(void *rng, uint64_t bound) { return pcg_bounded(rng, bound); }
-static uint64_t bounded32(void *rng, uint64_t bound) { return pcg_bounded32(rng, (uint32_t)bound); }
-
 Test(pcg, pcg64_matches_pcg_c_reference_output)
 {
     pcg_rng rng;
     pcg_seed(&rng, 42u, 54u);
+    generator g = {&rng, 64, next64, advance64, bounded64};
     for (int round = 0; round < 5; round++) {
         char out[2048];
-        size_t len = (size_t)snprintf(out, sizeof out, "64bit:");
-        for (int i = 0; i < 6; i++)
-            len += (size_t)snprintf(out + len, sizeof out - len, " 0x%016" PRIx64, pcg_next(&rng));
-        len += (size_t)snprintf(out + len, sizeof out - len, "\nAgain:");
-        pcg_advance(&rng, -6);
-        for (int i = 0; i < 6; i++)
-            len += (size_t)snprintf(out + len, sizeof out - len, " 0x%016" PRIx64, pcg_next(&rng));
-        snprintf(out + len, sizeof out - len, "\n");
-        round_tail(out, sizeof out, &rng, bounded64);
+        reference_round(out, sizeof out, &g);
         cr_assert_str_eq(out, expected64[round], "round %d", round + 1);
     }
 }
@@ -128,17 +144,10 @@ Test(pcg, pcg32_matches_pcg_c_reference_output)
 {
     pcg_rng32 rng;
     pcg_seed32(&rng, 42u, 54u);
+    generator g = {&rng, 32, next32, advance32, bounded32};
     for (int round = 0; round < 2; round++) {
         char out[2048];
-        size_t len = (size_t)snprintf(out, sizeof out, "32bit:");
-        for (int i = 0; i < 6; i++)
-            len += (size_t)snprintf(out + len, sizeof out - len, " 0x%08" PRIx32, pcg_next32(&rng));
-        len += (size_t)snprintf(out + len, sizeof out - len, "\nAgain:");
-        pcg_advance32(&rng, -6);
-        for (int i = 0; i < 6; i++)
-            len += (size_t)snprintf(out + len, sizeof out - len, " 0x%08" PRIx32, pcg_next32(&rng));
-        snprintf(out + len, sizeof out - len, "\n");
-        round_tail(out, sizeof out, &rng, bounded32);
+        reference_round(out, sizeof out, &g);
         cr_assert_str_eq(out, expected32[round], "round %d", round + 1);
     }
 }
