@@ -31,7 +31,7 @@ $(CMAES_BENCH): $(OBJ)/experiments/cmaes_bench.o $(OPTIM_LIB)
 OPTIM_TEST_SRC := $(wildcard tests/optim/test_*.c)
 OPTIM_TESTS    := $(OPTIM_TEST_SRC:tests/optim/%.c=$(BUILD)/tests/optim/%)
 TEST_PROGRAMS  += $(OPTIM_TESTS)
-TEST_SCRIPTS   += tests/optim/examples.sh
+TEST_SCRIPTS   += tests/optim/examples.sh tests/optim/bench.sh
 
 $(BUILD)/tests/optim/%: $(OBJ)/tests/optim/%.o $(OPTIM_LIB)
 	@mkdir -p $(dir $@)
