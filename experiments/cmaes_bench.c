@@ -369,9 +369,14 @@ static int run_protocol(const bench_args *a)
             free(evals);
             return 1;
         }
+        char best[32];   /* JSON has no infinity: a run without any finite value reports null */
+        if (isfinite(r.best_f))
+            snprintf(best, sizeof best, "%.6e", r.best_f);
+        else
+            snprintf(best, sizeof best, "null");
         printf("{\"func\":\"%s\",\"dim\":%d,\"seed\":%d,\"variant\":\"%s\",\"restarts\":\"%s\",\"evals\":%ld,"
-               "\"best_f\":%.6e,\"success\":%s,\"stop\":\"%s\"}\n",
-               a->func, a->dim, seed, variant_name(a->variant), restart_names[a->restarts], r.evals, r.best_f,
+               "\"best_f\":%s,\"success\":%s,\"stop\":\"%s\"}\n",
+               a->func, a->dim, seed, variant_name(a->variant), restart_names[a->restarts], r.evals, best,
                r.success ? "true" : "false", r.stop);
         fflush(stdout);
         if (r.success) {

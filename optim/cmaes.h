@@ -123,7 +123,8 @@ typedef struct cmaes_options {
     /* strategy */
     cmaes_variant variant;        /* Default CMAES_FULL. */
     int popsize;                  /* λ >= 2. Default 0: 4 + floor(3 ln n). */
-    int mu;                       /* parents μ, 1 <= μ <= λ. Default 0: floor(λ/2). */
+    int mu;                       /* parents μ, 1 <= μ <= λ. Default 0: floor(λ/2) of each run's λ (a μ set here
+                                     stays fixed across restarts). */
     int active;                   /* 1: negative recombination weights in the covariance update (active CMA), as
                                      pycma; 0: positive weights only. Default 1. */
     cmaes_step_rule step_rule;    /* Default CMAES_STEP_AUTO. */

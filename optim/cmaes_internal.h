@@ -123,6 +123,7 @@ int cmaes_default_popsize(int n);
 
 /* cmaes_run.c: run setup and restarts */
 int cmaes_run_start(cmaes *es, int lambda, double sigma0);
+int cmaes_run_resize(cmaes *es, int lambda);   /* parameters and buffers for λ, state untouched */
 void cmaes_run_end(cmaes *es, unsigned reasons);
 int cmaes_buffers_alloc(cmaes *es, int lambda);
 

@@ -26,6 +26,8 @@ int cmaes_noise_reevals(cmaes *es)
 {
     int n = es->n, lam = es->par.lambda;
     double want = es->opt.noise_reevals > 0 ? es->opt.noise_reevals : 2 + lam / 20.0;
+    if (want > lam)
+        want = lam;
     double whole = floor(want);
     int count = (int)whole + (want - whole > pcg_uniform(&es->rng));
     int limit = lam - (es->tpa_pair ? 2 : 0);

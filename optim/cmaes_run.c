@@ -77,18 +77,19 @@ static void initial_mean(cmaes *es)
     cmaes_to_geno(es, x, es->mean);
 }
 
+int cmaes_run_resize(cmaes *es, int lambda)
+{
+    if (cmaes_params_set(&es->par, &es->opt, lambda) != CMAES_OK || cmaes_buffers_alloc(es, lambda) != CMAES_OK ||
+        stagnation_alloc(es) != CMAES_OK || grow(&es->hist_best, (size_t)es->par.hist_len))
+        return cmaes_fail(es, CMAES_ERR_NOMEM, "out of memory for a run with popsize %d", lambda);
+    return CMAES_OK;
+}
+
 int cmaes_run_start(cmaes *es, int lambda, double sigma0)
 {
-    int n = es->n, rc;
-    if ((rc = cmaes_params_set(&es->par, &es->opt, lambda)) != CMAES_OK || (rc = cmaes_buffers_alloc(es, lambda)) ||
-        (rc = stagnation_alloc(es)) != CMAES_OK) {
-        return cmaes_fail(es, rc, "out of memory starting a run with popsize %d", lambda);
-    }
-    double *hist = realloc(es->hist_best, sizeof(double) * (size_t)es->par.hist_len);
-    if (!hist)
-        return cmaes_fail(es, CMAES_ERR_NOMEM, "out of memory starting a run with popsize %d", lambda);
-    es->hist_best = hist;
-
+    int n = es->n, rc = cmaes_run_resize(es, lambda);
+    if (rc != CMAES_OK)
+        return rc;
     initial_mean(es);
     memcpy(es->mean_old, es->mean, sizeof(double) * (size_t)n);
     es->sigma = es->sigma0_run = sigma0;
@@ -126,10 +127,16 @@ int cmaes_run_start(cmaes *es, int lambda, double sigma0)
 /* Reasons that end the whole optimization rather than the run. */
 #define FINAL_REASONS (CMAES_STOP_FTARGET | CMAES_STOP_MAXFEVALS | CMAES_STOP_USER)
 
+#define LAMBDA_MAX 10000000
+
+static int capped_lambda(double lam)
+{
+    return lam > LAMBDA_MAX ? LAMBDA_MAX : (int)lam;
+}
+
 static int ipop_lambda(const cmaes *es, int k)
 {
-    double lam = floor(es->lambda_default * pow(es->opt.incpopsize, k));
-    return lam > 1e7 ? 10000000 : (int)lam;
+    return capped_lambda(floor(es->lambda_default * pow(es->opt.incpopsize, k)));
 }
 
 void cmaes_run_end(cmaes *es, unsigned reasons)
@@ -152,7 +159,7 @@ void cmaes_run_end(cmaes *es, unsigned reasons)
     if (small) {
         double u = pcg_uniform(&es->rng);
         double mult = pow(es->opt.incpopsize, es->large_runs + 1);
-        lambda = (int)floor(es->lambda_default * pow(mult, u * u));
+        lambda = capped_lambda(floor(es->lambda_default * pow(mult, u * u)));
         sigma0 *= pow(10.0, -2 * u);
     } else {
         es->large_runs++;

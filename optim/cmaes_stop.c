@@ -105,6 +105,14 @@ static void d_range(const cmaes *es, double *dmin, double *dmax)
     }
 }
 
+static int finite_vector(const double *v, int n)
+{
+    double s = 0;
+    for (int i = 0; i < n; i++)
+        s += v[i] * 0;   /* 0 unless some v[i] is ±Inf or NaN */
+    return s == 0;
+}
+
 /* The run's stop reasons after this generation (0: go on). fsorted: this generation's f in ascending order. */
 unsigned cmaes_check_stop(cmaes *es, const double *fsorted, double fmedian)
 {
@@ -139,7 +147,7 @@ unsigned cmaes_check_stop(cmaes *es, const double *fsorted, double fmedian)
         stop |= CMAES_STOP_NOEFFECTCOORD;
     if (o->tolflatfitness > 0 && es->flat_count >= o->tolflatfitness)
         stop |= CMAES_STOP_FLATFITNESS;
-    if (!isfinite(es->sigma) || !(es->sigma > 0) || !(dmin > 0) || !isfinite(dmax))
+    if (!isfinite(es->sigma) || !(es->sigma > 0) || !(dmin > 0) || !isfinite(dmax) || !finite_vector(es->mean, es->n))
         stop |= CMAES_STOP_NUMERICAL;
     return stop;
 }

@@ -7,6 +7,9 @@ OPTIM_LIB    := $(BUILD)/libbbtoptim.a
 OPTIM_SO     := $(BUILD)/libbbtoptim.so
 CMAES_BENCH  := $(BUILD)/cmaes-bench
 OPTIM_EXPORT := optim/libbbtoptim.map
+# what the library itself needs (CBLAS + LAPACKE from OpenBLAS; no GSL): the shared library's dependencies and the
+# Libs.private of the installed bbtoptim.pc
+OPTIM_DEPLIBS := $(shell pkg-config --libs lapacke openblas) -lm
 
 ALL_TARGETS += $(OPTIM_LIB) $(OPTIM_SO) $(CMAES_BENCH)
 
@@ -19,7 +22,7 @@ $(OPTIM_LIB): $(OPTIM_OBJ)
 $(OPTIM_SO): $(OPTIM_OBJ) $(OPTIM_EXPORT)
 	@mkdir -p $(dir $@)
 	$(CC) -shared $(LDFLAGS) -Wl,-soname,libbbtoptim.so -Wl,--version-script=$(OPTIM_EXPORT) \
-	    $(OPTIM_OBJ) -o $@ $(LIBS_OPTIM)
+	    $(OPTIM_OBJ) -o $@ $(OPTIM_DEPLIBS)
 
 $(CMAES_BENCH): $(OBJ)/experiments/cmaes_bench.o $(OPTIM_LIB)
 	$(CC) $(CFLAGS) $(LDFLAGS) $^ -o $@ $(LIBS_OPTIM)
@@ -28,7 +31,7 @@ $(CMAES_BENCH): $(OBJ)/experiments/cmaes_bench.o $(OPTIM_LIB)
 OPTIM_TEST_SRC := $(wildcard tests/optim/test_*.c)
 OPTIM_TESTS    := $(OPTIM_TEST_SRC:tests/optim/%.c=$(BUILD)/tests/optim/%)
 TEST_PROGRAMS  += $(OPTIM_TESTS)
-TEST_SCRIPTS   += tests/optim/examples.sh
+TEST_SCRIPTS   += tests/optim/examples.sh tests/optim/bench.sh
 
 $(BUILD)/tests/optim/%: $(OBJ)/tests/optim/%.o $(OPTIM_LIB)
 	@mkdir -p $(dir $@)
@@ -44,4 +47,9 @@ install: $(OPTIM_LIB) $(OPTIM_SO)
 	install -m 644 $(OPTIM_LIB) $(DESTDIR)$(PREFIX)/lib/
 	install -m 755 $(OPTIM_SO) $(DESTDIR)$(PREFIX)/lib/
 	sed -e 's|@PREFIX@|$(abspath $(PREFIX))|' -e 's|@VERSION@|$(OPTIM_VERSION)|' \
-	    -e 's|@LIBS_PRIVATE@|$(LIBS_OPTIM)|' optim/bbtoptim.pc.in > $(DESTDIR)$(PREFIX)/lib/pkgconfig/bbtoptim.pc
+	    -e 's|@LIBS_PRIVATE@|$(OPTIM_DEPLIBS)|' optim/bbtoptim.pc.in > $(DESTDIR)$(PREFIX)/lib/pkgconfig/bbtoptim.pc
+
+# ---- fuzzing: the checkpoint parser (tests/fuzz/fuzz_cmaes_state.c, seeds in tests/fuzz/seeds/cmaes_state/) ----
+FUZZ_TARGETS += cmaes_state
+FUZZ_SRC_cmaes_state = tests/fuzz/fuzz_cmaes_state.c $(OPTIM_SRC)
+FUZZ_LIBS_cmaes_state = $(shell pkg-config --cflags --libs lapacke openblas) -lm
