@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include <cblas.h>
+#include <gsl/gsl_statistics_float.h>
 
 #include "bbt/projection.h"
 #include "bbt/util.h"
@@ -69,11 +70,6 @@ void projection_free(projection *p)
 
 double table_std(const float *v, long n)
 {
-    double sum = 0, sq = 0;
-    for (long i = 0; i < n; i++)
-        sum += v[i];
-    double mean = sum / (double)n;
-    for (long i = 0; i < n; i++)
-        sq += ((double)v[i] - mean) * ((double)v[i] - mean);
-    return sqrt(sq / (double)n);
+    double mean = gsl_stats_float_mean(v, 1, (size_t)n);
+    return gsl_stats_float_sd_with_fixed_mean(v, 1, (size_t)n, mean); /* divides by n: the population std */
 }

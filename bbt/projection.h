@@ -36,7 +36,7 @@ void projection_apply(const projection *p, const double *z, int count, float *ou
 
 void projection_free(projection *p);
 
-/* Population standard deviation of all entries of a table (the σ̂ above), accumulated in double. */
+/* Population standard deviation of all entries of a table (the σ̂ above). */
 double table_std(const float *v, long n);
 
 #endif

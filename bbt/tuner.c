@@ -7,6 +7,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <gsl/gsl_statistics_double.h>
+
 #include "bbt/checkpoint.h"
 #include "bbt/runfiles.h"
 #include "bbt/scorer.h"
@@ -317,23 +319,15 @@ typedef struct generation {
     double loss_median;
 } generation;
 
-static int cmp_double(const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-    return isnan(x) ? (isnan(y) ? 0 : 1) : isnan(y) ? -1 : (x > y) - (x < y);
-}
-
+/* Median and best row of a generation's losses; a NaN loss (a broken candidate) counts as the worst. */
 static void summarise(generation *g)
 {
     double *sorted = xmalloc((size_t)g->count * sizeof *sorted);
-    memcpy(sorted, g->losses, (size_t)g->count * sizeof *sorted);
-    qsort(sorted, (size_t)g->count, sizeof *sorted, cmp_double);
-    g->loss_median = g->count % 2 ? sorted[g->count / 2] : 0.5 * (sorted[g->count / 2 - 1] + sorted[g->count / 2]);
+    for (int i = 0; i < g->count; i++)
+        sorted[i] = isnan(g->losses[i]) ? INFINITY : g->losses[i];
+    g->loss_median = gsl_stats_median(sorted, 1, (size_t)g->count);
+    g->best = (int)gsl_stats_min_index(sorted, 1, (size_t)g->count);
     free(sorted);
-    g->best = 0;
-    for (int i = 1; i < g->count; i++)
-        if (cmp_double(&g->losses[i], &g->losses[g->best]) < 0)
-            g->best = i;
 }
 
 static int evaluate(tuner *t, generation *g, bbt_error *err)
