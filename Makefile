@@ -63,7 +63,9 @@ test:
 	$(MAKE) fuzz FUZZ_SECONDS=$(FUZZ_SECONDS)
 
 test-run: $(ALL_TARGETS) $(TEST_PROGRAMS)
-	@set -e; for t in $(TEST_PROGRAMS); do echo "== $$t"; ASAN_OPTIONS=detect_leaks=1 $$t --jobs 2; done
+	@set -e; for t in $(TEST_PROGRAMS); do echo "== $$t"; \
+	    ASAN_OPTIONS=detect_leaks=1 $$t --jobs 2 2>&1 | tee $(BUILD)/last-test.log; test $${PIPESTATUS[0]} -eq 0; \
+	    ! grep -q "ERROR: LeakSanitizer" $(BUILD)/last-test.log || { echo "$$t: memory leaks (above)"; exit 1; }; done
 	@set -e; for s in $(TEST_SCRIPTS); do echo "== $$s"; BUILD=$(BUILD) bash $$s; done
 	@echo "all tests passed"
 

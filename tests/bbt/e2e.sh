@@ -28,7 +28,7 @@ expect() {
 
 # A run directory's files with the timing fields taken out.
 strip_timings() {
-    sed -E 's/"elapsed_s":[0-9.e+-]+//; s/"(wall_s|forward_s|other_s|evals_per_s)":[ ]*[0-9.e+-]+,?//' "$1"
+    sed -E 's/"elapsed_s":[0-9.e+-]+//; s/"(wall_s|forward_s|other_s|evals_per_s)":[[:space:]]*[0-9.e+-]+,?//' "$1"
 }
 
 same_run() {
@@ -45,7 +45,7 @@ echo "-- determinism: same command, same run directory"
 "$BBT" tune "${small[@]}" --out "$work/a" >"$work/a.json"
 "$BBT" tune "${small[@]}" --out "$work/b" >/dev/null
 same_run "$work/a" "$work/b"
-grep -q '"evals": *120' "$work/a.json" || fail "summary lacks evals 120: $(cat "$work/a.json")"
+grep -qE '"evals":[[:space:]]*120,' "$work/a.json" || fail "summary lacks evals 120: $(cat "$work/a.json")"
 
 echo "-- the training loss falls"
 falls=$(awk -F'[:,]' '/"train_loss_initial"/{i=$2} /"train_loss_best"/{b=$2} END{print (b < i) ? "ok" : "no"}' "$work/a/summary.json")
@@ -58,7 +58,7 @@ echo "-- kill -9 in the middle, then --resume"
 "$BBT" tune "${small[@]}" --out "$work/k" >/dev/null 2>&1 &
 pid=$!
 for _ in $(seq 1 600); do
-    [ -f "$work/k/checkpoint.bin" ] && [ "$(wc -l <"$work/k/log.jsonl" 2>/dev/null || echo 0)" -ge 5 ] && break
+    [ -f "$work/k/checkpoint.bin" ] && [ "$(wc -l 2>/dev/null <"$work/k/log.jsonl" || echo 0)" -ge 5 ] && break
     sleep 0.05
 done
 kill -9 "$pid" 2>/dev/null || true
@@ -71,7 +71,7 @@ echo "-- Ctrl-C writes a checkpoint and exits resumably"
 "$BBT" tune "${small[@]}" --budget 3000 --out "$work/c" >/dev/null 2>"$work/c.err" &
 pid=$!
 for _ in $(seq 1 600); do
-    [ "$(wc -l <"$work/c/log.jsonl" 2>/dev/null || echo 0)" -ge 2 ] && break
+    [ "$(wc -l 2>/dev/null <"$work/c/log.jsonl" || echo 0)" -ge 2 ] && break
     sleep 0.05
 done
 kill -INT "$pid"

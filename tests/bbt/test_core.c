@@ -74,7 +74,7 @@ Test(config, load_errors_name_the_field)
 {
     char *dir = temp_dir();
     char *path = path_join(dir, "config.json");
-    tune_config c;
+    tune_config c, loaded;
     tune_config_init(&c);
     config_set(&c.model, "m");
     config_set(&c.task, "sst2");
@@ -87,21 +87,22 @@ Test(config, load_errors_name_the_field)
     char *at = strstr(bad, "\"budget\"");
     memcpy(at, "\"bodget\"", 8);
     write_text(path, bad);
-    cr_assert_eq(tune_config_load(&c, path, &err), -1);
+    cr_assert_eq(tune_config_load(&loaded, path, &err), -1);
     cr_assert(strstr(err.msg, "bodget") && strstr(err.msg, path), "%s", err.msg);
 
     strcpy(bad, text);
     at = strstr(bad, "\"sep\"");
     memcpy(at, "\"sap\"", 5);
     write_text(path, bad);
-    cr_assert_eq(tune_config_load(&c, path, &err), -1);
+    cr_assert_eq(tune_config_load(&loaded, path, &err), -1);
     cr_assert(strstr(err.msg, "sap"), "%s", err.msg);
 
     write_text(path, "[]");
-    cr_assert_eq(tune_config_load(&c, path, &err), -1);
+    cr_assert_eq(tune_config_load(&loaded, path, &err), -1);
     cr_assert(strstr(err.msg, "not a JSON object"), "%s", err.msg);
     free(bad);
     free(text);
+    tune_config_free(&c);
     free(path);
     free(dir);
 }
