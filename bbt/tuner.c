@@ -322,12 +322,12 @@ typedef struct generation {
 /* Median and best row of a generation's losses; a NaN loss (a broken candidate) counts as the worst. */
 static void summarise(generation *g)
 {
-    double *sorted = xmalloc((size_t)g->count * sizeof *sorted);
+    double *work = xmalloc((size_t)g->count * sizeof *work);
     for (int i = 0; i < g->count; i++)
-        sorted[i] = isnan(g->losses[i]) ? INFINITY : g->losses[i];
-    g->loss_median = gsl_stats_median(sorted, 1, (size_t)g->count);
-    g->best = (int)gsl_stats_min_index(sorted, 1, (size_t)g->count);
-    free(sorted);
+        work[i] = isnan(g->losses[i]) ? INFINITY : g->losses[i];
+    g->best = (int)gsl_stats_min_index(work, 1, (size_t)g->count);
+    g->loss_median = gsl_stats_median(work, 1, (size_t)g->count); /* reorders work: after the index */
+    free(work);
 }
 
 static int evaluate(tuner *t, generation *g, bbt_error *err)

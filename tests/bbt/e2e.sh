@@ -47,6 +47,12 @@ echo "-- determinism: same command, same run directory"
 same_run "$work/a" "$work/b"
 grep -qE '"evals":[[:space:]]*120,' "$work/a.json" || fail "summary lacks evals 120: $(cat "$work/a.json")"
 
+echo "-- the log is consistent: every generation's best loss is at most its median"
+awk '{ match($0, /"loss_min":[-0-9.e+]+/); lo = substr($0, RSTART + 11, RLENGTH - 11) + 0
+       match($0, /"loss_median":[-0-9.e+]+/); md = substr($0, RSTART + 14, RLENGTH - 14) + 0
+       if (lo > md) { print "line " NR ": loss_min " lo " > loss_median " md; bad = 1 } } END { exit bad }' \
+    "$work/a/log.jsonl" || fail "log.jsonl has a generation whose loss_min exceeds its loss_median"
+
 echo "-- the training loss falls"
 falls=$(awk -F'[:,]' '/"train_loss_initial"/{i=$2} /"train_loss_best"/{b=$2} END{print (b < i) ? "ok" : "no"}' "$work/a/summary.json")
 [ "$falls" = ok ] || fail "train_loss_best is not below train_loss_initial: $(cat "$work/a/summary.json")"
