@@ -121,6 +121,34 @@ void ISA_NAME(rmsnorm_block)(void *y, act_type t, int ldy, const float *x, int l
     }
 }
 
+/* Masked softmax of one row of scores (attention through matrix products). */
+void ISA_NAME(softmax_row)(float *s, int n, int a0, int a1, int b0, int b1, void *p, act_type t)
+{
+    float mx = -INFINITY, sum = 0.0f;
+#pragma omp simd reduction(max : mx)
+    for (int j = a0; j < a1; j++)
+        mx = s[j] > mx ? s[j] : mx;
+#pragma omp simd reduction(max : mx)
+    for (int j = b0; j < b1; j++)
+        mx = s[j] > mx ? s[j] : mx;
+#pragma omp simd reduction(+ : sum)
+    for (int j = a0; j < a1; j++) {
+        s[j] = exp_poly(s[j] - mx);
+        sum += s[j];
+    }
+#pragma omp simd reduction(+ : sum)
+    for (int j = b0; j < b1; j++) {
+        s[j] = exp_poly(s[j] - mx);
+        sum += s[j];
+    }
+    float inv = sum > 0.0f ? 1.0f / sum : 0.0f;
+    for (int j = 0; j < n; j++) {
+        float v = (j >= a0 && j < a1) || (j >= b0 && j < b1) ? s[j] * inv : 0.0f;
+        s[j] = v;
+    }
+    act_store_short(p, t, s, n);
+}
+
 /* Rotary pairs (2j, 2j+1) of every head, in place, after adding an optional bias. */
 void ISA_NAME(rope_block)(float *x, int ldx, int r0, int r1, const int *pos, int n_heads, int head_dim,
                           const float *cs, const float *bias)
@@ -203,23 +231,16 @@ static void lane_ranges(const attn_seq *sq, const attn_shape *sh, const int *row
     ln->full0 = 0;
     ln->full1 = sq->n;
     for (int i = 0; i < QB; i++) {
-        int r = rows[i < nb ? i : 0], lo = 0, bs = sq->bstart[r];
-        if (sh->window > 0) {
-            /* rows [0, kend) sit at positions pos[0] + j; a branch's rows at consecutive positions too */
-            int first = sq->pos[r] - sh->window + 1;
-            lo = first - sq->pos[0] > 0 ? first - sq->pos[0] : 0;
-            if (bs <= r && bs + (first - sq->pos[bs]) > bs)
-                bs += first - sq->pos[bs];
-        }
+        int r = rows[i < nb ? i : 0], lo, kend, bs, top;
+        attn_row_ranges(sq, sh, r, &lo, &kend, &bs, &top);
         ln->lo[i] = lo;
-        ln->kend[i] = sq->kend[r];
+        ln->kend[i] = kend;
         ln->bs[i] = bs;
         ln->r[i] = r;
-        int top = bs <= r ? r + 1 : sq->kend[r];
         ln->jmin = lo < ln->jmin ? lo : ln->jmin;
         ln->jmax = top > ln->jmax ? top : ln->jmax;
         ln->full0 = lo > ln->full0 ? lo : ln->full0;
-        ln->full1 = sq->kend[r] < ln->full1 ? sq->kend[r] : ln->full1;
+        ln->full1 = kend < ln->full1 ? kend : ln->full1;
     }
     if (ln->jmin > ln->jmax)
         ln->jmin = ln->jmax;
@@ -303,7 +324,7 @@ void ISA_NAME(attn_task)(const attn_seq *sq, const attn_shape *sh, int kvh, void
     int n = sq->n, hd = sh->head_dim, hdp = padded(hd), group = sh->n_heads / sh->n_kv;
     for (int r = 0; r < n; r++) {
         float *kr = w->k + (size_t)r * hdp, *vr = w->v + (size_t)r * hdp;
-        memcpy(kr, sq->k + (size_t)r * sq->ldk + kvh * hd, (size_t)hd * sizeof(float));
+        rope_head(kr, sq->k + (size_t)r * sq->ldk + kvh * hd, hd, sh->rope, sq->pos[r], 1.0f);
         memcpy(vr, sq->v + (size_t)r * sq->ldv + kvh * hd, (size_t)hd * sizeof(float));
         for (int d = hd; d < hdp; d++)
             kr[d] = vr[d] = 0.0f;
@@ -316,9 +337,13 @@ void ISA_NAME(attn_task)(const attn_seq *sq, const attn_shape *sh, int kvh, void
             int nb = sq->nq - i0 < QB ? sq->nq - i0 : QB;
             const int *rows = sq->qrows + i0;
             lane_ranges(sq, sh, rows, nb, &ln);
-            for (int d = 0; d < hdp; d++)
-                for (int i = 0; i < QB; i++)
-                    w->qt[d][i] = i < nb && d < hd ? sq->q[(size_t)rows[i] * sq->ldq + h * hd + d] * sh->scale : 0.0f;
+            for (int i = 0; i < QB; i++) {
+                float q[hdp];
+                if (i < nb)
+                    rope_head(q, sq->q + (size_t)rows[i] * sq->ldq + h * hd, hd, sh->rope, sq->pos[rows[i]], sh->scale);
+                for (int d = 0; d < hdp; d++)
+                    w->qt[d][i] = i < nb && d < hd ? q[d] : 0.0f;
+            }
             block_scores(w->s, w->k, w->qt, hdp, ln.jmin, ln.jmax);
             vf sum = block_softmax(w->s, &ln);
             block_values(w->o, w->s, w->v, hdp, ln.jmin, ln.jmax);

@@ -7,8 +7,8 @@
  *     for each layer:
  *         xb   = rmsnorm(x) · g_attn                         (written in the compute type)
  *         qkv  = xb · [Wq Wk Wv]ᵀ                            one GEMM for the three projections
- *         q, k = rotate(q, k) by position                     in place
- *         att  = softmax(q kᵀ / √d + causal mask) v           per (sequence, kv head); never across sequences
+ *         att  = softmax(rot(q) rot(k)ᵀ / √d + causal mask) v  per sequence; never across sequences; the rotary
+ *                                                             position embedding is applied as q and k are read
  *         x   += att · Woᵀ                                    the residual add is the GEMM's accumulate
  *         xb   = rmsnorm(x) · g_ffn
  *         g    = silu(xb · W1ᵀ)                               SiLU fused into the gate's GEMM
@@ -33,6 +33,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "models/attention.h"
 #include "models/gemm.h"
 #include "models/kernels.h"
 
@@ -68,6 +69,7 @@ typedef struct llama {
     int rope_len;
     llama_ws *ws;         /* one per thread slot */
     int n_ws;
+    int attn_matmul;      /* attention through batched products (attention.c) rather than the vector kernel */
 } llama;
 
 /* One forward pass: whole sequences laid out row after row. */
@@ -267,6 +269,9 @@ int llama_create(lm *m, const llama_cfg *c, const llama_source *src, const char 
         return lm_fail(m, LM_ENOMEM, "out of memory");
     L->c = *c;
     L->act = m->opts.dtype == LM_BF16 ? ACT_BF16 : ACT_F32;
+    /* matrix units pay off for bf16 and heads big enough to fill their tiles */
+    L->attn_matmul = m->opts.attention == LM_ATTN_MATMUL ||
+                     (m->opts.attention == LM_ATTN_AUTO && L->act == ACT_BF16 && c->head_dim >= 32);
     int rc = LM_ENOMEM;
     size_t emb = (size_t)c->vocab * c->dim;
     if (gemm_ctx_create(&L->g, L->act, err, sizeof err)) {
@@ -402,7 +407,7 @@ static void gather_rows(float *dst, const float *x, int dim, const fwd_batch *b)
 }
 
 /* Attention over every sequence of the batch; in the last layer only the needed query rows (sel). */
-static int attend(const llama *L, llama_ws *w, const fwd_batch *b, int sel)
+static int attend(const llama *L, llama_ws *w, const fwd_batch *b, int sel, const float *rope)
 {
     const llama_cfg *c = &L->c;
     int qd = c->heads * c->head_dim, kvd = c->kv_heads * c->head_dim, ld = qd + 2 * kvd;
@@ -416,8 +421,14 @@ static int attend(const llama *L, llama_ws *w, const fwd_batch *b, int sel)
             .qrows = sel ? b->outs + q->out0 : w->iota, .nq = sel ? q->nout : q->n,
             .out = (char *)w->att + (size_t)(sel ? q->out0 : q->row0) * qd * es, .ldo = qd, .t = L->act};
     }
-    attn_shape sh = {c->heads, c->kv_heads, c->head_dim, 1.0f / sqrtf((float)c->head_dim), c->window};
-    return attention_batch(w->aseq, b->n_seqs, &sh);
+    attn_shape sh = {c->heads, c->kv_heads, c->head_dim, 1.0f / sqrtf((float)c->head_dim), c->window, rope};
+    if (L->attn_matmul)
+        return attention_mm(L->g, w->aseq, b->n_seqs, &sh, w->err, sizeof w->err);
+    if (attention_batch(w->aseq, b->n_seqs, &sh)) {
+        snprintf(w->err, sizeof w->err, "out of memory in attention");
+        return -1;
+    }
+    return 0;
 }
 
 #define GEMM(wt, m, a, lda, c_, ldc, ep, mul)                                                                       \
@@ -439,15 +450,14 @@ static int forward(const llama *L, llama_ws *w, fwd_batch *b, const float *deep,
             add_deep(b->x, R, dim, b->deep, deep + (size_t)l * deep_layer_stride);
         rmsnorm_rows(w->xb, t, dim, b->x, dim, ly->attn_norm, R, dim, c->eps);
         GEMM(&ly->wqkv, R, w->xb, dim, w->qkv, qkvd, GEMM_STORE, NULL);
-        rope_rows(w->qkv, qkvd, 0, R, b->pos, c->heads, hd, L->rope, ly->bqkv);
-        rope_rows(w->qkv, qkvd, qd, R, b->pos, c->kv_heads, hd, L->rope, ly->bqkv ? ly->bqkv + qd : NULL);
-        if (ly->bqkv)
+        if (ly->bqkv) { /* biases first, then rotation: one pass here; otherwise attention rotates as it reads */
+            rope_rows(w->qkv, qkvd, 0, R, b->pos, c->heads, hd, L->rope, ly->bqkv);
+            rope_rows(w->qkv, qkvd, qd, R, b->pos, c->kv_heads, hd, L->rope, ly->bqkv + qd);
             add_bias_rows(w->qkv, qkvd, qd + kvd, R, ly->bqkv + qd + kvd, kvd);
-        int sel = l == c->layers - 1 && b->n_out < R;
-        if (attend(L, w, b, sel)) {
-            snprintf(w->err, sizeof w->err, "out of memory in attention");
-            return -1;
         }
+        int sel = l == c->layers - 1 && b->n_out < R;
+        if (attend(L, w, b, sel, ly->bqkv ? NULL : L->rope))
+            return -1;
         float *x = b->x;
         int m = R;
         if (sel) { /* the last layer goes on with the needed rows only */

@@ -34,6 +34,13 @@ typedef enum lm_status {
 typedef enum lm_kind { LM_CAUSAL = 0, LM_MASKED = 1 } lm_kind;
 typedef enum lm_dtype { LM_F32 = 0, LM_BF16 = 1 } lm_dtype;
 
+/* Attention implementations of the local engines (they agree within rounding; tests and benchmarks pick one). */
+typedef enum lm_attention {
+    LM_ATTN_AUTO = 0,
+    LM_ATTN_VECTOR = 1,  /* vector loops over keys with 16 queries per step: exact fp32 softmax, best for small heads */
+    LM_ATTN_MATMUL = 2   /* Q·Kᵀ and P·V as batched matrix products in the compute type (AMX for bf16) */
+} lm_attention;
+
 /* Options for lm_open. Zero-initialise, then set what you need: every zero field means "the default". */
 typedef struct lm_options {
     int threads;        /* worker threads for the forward pass; 0 = number of online CPUs */
@@ -43,6 +50,8 @@ typedef struct lm_options {
     int chunk_rows;     /* local engines: rows (sequence × token) per forward chunk; 0 = chosen from the model's size.
                            Whole sequences go into a chunk; larger chunks make bigger matrix products, smaller ones stay
                            in cache. A tuning knob for benchmarks: results never depend on it */
+    lm_attention attention; /* local engines: how attention is computed; LM_ATTN_AUTO (default) picks matrix products
+                           for bf16 with heads of 32+ dimensions and the vector kernel otherwise */
 } lm_options;
 
 /* What a model is. Special token ids are -1 when the model has none. */
