@@ -77,7 +77,7 @@ static inline void expect_close_f(const float *a, const float *b, int n, double 
 /* A small random model shape exercising GQA and an untied head. */
 static inline mw_shape small_shape(void)
 {
-    mw_shape s = {48, 96, 3, 6, 2, 97, 64, 0};
+    mw_shape s = {48, 96, 3, 6, 2, 97, 64, 0, 0, 0};
     return s;
 }
 
