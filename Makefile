@@ -36,6 +36,7 @@ OBJ = $(BUILD)/obj
 ALL_TARGETS   :=
 TEST_PROGRAMS :=
 TEST_SCRIPTS  :=
+FUZZ_TARGETS  :=
 
 .PHONY: all test test-run install clean fuzz
 all: build-all

@@ -14,11 +14,14 @@ typedef struct command {
     const char *summary;
 } command;
 
+int cmd_tokenize(int argc, char **argv);
+
 /* One line per subcommand; its function lives in bbt/cmd_<name>.c. */
 static const command commands[] = {
     {"generate", cmd_generate, "continue a text with a model (greedy or sampled)"},
     {"bench", cmd_bench, "time the forward pass on a scoring batch; prints JSON"},
     {"info", cmd_info, "print a model's architecture, sizes, special tokens and embedding std as JSON"},
+    {"tokenize", cmd_tokenize, "text lines on stdin -> token ids with a model's tokenizer"},
     {NULL, NULL, NULL}
 };
 

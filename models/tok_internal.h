@@ -119,8 +119,9 @@ struct tokenizer {
     int max_word_chars;
 
     /* pipeline */
-    tok_added *added;
+    tok_added *added;           /* sorted by first byte, longer first (tok_added_index) */
     int nadded;
+    int added_first[257];       /* added[added_first[b] .. added_first[b+1]) start with byte b */
     tok_norm_step *norm;
     int nnorm;
     tok_pre_step *pre;
@@ -133,6 +134,24 @@ struct tokenizer {
     char *diag;                 /* message of the last failure (mutable through a const handle) */
 };
 
+/* Words of a pre-tokenised text: word i is text.p[off[i] .. off[i] + len[i]). */
+typedef struct tok_words {
+    tok_buf text;
+    size_t *off, *len;
+    int n, cap;
+} tok_words;
+
+/* Text cut at added tokens: id -1 for a span of text, else the added token's id. */
+typedef struct tok_segment {
+    size_t off, len;
+    int id;
+} tok_segment;
+
+typedef struct tok_segments {
+    tok_segment *p;
+    int n, cap;
+} tok_segments;
+
 #define TOK_TMPL_TEXT (-1)
 #define TOK_DIAG_LEN 512
 
@@ -143,9 +162,49 @@ tokenizer *tok_new(const char *path);
 
 /* Loaders: fill in t from a file; on failure return a negative code with the message in err. */
 int tok_load_llama2c(tokenizer *t, const char *path, char *err, size_t errlen);
+int tok_load_hf_json(tokenizer *t, const char *path, char *err, size_t errlen);
+int tok_parse_hf_json(tokenizer *t, const char *path, const char *data, size_t len, char *err, size_t errlen);
+int tok_load_byte_bpe(tokenizer *t, const char *vocab_path, const char *merges_path, char *err, size_t errlen);
+int tok_load_vocab_txt(tokenizer *t, const char *path, char *err, size_t errlen);
+/* The same from memory (for the loaders above and the fuzz targets); the byte-level BPE set-up is split so that the
+ * vocabulary and merges can come from anywhere: tok_setup_byte_bpe, tok_parse_vocab_json, tok_parse_merges_txt (which
+ * cuts lines in place and needs one byte of room after len), tok_finish_byte_bpe. */
+int tok_parse_llama2c(tokenizer *t, const char *path, const char *data, size_t len, char *err, size_t errlen);
+int tok_parse_vocab_txt(tokenizer *t, const char *path, const char *data, size_t len, char *err, size_t errlen);
+int tok_setup_byte_bpe(tokenizer *t, const char *path, char *err, size_t errlen);
+int tok_parse_vocab_json(tokenizer *t, const char *path, const char *data, size_t len, char *err, size_t errlen);
+int tok_parse_merges_txt(tokenizer *t, const char *path, char *data, size_t len, char *err, size_t errlen);
+int tok_finish_byte_bpe(tokenizer *t, const char *path, char *err, size_t errlen);
+/* Adds merge number rank "a b" (checks both pieces and their concatenation are in the vocabulary); where names the
+ * place in the file for messages. */
+int tok_add_merge(tokenizer *t, const char *path, const char *where, int rank, const char *a, const char *b, char *err,
+                  size_t errlen);
 
 /* Model steps: append the ids of one word (or, for llama2.c, a whole span of text) to out. */
 int tok_llama2c_encode(const tokenizer *t, const char *text, size_t len, tok_ids *out, tok_merge_scratch *ms);
+
+/* Pipeline stages. */
+int tok_added_add(tokenizer *t, const char *text, size_t len, int id, unsigned special);
+void tok_added_index(tokenizer *t);
+int tok_split_added(const tokenizer *t, const char *s, size_t len, tok_segments *out);
+int tok_normalize(const tokenizer *t, const char *s, size_t len, tok_buf *out);
+int tok_pretokenize(const tokenizer *t, const char *s, size_t len, int first, tok_words *out);
+void tok_words_free(tok_words *w);
+int tok_bpe_word(const tokenizer *t, const char *w, size_t len, tok_ids *out, tok_merge_scratch *ms);
+int tok_wordpiece_word(const tokenizer *t, const char *w, size_t len, tok_ids *out);
+
+/* Character facts shared by the stages. */
+uint32_t tok_byte_char(unsigned b);     /* GPT-2 byte → unicode */
+int tok_char_byte(uint32_t c);          /* its inverse, or -1 */
+int tok_is_cjk(uint32_t c);
+int tok_bert_space(uint32_t c);
+int tok_is_bert_punct(uint32_t c);
+
+/* After a loader: indexes the added tokens, fills in special ids found by their usual names. 0 or a negative code. */
+int tok_finalize(tokenizer *t, char *err, size_t errlen);
+
+/* Parses JSON into *root (a cJSON *, freed with cJSON_Delete); a syntax error names the file and the byte. */
+int tok_json_parse(const char *path, const char *data, size_t len, void **root, char *err, size_t errlen);
 
 /* Reads a whole file; returns 0 or a negative code with the message in err. */
 int tok_read_file(const char *path, char **data, size_t *len, char *err, size_t errlen);

@@ -69,8 +69,14 @@ int tok_load_llama2c(tokenizer *t, const char *path, char *err, size_t errlen)
     int rc = tok_read_file(path, &data, &len, err, errlen);
     if (rc)
         return rc;
-    rc = parse_pieces(t, path, data, len, err, errlen);
+    rc = tok_parse_llama2c(t, path, data, len, err, errlen);
     free(data);
+    return rc;
+}
+
+int tok_parse_llama2c(tokenizer *t, const char *path, const char *data, size_t len, char *err, size_t errlen)
+{
+    int rc = parse_pieces(t, path, data, len, err, errlen);
     if (rc)
         return rc;
     t->model = TOK_MODEL_LLAMA2C;

@@ -5,9 +5,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <dirent.h>
 #include <sys/stat.h>
 
 #include "models/tok_internal.h"
+#include "models/tok_pairmap.h"
 #include "models/unicode.h"
 
 /* ---- small shared helpers ---- */
@@ -127,6 +129,24 @@ void tokenizer_free(tokenizer *t)
         return;
     tok_vocab_free(&t->vocab);
     free(t->scores);
+    if (t->merges) {
+        tok_pairmap_free(t->merges);
+        free(t->merges);
+    }
+    free(t->subword_prefix);
+    free(t->word_suffix);
+    for (int i = 0; i < t->nadded; i++)
+        free(t->added[i].text);
+    free(t->added);
+    for (int i = 0; i < t->nnorm; i++) {
+        free(t->norm[i].a);
+        free(t->norm[i].b);
+    }
+    free(t->norm);
+    for (int i = 0; i < t->npre; i++)
+        free(t->pre[i].a);
+    free(t->pre);
+    free(t->dec_replacement);
     free(t->tmpl);
     free(t->path);
     free(t->diag);
@@ -145,22 +165,108 @@ static int file_exists(const char *path)
     return !stat(path, &st) && S_ISREG(st.st_mode);
 }
 
-static int load_file(tokenizer *t, const char *path, char *err, size_t errlen)
+static int ends_with(const char *s, const char *suffix)
 {
-    return tok_load_llama2c(t, path, err, errlen);
+    size_t n = strlen(s), k = strlen(suffix);
+    return n >= k && !strcmp(s + n - k, suffix);
+}
+
+/* dir/name (dir = the directory part of file) */
+static void sibling(const char *file, const char *name, char *out, size_t cap)
+{
+    const char *slash = strrchr(file, '/');
+    if (slash)
+        snprintf(out, cap, "%.*s/%s", (int)(slash - file), file, name);
+    else
+        snprintf(out, cap, "%s", name);
+}
+
+/* A BPE vocabulary file and its merges file, whichever of the pair was named. */
+static int load_pair(tokenizer *t, const char *file, const char *vocab_name, const char *merges_name, int named_vocab,
+                     char *err, size_t errlen)
+{
+    char other[4096];
+    sibling(file, named_vocab ? merges_name : vocab_name, other, sizeof other);
+    if (!file_exists(other))
+        return tok_errf(err, errlen, TOK_ERR_IO, "%s: needs %s beside it, and %s does not exist", file,
+                        named_vocab ? merges_name : vocab_name, other);
+    return named_vocab ? tok_load_byte_bpe(t, file, other, err, errlen) : tok_load_byte_bpe(t, other, file, err, errlen);
+}
+
+/* The format of a file, from its name. */
+static int load_file(tokenizer *t, const char *file, char *err, size_t errlen)
+{
+    const char *base = strrchr(file, '/') ? strrchr(file, '/') + 1 : file;
+    if (!strcmp(base, "vocab.json") || !strcmp(base, "merges.txt"))
+        return load_pair(t, file, "vocab.json", "merges.txt", base[0] == 'v', err, errlen);
+    if (!strcmp(base, "encoder.json") || !strcmp(base, "vocab.bpe"))
+        return load_pair(t, file, "encoder.json", "vocab.bpe", base[0] == 'e', err, errlen);
+    if (ends_with(base, ".json"))
+        return tok_load_hf_json(t, file, err, errlen);
+    if (ends_with(base, ".txt"))
+        return tok_load_vocab_txt(t, file, err, errlen);
+    return tok_load_llama2c(t, file, err, errlen);
 }
 
 /* A model directory: the first tokenizer file found, in order of preference. */
 static int find_in_dir(const char *dir, char *path, size_t cap, char *err, size_t errlen)
 {
-    static const char *names[] = {"tokenizer.bin", "tok512.bin"};
+    static const char *names[] = {"tokenizer.json", "vocab.json", "encoder.json", "vocab.txt", "tokenizer.bin"};
     for (size_t i = 0; i < sizeof names / sizeof *names; i++) {
         snprintf(path, cap, "%s/%s", dir, names[i]);
         if (file_exists(path))
             return 0;
     }
+    DIR *d = opendir(dir);
+    struct dirent *e;
+    int found = 0;
+    while (d && !found && (e = readdir(d)))
+        if (!strncmp(e->d_name, "tok", 3) && ends_with(e->d_name, ".bin")) {
+            snprintf(path, cap, "%s/%s", dir, e->d_name);
+            found = file_exists(path);
+        }
+    if (d)
+        closedir(d);
+    if (found)
+        return 0;
     return tok_errf(err, errlen, TOK_ERR_IO, "%s: no tokenizer file found in this directory (looked for tokenizer.json, "
                     "vocab.json + merges.txt, encoder.json + vocab.bpe, vocab.txt, tokenizer.bin, tok*.bin)", dir);
+}
+
+/* ---- after loading ---- */
+
+static void special_by_name(const tokenizer *t, int *slot, const char *const *names)
+{
+    for (; *slot < 0 && *names; names++)
+        *slot = tokenizer_piece_id(t, *names);
+}
+
+int tok_finalize(tokenizer *t, char *err, size_t errlen)
+{
+    for (int i = 0; i < t->nadded; i++)
+        if (tok_vocab_set(&t->vocab, t->added[i].id, t->added[i].text, t->added[i].len) < 0)
+            return tok_errf(err, errlen, TOK_ERR_NOMEM, "%s: out of memory", t->path);
+    tok_added_index(t);
+    tokenizer_specials *s = &t->specials;
+    static const char *const bos[] = {"<s>", "<|begin_of_text|>", NULL}, *const eos[] = {"</s>", "<|end_of_text|>",
+                                      "<|endoftext|>", NULL};
+    static const char *const unk[] = {"<unk>", "[UNK]", NULL}, *const pad[] = {"<pad>", "[PAD]", NULL};
+    static const char *const mask[] = {"<mask>", "[MASK]", NULL}, *const cls[] = {"[CLS]", NULL},
+                             *const sep[] = {"[SEP]", NULL};
+    if (t->model != TOK_MODEL_WORDPIECE) {
+        special_by_name(t, &s->bos, bos);
+        special_by_name(t, &s->eos, eos);
+    }
+    special_by_name(t, &s->unk, unk);
+    special_by_name(t, &s->pad, pad);
+    special_by_name(t, &s->mask, mask);
+    special_by_name(t, &s->cls, cls);
+    special_by_name(t, &s->sep, sep);
+    for (int i = 0; i < t->ntmpl; i++)
+        if (t->tmpl[i] != TOK_TMPL_TEXT && !tok_vocab_piece(&t->vocab, t->tmpl[i], NULL))
+            return tok_errf(err, errlen, TOK_ERR_FORMAT, "%s: the template's special token id %d is not in the "
+                            "vocabulary", t->path, t->tmpl[i]);
+    return 0;
 }
 
 int tokenizer_open(tokenizer **out, const char *path, char *err, size_t errlen)
@@ -182,6 +288,8 @@ int tokenizer_open(tokenizer **out, const char *path, char *err, size_t errlen)
     if (!t)
         return tok_errf(err, errlen, TOK_ERR_NOMEM, "%s: out of memory", file);
     int rc = load_file(t, file, err, errlen);
+    if (!rc)
+        rc = tok_finalize(t, err, errlen);
     if (rc) {
         tokenizer_free(t);
         return rc;
@@ -214,7 +322,12 @@ const tokenizer_specials *tokenizer_get_specials(const tokenizer *t)
 
 int tokenizer_piece_id(const tokenizer *t, const char *piece)
 {
-    return tok_vocab_find(&t->vocab, piece, strlen(piece));
+    size_t len = strlen(piece);
+    int id = tok_vocab_find(&t->vocab, piece, len);
+    for (int i = 0; id < 0 && i < t->nadded; i++)
+        if (t->added[i].len == len && !memcmp(t->added[i].text, piece, len))
+            id = t->added[i].id;
+    return id;
 }
 
 const char *tokenizer_strerror(int code)
@@ -233,9 +346,44 @@ const char *tokenizer_strerror(int code)
 
 /* ---- encoding ---- */
 
+/* One word through the model. */
+static int encode_word(const tokenizer *t, const char *w, size_t len, tok_ids *out, tok_merge_scratch *ms)
+{
+    if (t->model == TOK_MODEL_WORDPIECE)
+        return tok_wordpiece_word(t, w, len, out);
+    return tok_bpe_word(t, w, len, out, ms);
+}
+
+/* A span of text between added tokens: normalise, pre-tokenise, run the model on each word. */
+static int encode_text(const tokenizer *t, const char *text, size_t len, int first, tok_ids *out, tok_merge_scratch *ms)
+{
+    if (t->model == TOK_MODEL_LLAMA2C)
+        return tok_llama2c_encode(t, text, len, out, ms);
+    tok_buf norm = {0};
+    tok_words words = {0};
+    int rc = tok_normalize(t, text, len, &norm);
+    if (!rc)
+        rc = tok_pretokenize(t, norm.p ? norm.p : "", norm.len, first, &words);
+    for (int i = 0; i < words.n && !rc; i++)
+        rc = encode_word(t, words.text.p + words.off[i], words.len[i], out, ms);
+    free(norm.p);
+    tok_words_free(&words);
+    return rc;
+}
+
 static int encode_span(const tokenizer *t, const char *text, size_t len, tok_ids *out, tok_merge_scratch *ms)
 {
-    return tok_llama2c_encode(t, text, len, out, ms);
+    tok_segments segs = {0};
+    int rc = tok_split_added(t, text, len, &segs);
+    for (int i = 0; i < segs.n && !rc; i++) {
+        const tok_segment *g = &segs.p[i];
+        if (g->id >= 0)
+            rc = tok_ids_push(out, g->id) ? TOK_ERR_NOMEM : 0;
+        else
+            rc = encode_text(t, text + g->off, g->len, g->off == 0, out, ms);
+    }
+    free(segs.p);
+    return rc;
 }
 
 static int encode_all(const tokenizer *t, const char *text, size_t len, int flags, tok_ids *out)
@@ -249,7 +397,7 @@ static int encode_all(const tokenizer *t, const char *text, size_t len, int flag
     int rc = encode_span(t, text, len, &body, &ms);
     tok_merge_scratch_free(&ms);
     if (!rc) {
-        if (flags & TOK_ADD_SPECIAL) {
+        if (flags & TOK_ADD_SPECIAL && t->ntmpl) {
             for (int i = 0; i < t->ntmpl && !rc; i++)
                 if (t->tmpl[i] == TOK_TMPL_TEXT) {
                     for (int k = 0; k < body.len && !rc; k++)
@@ -317,6 +465,37 @@ static int byte_piece(const char *p, size_t n)
     return hi < 0 || lo < 0 ? -1 : hi * 16 + lo;
 }
 
+static int put_bytelevel(const char *p, size_t n, tok_buf *out)
+{
+    for (size_t i = 0; i < n;) {
+        uint32_t c;
+        int k = uc_decode(p + i, n - i, &c);
+        int b = k ? tok_char_byte(c) : -1;
+        if (k == 0)
+            k = 1;
+        if (b >= 0 ? tok_buf_putc(out, (char)b) : tok_buf_put(out, p + i, (size_t)k))
+            return -1;
+        i += (size_t)k;
+    }
+    return 0;
+}
+
+static int put_metaspace(const tokenizer *t, const char *p, size_t n, tok_buf *out)
+{
+    const char *rep = t->dec_replacement ? t->dec_replacement : "\xe2\x96\x81";
+    size_t rlen = strlen(rep);
+    for (size_t i = 0; i < n;) {
+        if (rlen && n - i >= rlen && !memcmp(p + i, rep, rlen)) {
+            if (tok_buf_putc(out, ' '))
+                return -1;
+            i += rlen;
+        } else if (tok_buf_putc(out, p[i++])) {
+            return -1;
+        }
+    }
+    return 0;
+}
+
 /* Appends the text of id; first = it starts the output (or follows BOS), where a leading space is dropped. */
 static int piece_text(const tokenizer *t, int id, int first, tok_buf *out)
 {
@@ -329,24 +508,70 @@ static int piece_text(const tokenizer *t, int id, int first, tok_buf *out)
     int b = t->decode_flags & TOK_DEC_BYTE_PIECES ? byte_piece(p, n) : -1;
     if (b >= 0)
         return tok_buf_putc(out, (char)b) ? TOK_ERR_NOMEM : 0;
-    if (first && t->model == TOK_MODEL_LLAMA2C && n && p[0] == ' ')
-        p++, n--;
-    return tok_buf_put(out, p, n) ? TOK_ERR_NOMEM : 0;
+    size_t start = out->len;
+    int rc = 0;
+    int f = t->decode_flags;
+    if (f & TOK_DEC_WORDPIECE) {
+        const char *pre = t->subword_prefix ? t->subword_prefix : "##";
+        size_t plen = strlen(pre);
+        if (n >= plen && !memcmp(p, pre, plen))
+            p += plen, n -= plen;
+        else if (!first)
+            rc = tok_buf_putc(out, ' ');
+    }
+    if (!rc)
+        rc = f & TOK_DEC_BYTELEVEL ? put_bytelevel(p, n, out)
+           : f & TOK_DEC_METASPACE ? put_metaspace(t, p, n, out) : tok_buf_put(out, p, n);
+    if (rc)
+        return TOK_ERR_NOMEM;
+    int strip = t->model == TOK_MODEL_LLAMA2C || (f & TOK_DEC_STRIP_FIRST);
+    if (first && strip && out->len > start && out->p[start] == ' ') {
+        memmove(out->p + start, out->p + start + 1, out->len - start - 1);
+        out->p[--out->len] = '\0';
+    }
+    return 0;
+}
+
+/* WordPiece's clean-up of spaces before punctuation and contractions. */
+static void cleanup(tok_buf *b)
+{
+    static const char *from[] = {" .", " ?", " !", " ,", " ' ", " n't", " 'm", " 's", " 've", " 're"};
+    static const char *to[] = {".", "?", "!", ",", "'", "n't", "'m", "'s", "'ve", "'re"};
+    for (size_t k = 0; k < sizeof from / sizeof *from; k++) {
+        size_t fl = strlen(from[k]), tl = strlen(to[k]), w = 0;
+        for (size_t i = 0; i < b->len;) {
+            if (b->len - i >= fl && !memcmp(b->p + i, from[k], fl)) {
+                memmove(b->p + w, to[k], tl);
+                w += tl;
+                i += fl;
+            } else {
+                b->p[w++] = b->p[i++];
+            }
+        }
+        b->len = w;
+        if (b->p)
+            b->p[w] = '\0';
+    }
+}
+
+/* Copies at most cap - 1 bytes and a NUL into buf; returns the full length. */
+static int copy_out(const tok_buf *out, char *buf, size_t cap)
+{
+    if (cap) {
+        size_t k = out->len < cap - 1 ? out->len : cap - 1;
+        if (k)
+            memcpy(buf, out->p, k);
+        buf[k] = '\0';
+    }
+    return (int)out->len;
 }
 
 int tokenizer_decode_token(const tokenizer *t, int prev, int id, char *buf, size_t cap)
 {
     tok_buf out = {0};
-    int rc = piece_text(t, id, prev < 0 || prev == t->specials.bos, &out);
-    if (!rc) {
-        rc = (int)out.len;
-        if (cap) {
-            size_t k = out.len < cap - 1 ? out.len : cap - 1;
-            if (k)
-                memcpy(buf, out.p, k);
-            buf[k] = '\0';
-        }
-    }
+    int rc = piece_text(t, id, prev < 0 || prev == t->specials.bos || prev == t->specials.cls, &out);
+    if (!rc)
+        rc = copy_out(&out, buf, cap);
     free(out.p);
     return rc;
 }
@@ -361,15 +586,10 @@ int tokenizer_decode(const tokenizer *t, const int *ids, int n, char *buf, size_
         if (out.len > before)
             first = 0;
     }
-    if (!rc) {
-        rc = (int)out.len;
-        if (cap) {
-            size_t k = out.len < cap - 1 ? out.len : cap - 1;
-            if (k)
-                memcpy(buf, out.p, k);
-            buf[k] = '\0';
-        }
-    }
+    if (!rc && t->decode_flags & TOK_DEC_CLEANUP)
+        cleanup(&out);
+    if (!rc)
+        rc = copy_out(&out, buf, cap);
     free(out.p);
     return rc;
 }

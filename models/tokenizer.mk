@@ -1,8 +1,9 @@
 # models/ tokenizer rules (included from models/models.mk). Define TOK_SRC (the tokenizer sources, which the models
 # library archives) and the tokenizer tests.
 
-TOK_SRC := models/tokenizer.c models/tok_vocab.c models/tok_merge.c models/tok_llama2c.c models/unicode.c \
-           models/unicode_data.c
+TOK_SRC := models/tokenizer.c models/tok_vocab.c models/tok_merge.c models/tok_pairmap.c models/tok_llama2c.c \
+           models/tok_hf_json.c models/tok_files.c models/tok_added.c models/tok_normalize.c models/tok_pretokenize.c \
+           models/tok_bpe.c models/tok_wordpiece.c models/unicode.c models/unicode_data.c
 TOK_OBJ := $(TOK_SRC:%.c=$(OBJ)/%.o)
 TOK_LIB := $(BUILD)/libbbttok.a
 
@@ -19,3 +20,21 @@ TEST_PROGRAMS += $(TOK_TEST)
 $(TOK_TEST): $(TOK_TEST_OBJ) $(TOK_LIB)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(LDFLAGS) $^ -o $@ $(LIBS_MODELS) $(LIBS_TEST)
+
+# The `bbt tokenize` command as a program of its own, for the tokenizer's script tests.
+TOK_CLI := $(BUILD)/tests/tok_cli
+ALL_TARGETS += $(TOK_CLI)
+
+$(TOK_CLI): $(OBJ)/tests/tokenizer/tok_cli_main.o $(OBJ)/bbt/cmd_tokenize.o $(TOK_LIB)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(LDFLAGS) $^ -o $@ $(LIBS_MODELS)
+
+# Against reference tokenizers written by others (npm packages, installed by the script with npm ci).
+TEST_SCRIPTS += tests/tokref/run.sh
+
+# libFuzzer targets (tests/tests.mk runs them): the tokenizer.json parser and the plain vocabulary/merges/bin parsers.
+FUZZ_TARGETS += tok_json tok_files
+FUZZ_SRC_tok_json = tests/fuzz/fuzz_tok_json.c $(TOK_SRC)
+FUZZ_LIBS_tok_json = $(shell pkg-config --libs libcjson)
+FUZZ_SRC_tok_files = tests/fuzz/fuzz_tok_files.c $(TOK_SRC)
+FUZZ_LIBS_tok_files = $(shell pkg-config --libs libcjson)

@@ -1,9 +1,10 @@
 /* unicode.c — lookups over the generated tables of unicode_data.c (see unicode.h). */
 #include "models/unicode.h"
 
-extern const uint32_t uc_category_runs[], uc_ccc_runs[], uc_decomp[], uc_comp[], uc_lower1[], uc_lower_multi[];
+extern const uint32_t uc_category_runs[], uc_ccc_runs[], uc_decomp[], uc_comp[], uc_lower1[], uc_lower_multi[],
+    uc_casing_runs[];
 extern const size_t uc_category_runs_len, uc_ccc_runs_len, uc_decomp_len, uc_comp_len, uc_lower1_len,
-    uc_lower_multi_len;
+    uc_lower_multi_len, uc_casing_runs_len;
 
 int uc_decode(const char *s, size_t len, uint32_t *cp)
 {
@@ -232,4 +233,11 @@ int uc_lower(uint32_t cp, uint32_t out[3])
     }
     out[0] = cp;
     return 1;
+}
+
+int uc_casing(uint32_t cp)
+{
+    if (cp >= 0x110000)
+        return 0;
+    return (int)run_value(uc_casing_runs, uc_casing_runs_len, 2, cp);
 }

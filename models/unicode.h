@@ -45,4 +45,8 @@ uint32_t uc_compose(uint32_t a, uint32_t b);
  * points; returns the count. */
 int uc_lower(uint32_t cp, uint32_t out[3]);
 
+/* For the Final_Sigma rule of lower-casing: UC_CASED, UC_CASE_IGNORABLE or 0. */
+enum { UC_CASED = 1, UC_CASE_IGNORABLE = 2 };
+int uc_casing(uint32_t cp);
+
 #endif

@@ -10,7 +10,6 @@
 FUZZ_CC      ?= clang
 FUZZ_BUILD    = build/fuzz
 FUZZ_SECONDS ?= 15
-FUZZ_TARGETS ?=  # modules add theirs before this file is included: keep them
 
 .SECONDEXPANSION:
 $(FUZZ_BUILD)/%: $$(FUZZ_SRC_$$*)

@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "models/tokenizer.h"
 
@@ -40,6 +41,16 @@ static inline void ids_to_str(const int *ids, int n, char *out, size_t cap)
     out[0] = '\0';
     for (int i = 0; i < n && k < cap; i++)
         k += (size_t)snprintf(out + k, cap - k, i ? " %d" : "%d", ids[i]);
+}
+
+/* text encodes to the ids want ("1 2 3") */
+static inline void expect_ids(const tokenizer *t, const char *text, int flags, const char *want)
+{
+    int n, *ids = encode_str(t, text, flags, &n);
+    char got[4096];
+    ids_to_str(ids, n, got, sizeof got);
+    cr_expect_str_eq(got, want, "\"%s\"", text);
+    free(ids);
 }
 
 /* Reads the lines of a text file (without newlines); returns the count. */
@@ -79,6 +90,21 @@ static inline void write_file(const char *path, const void *data, size_t len)
     cr_assert_not_null(f, "cannot create %s", path);
     cr_assert_eq(fwrite(data, 1, len, f), len);
     fclose(f);
+}
+
+/* A fresh path under /tmp for a fixture file of this test process. */
+static inline const char *tmp_path(const char *name)
+{
+    static char path[4][256];
+    static int k;
+    k = (k + 1) % 4;
+    snprintf(path[k], sizeof path[k], "/tmp/bbt_tok_%d_%s", (int)getpid(), name);
+    return path[k];
+}
+
+static inline void write_str(const char *path, const char *s)
+{
+    write_file(path, s, strlen(s));
 }
 
 #endif
