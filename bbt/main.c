@@ -4,16 +4,15 @@
 
 #include "bbt/commands.h"
 
-int cmd_generate(int argc, char **argv);
-int cmd_bench(int argc, char **argv);
-int cmd_info(int argc, char **argv);
-
 typedef struct command {
     const char *name;
     command_fn run;
     const char *summary;
 } command;
 
+int cmd_generate(int argc, char **argv);
+int cmd_bench(int argc, char **argv);
+int cmd_info(int argc, char **argv);
 int cmd_tokenize(int argc, char **argv);
 
 /* One line per subcommand; its function lives in bbt/cmd_<name>.c. */
