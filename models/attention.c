@@ -77,7 +77,7 @@ static int attend_block(gemm_ctx *g, const attn_seq *sq, const attn_shape *sh, a
     for (int i = 0; i < mb; i++) {
         int r = sq->qrows[i0 + i];
         for (int h = 0; h < sh->n_heads; h++) {
-            rope_head(scaled, sq->q + (size_t)r * sq->ldq + h * hd, hd, sh->rope, sq->pos[r], sh->scale);
+            rope_head(scaled, sq->q + (size_t)(r - sq->q0) * sq->ldq + h * hd, hd, sh->rope, sq->pos[r], sh->scale);
             act_store((char *)w->qb.p + ((size_t)h * mb + i) * hd * es, t, scaled, hd);
         }
     }

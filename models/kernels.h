@@ -115,13 +115,15 @@ void add_bias_rows(float *x, int ldx, int off, int m, const float *bias, int n);
  * (kend[r] = r + 1, bstart[r] = r + 1) and label continuations branching off a shared prefix.
  * Only the query rows listed in qrows[0 .. nq-1] are computed; their outputs go to out + i*ldo (i = index in qrows),
  * head h at columns h*head_dim, as `t`. Query head h reads kv head h / (n_heads / n_kv).
- * q, k, v: row r's head h at q + r*ld + h*head_dim (likewise k, v with kv heads); scale multiplies q·k. */
+ * k, v: row r's head h at k + r*ldk + h*head_dim (likewise v); q: row r's head h at q + (r − q0)*ldq + h*head_dim,
+ * so q may hold only the rows from q0 on (the new rows when earlier keys come from a cache). scale multiplies q·k. */
 typedef struct attn_seq {
     int n;
     const float *q, *k, *v;
     int ldq, ldk, ldv;
+    int q0;
     const int *kend, *bstart;
-    const int *pos;          /* positions of the rows (used for the sliding window only; may be NULL without one) */
+    const int *pos;          /* positions of the rows (rotary embedding, sliding window) */
     const int *qrows;
     int nq;
     void *out;

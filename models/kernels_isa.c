@@ -340,7 +340,7 @@ void ISA_NAME(attn_task)(const attn_seq *sq, const attn_shape *sh, int kvh, void
             for (int i = 0; i < QB; i++) {
                 float q[hdp];
                 if (i < nb)
-                    rope_head(q, sq->q + (size_t)rows[i] * sq->ldq + h * hd, hd, sh->rope, sq->pos[rows[i]], sh->scale);
+                    rope_head(q, sq->q + (size_t)(rows[i] - sq->q0) * sq->ldq + h * hd, hd, sh->rope, sq->pos[rows[i]], sh->scale);
                 for (int d = 0; d < hdp; d++)
                     w->qt[d][i] = i < nb && d < hd ? q[d] : 0.0f;
             }

@@ -56,6 +56,13 @@ typedef struct llama_ws {
     char err[512];
 } llama_ws;
 
+/* Generation state: one sequence's keys and values, so each new token costs one row. */
+typedef struct kv_cache {
+    int len, cap;         /* positions held, room */
+    int *ids;             /* the tokens they belong to */
+    float *kv;            /* layers × cap × 2·kv_dim: each position's k | v as the q|k|v product gave them */
+} kv_cache;
+
 typedef struct llama {
     llama_cfg c;
     act_type act;
@@ -70,6 +77,7 @@ typedef struct llama {
     llama_ws *ws;         /* one per thread slot */
     int n_ws;
     int attn_matmul;      /* attention through batched products (attention.c) rather than the vector kernel */
+    kv_cache cache;
 } llama;
 
 /* One forward pass: whole sequences laid out row after row. */
@@ -143,6 +151,8 @@ static void llama_free(void *impl)
         free(w->aseq);
     }
     free(L->ws);
+    free(L->cache.ids);
+    free(L->cache.kv);
     gemm_ctx_free(L->g);
     free(L);
 }
@@ -406,6 +416,20 @@ static void gather_rows(float *dst, const float *x, int dim, const fwd_batch *b)
     }
 }
 
+/* Attention through the implementation chosen at open; rope = NULL when q and k arrive rotated. */
+static int attention_any(const llama *L, llama_ws *w, const attn_seq *seqs, int n, const float *rope)
+{
+    const llama_cfg *c = &L->c;
+    attn_shape sh = {c->heads, c->kv_heads, c->head_dim, 1.0f / sqrtf((float)c->head_dim), c->window, rope};
+    if (L->attn_matmul)
+        return attention_mm(L->g, seqs, n, &sh, w->err, sizeof w->err);
+    if (attention_batch(seqs, n, &sh)) {
+        snprintf(w->err, sizeof w->err, "out of memory in attention");
+        return -1;
+    }
+    return 0;
+}
+
 /* Attention over every sequence of the batch; in the last layer only the needed query rows (sel). */
 static int attend(const llama *L, llama_ws *w, const fwd_batch *b, int sel, const float *rope)
 {
@@ -421,14 +445,7 @@ static int attend(const llama *L, llama_ws *w, const fwd_batch *b, int sel, cons
             .qrows = sel ? b->outs + q->out0 : w->iota, .nq = sel ? q->nout : q->n,
             .out = (char *)w->att + (size_t)(sel ? q->out0 : q->row0) * qd * es, .ldo = qd, .t = L->act};
     }
-    attn_shape sh = {c->heads, c->kv_heads, c->head_dim, 1.0f / sqrtf((float)c->head_dim), c->window, rope};
-    if (L->attn_matmul)
-        return attention_mm(L->g, w->aseq, b->n_seqs, &sh, w->err, sizeof w->err);
-    if (attention_batch(w->aseq, b->n_seqs, &sh)) {
-        snprintf(w->err, sizeof w->err, "out of memory in attention");
-        return -1;
-    }
-    return 0;
+    return attention_any(L, w, w->aseq, b->n_seqs, rope);
 }
 
 #define GEMM(wt, m, a, lda, c_, ldc, ep, mul)                                                                       \
@@ -725,13 +742,104 @@ static int llama_logits(lm *m, const int *ids, int n, float *out)
     return rc;
 }
 
+/* ---- generation with a key/value cache ---- */
+
+static int cache_reserve(llama *L, int n)
+{
+    kv_cache *kc = &L->cache;
+    if (n <= kc->cap)
+        return 0;
+    int cap = kc->cap ? kc->cap : 64;
+    while (cap < n)
+        cap *= 2;
+    cap = cap < L->c.max_pos ? cap : L->c.max_pos;
+    size_t row = 2 * (size_t)L->c.kv_heads * L->c.head_dim;
+    float *kv = malloc((size_t)L->c.layers * cap * row * sizeof *kv);
+    int *ids = realloc(kc->ids, (size_t)cap * sizeof *ids);
+    if (!kv || !ids) {
+        free(kv);
+        if (ids)
+            kc->ids = ids;
+        return -1;
+    }
+    for (int l = 0; kc->kv && l < L->c.layers; l++)
+        memcpy(kv + (size_t)l * cap * row, kc->kv + (size_t)l * kc->cap * row, (size_t)kc->len * row * sizeof *kv);
+    free(kc->kv);
+    kc->kv = kv;
+    kc->ids = ids;
+    kc->cap = cap;
+    return 0;
+}
+
+/* Run rows [keep, n) of ids through the layers, keys and values of rows [0, keep) coming from the cache; the last
+ * row's final state goes to w->hid. */
+static int forward_cached(llama *L, llama_ws *w, const int *ids, int keep, int n)
+{
+    const llama_cfg *c = &L->c;
+    kv_cache *kc = &L->cache;
+    int dim = c->dim, hd = c->head_dim, qd = c->heads * hd, kvd = c->kv_heads * hd, qkvd = qd + 2 * kvd;
+    int fresh = n - keep;
+    act_type t = L->act;
+    for (int i = 0; i < fresh; i++) {
+        memcpy(w->x + (size_t)i * dim, L->tok_emb + (size_t)ids[keep + i] * dim, (size_t)dim * sizeof(float));
+        w->outs[i] = keep + i;
+    }
+    for (int i = 0; i < n; i++) {
+        w->pos[i] = i;
+        w->kend[i] = i + 1;
+        w->bstart[i] = i + 1;
+    }
+    for (int l = 0; l < c->layers; l++) {
+        const llama_layer *ly = &L->layers[l];
+        float *kv = kc->kv + (size_t)l * kc->cap * 2 * kvd;
+        int last = l == c->layers - 1;
+        rmsnorm_rows(w->xb, t, dim, w->x, dim, ly->attn_norm, fresh, dim, c->eps);
+        GEMM(&ly->wqkv, fresh, w->xb, dim, w->qkv, qkvd, GEMM_STORE, NULL);
+        if (ly->bqkv) {
+            rope_rows(w->qkv, qkvd, 0, fresh, w->pos + keep, c->heads, hd, L->rope, ly->bqkv);
+            rope_rows(w->qkv, qkvd, qd, fresh, w->pos + keep, c->kv_heads, hd, L->rope, ly->bqkv + qd);
+            add_bias_rows(w->qkv, qkvd, qd + kvd, fresh, ly->bqkv + qd + kvd, kvd);
+        }
+        for (int i = 0; i < fresh; i++)
+            memcpy(kv + (size_t)(keep + i) * 2 * kvd, w->qkv + (size_t)i * qkvd + qd, 2 * (size_t)kvd * sizeof(float));
+        /* in the last layer only the last row goes on */
+        attn_seq sq = {.n = n, .q = w->qkv, .k = kv, .v = kv + kvd, .ldq = qkvd, .ldk = 2 * kvd, .ldv = 2 * kvd,
+                       .q0 = keep, .kend = w->kend, .bstart = w->bstart, .pos = w->pos,
+                       .qrows = last ? w->outs + fresh - 1 : w->outs, .nq = last ? 1 : fresh, .out = w->att,
+                       .ldo = qd, .t = t};
+        if (attention_any(L, w, &sq, 1, ly->bqkv ? NULL : L->rope))
+            return -1;
+        float *x = last ? w->x + (size_t)(fresh - 1) * dim : w->x;
+        int m = last ? 1 : fresh;
+        GEMM(&ly->wo, m, w->att, qd, x, dim, GEMM_ADD, NULL);
+        rmsnorm_rows(w->xb, t, dim, x, dim, ly->ffn_norm, m, dim, c->eps);
+        GEMM(&ly->w1, m, w->xb, dim, w->hg, c->ffn, GEMM_SILU, NULL);
+        GEMM(&ly->w3, m, w->xb, dim, w->hb, c->ffn, GEMM_MUL, w->hg);
+        GEMM(&ly->w2, m, w->hb, c->ffn, x, dim, GEMM_ADD, NULL);
+        if (last)
+            rmsnorm_rows(w->hid, ACT_F32, dim, x, dim, L->final_norm, 1, dim, c->eps);
+    }
+    return 0;
+}
+
+/* Logits after ids[0..n-1], reusing the cached keys and values of the longest common prefix with the last call
+ * (generation appends one token per call, so each costs one row). */
 static int llama_next_logits(lm *m, const int *ids, int n, float *out)
 {
     llama *L = m->impl;
-    int rc = run_plain(m, ids, n, 1);
-    if (!rc && head_logits(L, &L->ws[0], 1, out))
-        rc = lm_fail(m, LM_ENOMEM, "%s", L->ws[0].err);
-    return rc;
+    llama_ws *w = &L->ws[0];
+    kv_cache *kc = &L->cache;
+    int keep = 0;
+    while (keep < kc->len && keep < n - 1 && kc->ids[keep] == ids[keep])
+        keep++;
+    if (rope_reserve(L, n) || ws_reserve(L, w, n, 1, n, 1) || cache_reserve(L, n))
+        return lm_fail(m, LM_ENOMEM, "out of memory for a sequence of %d tokens", n);
+    kc->len = keep; /* until the new rows are in */
+    memcpy(kc->ids + keep, ids + keep, (size_t)(n - keep) * sizeof *ids);
+    if (forward_cached(L, w, ids, keep, n) || head_logits(L, w, 1, out))
+        return lm_fail(m, LM_ENOMEM, "%s", w->err);
+    kc->len = n;
+    return LM_OK;
 }
 
 static const lm_ops llama_ops = {

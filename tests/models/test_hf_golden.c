@@ -109,6 +109,13 @@ static void check_model(const mw_shape *shape, uint64_t seed, const char *golden
             snprintf(what, sizeof what, "%s variant %d scores of sequence %d", golden, variant, s);
             expect_close(scores + 3 * s, g.scores[s], 3, tol, what);
         }
+        if (variant < 2) { /* generation through the key/value cache picks what recomputation picks */
+            int got[12], want[12], made = lm_generate(m, g.ids, 6, 12, 0.0f, 0, got);
+            cr_assert_geq(made, 1, "%s", lm_errmsg(m));
+            greedy_by_logits(m, g.ids, 6, made, want, g.vocab);
+            cr_expect_arr_eq(got, want, (size_t)made * sizeof(int), "%s variant %d: cached generation", golden,
+                             variant);
+        }
         lm_close(m);
     }
     free(g.logits);
