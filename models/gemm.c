@@ -109,22 +109,33 @@ static dnnl_data_type_t dst_type(const gemm_ctx *g, int ep)
     return ep == GEMM_SILU || ep == GEMM_MUL ? dnnl_type(g->type) : dnnl_f32;
 }
 
-static dnnl_status_t matmul_pd(gemm_ctx *g, dnnl_primitive_desc_t *pd, int m, int k, int n, int lda, int ldc,
-                               const dnnl_memory_desc_t *wmd, int ep)
+/* A matmul primitive descriptor with a user-managed scratchpad and optional post-ops. */
+static dnnl_status_t make_pd(gemm_ctx *g, dnnl_primitive_desc_t *pd, const dnnl_memory_desc_t *a,
+                             const dnnl_memory_desc_t *w, const dnnl_memory_desc_t *c, const_dnnl_post_ops_t po)
 {
-    dnnl_memory_desc_t a, c;
-    md_2d(&a, m, k, lda, dnnl_type(g->type));
-    md_2d(&c, m, n, ldc, dst_type(g, ep));
     dnnl_matmul_desc_t desc;
-    dnnl_status_t st = dnnl_matmul_desc_init(&desc, &a, wmd, NULL, &c);
+    dnnl_status_t st = dnnl_matmul_desc_init(&desc, a, w, NULL, c);
     if (st != dnnl_success)
         return st;
     dnnl_primitive_attr_t attr;
     if ((st = dnnl_primitive_attr_create(&attr)) != dnnl_success)
         return st;
     dnnl_primitive_attr_set_scratchpad_mode(attr, dnnl_scratchpad_mode_user);
+    if (po)
+        dnnl_primitive_attr_set_post_ops(attr, po);
+    st = dnnl_primitive_desc_create(pd, &desc, attr, g->engine, NULL);
+    dnnl_primitive_attr_destroy(attr);
+    return st;
+}
+
+static dnnl_status_t matmul_pd(gemm_ctx *g, dnnl_primitive_desc_t *pd, int m, int k, int n, int lda, int ldc,
+                               const dnnl_memory_desc_t *wmd, int ep)
+{
+    dnnl_memory_desc_t a, c;
+    md_2d(&a, m, k, lda, dnnl_type(g->type));
+    md_2d(&c, m, n, ldc, dst_type(g, ep));
+    dnnl_post_ops_t po = NULL;
     if (ep != GEMM_STORE) {
-        dnnl_post_ops_t po;
         dnnl_post_ops_create(&po);
         if (ep == GEMM_ADD)
             dnnl_post_ops_append_sum(po, 1.0f);
@@ -132,11 +143,10 @@ static dnnl_status_t matmul_pd(gemm_ctx *g, dnnl_primitive_desc_t *pd, int m, in
             dnnl_post_ops_append_eltwise(po, 1.0f, dnnl_eltwise_swish, 1.0f, 0.0f);
         else
             dnnl_post_ops_append_binary(po, dnnl_binary_mul, &c);
-        dnnl_primitive_attr_set_post_ops(attr, po);
-        dnnl_post_ops_destroy(po);
     }
-    st = dnnl_primitive_desc_create(pd, &desc, attr, g->engine, NULL);
-    dnnl_primitive_attr_destroy(attr);
+    dnnl_status_t st = make_pd(g, pd, &a, wmd, &c, po);
+    if (po)
+        dnnl_post_ops_destroy(po);
     return st;
 }
 
@@ -419,17 +429,7 @@ static void batched_mds(const gemm_ctx *g, batched_args *x, int b0, int b1, int 
 static dnnl_status_t build_batched(gemm_ctx *g, const void *arg, dnnl_primitive_desc_t *pd)
 {
     const batched_args *x = arg;
-    dnnl_matmul_desc_t desc;
-    dnnl_status_t st = dnnl_matmul_desc_init(&desc, &x->a, &x->b, NULL, &x->c);
-    if (st != dnnl_success)
-        return st;
-    dnnl_primitive_attr_t attr;
-    if ((st = dnnl_primitive_attr_create(&attr)) != dnnl_success)
-        return st;
-    dnnl_primitive_attr_set_scratchpad_mode(attr, dnnl_scratchpad_mode_user);
-    st = dnnl_primitive_desc_create(pd, &desc, attr, g->engine, NULL);
-    dnnl_primitive_attr_destroy(attr);
-    return st;
+    return make_pd(g, pd, &x->a, &x->b, &x->c, NULL);
 }
 
 int gemm_batched(gemm_ctx *g, int b0, int b1, int m, int k, int n, const void *a, const void *b, int b_trans,

@@ -91,6 +91,27 @@ static inline void greedy_by_logits(lm *m, const int *prompt, int n, int steps, 
     free(lg);
 }
 
+/* Golden files: whitespace-separated words; '#' starts a comment that runs to the end of the line. */
+static inline FILE *golden_open(const char *path)
+{
+    FILE *f = fopen(path, "r");
+    cr_assert(f, "cannot open %s", path);
+    return f;
+}
+
+/* The next word that is not in a comment; 0 at the end of the file. */
+static inline int golden_word(FILE *f, char *word)
+{
+    while (fscanf(f, "%31s", word) == 1) {
+        if (word[0] != '#')
+            return 1;
+        int c;
+        while ((c = fgetc(f)) != '\n' && c != EOF)
+            ;
+    }
+    return 0;
+}
+
 /* A small random model shape exercising GQA and an untied head. */
 static inline mw_shape small_shape(void)
 {

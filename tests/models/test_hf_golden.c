@@ -20,15 +20,10 @@ typedef struct hf_golden {
 static void read_hf_golden(const char *path, hf_golden *g)
 {
     memset(g, 0, sizeof *g);
-    FILE *f = fopen(path, "r");
-    cr_assert(f, "cannot open %s", path);
+    FILE *f = golden_open(path);
     char word[32];
-    while (fscanf(f, "%31s", word) == 1) {
-        if (word[0] == '#') {
-            int c;
-            while ((c = fgetc(f)) != '\n' && c != EOF)
-                ;
-        } else if (!strcmp(word, "logits")) {
+    while (golden_word(f, word)) {
+        if (!strcmp(word, "logits")) {
             cr_assert(fscanf(f, "%d", &g->n) == 1 && g->n <= 32);
             for (int i = 0; i < g->n; i++)
                 cr_assert(fscanf(f, "%d", &g->ids[i]) == 1);

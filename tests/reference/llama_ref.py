@@ -80,17 +80,21 @@ def rotate(x, pos, theta):
     return out
 
 
-def forward(cfg, w, x, mask):
-    """x: [T, dim] input rows; mask[i, j] True where row i may attend to row j. Returns logits [T, vocab]."""
+def forward(cfg, w, x, mask, rope=None):
+    """x: [T, dim] input rows; mask[i, j] True where row i may attend to row j. Returns logits [T, vocab].
+    rope(x, pos, theta) rotates q and k ([T, heads, d]); q/k/v biases are used when w has them (Qwen2)."""
+    rope = rope or rotate
     T = x.shape[0]
     H, KV, d = cfg["heads"], cfg["kv_heads"], cfg["hd"]
     pos = np.arange(T)
     for l in range(cfg["layers"]):
         h = rmsnorm(x, w["attn_norm"][l], cfg["eps"])
-        q = (h @ w["wq"][l].T).reshape(T, H, d)
-        k = (h @ w["wk"][l].T).reshape(T, KV, d)
-        v = (h @ w["wv"][l].T).reshape(T, KV, d)
-        q, k = rotate(q, pos, cfg["theta"]), rotate(k, pos, cfg["theta"])
+        q, k, v = h @ w["wq"][l].T, h @ w["wk"][l].T, h @ w["wv"][l].T
+        if "bq" in w:
+            q, k, v = q + w["bq"][l], k + w["bk"][l], v + w["bv"][l]
+        q = rope(q.reshape(T, H, d), pos, cfg["theta"])
+        k = rope(k.reshape(T, KV, d), pos, cfg["theta"])
+        v = v.reshape(T, KV, d)
         att = np.empty((T, H, d))
         for head in range(H):
             kv = head // (H // KV)
@@ -194,32 +198,6 @@ def rotate_half_rope(x, pos, theta):
     return x * np.cos(ang) + rot * np.sin(ang)
 
 
-def forward_hf(cfg, w, x, mask):
-    T = x.shape[0]
-    H, KV, d = cfg["heads"], cfg["kv_heads"], cfg["hd"]
-    pos = np.arange(T)
-    for l in range(cfg["layers"]):
-        h = rmsnorm(x, w["attn_norm"][l], cfg["eps"])
-        q, k, v = h @ w["wq"][l].T, h @ w["wk"][l].T, h @ w["wv"][l].T
-        if "bq" in w:
-            q, k, v = q + w["bq"][l], k + w["bk"][l], v + w["bv"][l]
-        q = rotate_half_rope(q.reshape(T, H, d), pos, cfg["theta"])
-        k = rotate_half_rope(k.reshape(T, KV, d), pos, cfg["theta"])
-        v = v.reshape(T, KV, d)
-        att = np.empty((T, H, d))
-        for head in range(H):
-            kv = head // (H // KV)
-            s = q[:, head, :] @ k[:, kv, :].T / np.sqrt(d)
-            s = np.where(mask, s, -np.inf)
-            s = np.exp(s - s.max(axis=1, keepdims=True))
-            att[:, head, :] = (s / s.sum(axis=1, keepdims=True)) @ v[:, kv, :]
-        x = x + att.reshape(T, H * d) @ w["wo"][l].T
-        h = rmsnorm(x, w["ffn_norm"][l], cfg["eps"])
-        g, u = h @ w["w1"][l].T, h @ w["w3"][l].T
-        x = x + (g / (1.0 + np.exp(-g)) * u) @ w["w2"][l].T
-    return rmsnorm(x, w["final_norm"], cfg["eps"]) @ w["head"].T
-
-
 def hf_mask(T, window):
     i, j = np.arange(T)[:, None], np.arange(T)[None, :]
     m = j <= i
@@ -230,7 +208,7 @@ def hf_mask(T, window):
 
 def main_hf(d):
     cfg, w = load_hf(d)
-    run = lambda rows: forward_hf(cfg, w, rows, hf_mask(rows.shape[0], cfg["window"]))
+    run = lambda rows: forward(cfg, w, rows, hf_mask(rows.shape[0], cfg["window"]), rotate_half_rope)
     out = sys.stdout
     out.write("# golden values from tests/reference/llama_ref.py --hf (float64), Hugging Face conventions\n")
     rng = np.random.default_rng(7)
