@@ -76,7 +76,7 @@ typedef struct llama {
     int rope_len;
     llama_ws *ws;         /* one per thread slot */
     int n_ws;
-    int attn_matmul;      /* attention through batched products (attention.c) rather than the vector kernel */
+    lm_attention attn;    /* attention implementation asked for (LM_ATTN_AUTO: chosen per sequence) */
     kv_cache cache;
 } llama;
 
@@ -279,9 +279,7 @@ int llama_create(lm *m, const llama_cfg *c, const llama_source *src, const char 
         return lm_fail(m, LM_ENOMEM, "out of memory");
     L->c = *c;
     L->act = m->opts.dtype == LM_BF16 ? ACT_BF16 : ACT_F32;
-    /* matrix units pay off for bf16 and heads big enough to fill their tiles */
-    L->attn_matmul = m->opts.attention == LM_ATTN_MATMUL ||
-                     (m->opts.attention == LM_ATTN_AUTO && L->act == ACT_BF16 && c->head_dim >= 32);
+    L->attn = m->opts.attention;
     int rc = LM_ENOMEM;
     size_t emb = (size_t)c->vocab * c->dim;
     if (gemm_ctx_create(&L->g, L->act, err, sizeof err)) {
@@ -416,18 +414,50 @@ static void gather_rows(float *dst, const float *x, int dim, const fwd_batch *b)
     }
 }
 
-/* Attention through the implementation chosen at open; rope = NULL when q and k arrive rotated. */
+/* Rows per forward chunk: measured on hidden 64 and 768, 1024 rows keep a chunk's q|k|v in cache for attention while
+ * the products stay efficient (512–1024 best, 4096 ~15% slower). */
+enum { DEFAULT_CHUNK_ROWS = 1024 };
+
+enum { MATMUL_MIN_KEYS = 384 }; /* measured crossover of the two attention paths (bf16, heads of 64 and 128) */
+
+/* Attention through the implementation asked for at open; rope = NULL when q and k arrive rotated. In auto mode the
+ * matrix units take the sequences where they pay off (bf16, heads of 32+ dimensions, long sequences: the products
+ * cost O(n²·d) at matrix speed, the vector kernel the same at vector speed plus less overhead per row) and the vector
+ * kernel the rest. */
 static int attention_any(const llama *L, llama_ws *w, const attn_seq *seqs, int n, const float *rope)
 {
     const llama_cfg *c = &L->c;
     attn_shape sh = {c->heads, c->kv_heads, c->head_dim, 1.0f / sqrtf((float)c->head_dim), c->window, rope};
-    if (L->attn_matmul)
-        return attention_mm(L->g, seqs, n, &sh, w->err, sizeof w->err);
-    if (attention_batch(seqs, n, &sh)) {
-        snprintf(w->err, sizeof w->err, "out of memory in attention");
-        return -1;
+    int use_mm = L->attn == LM_ATTN_MATMUL, split = L->attn == LM_ATTN_AUTO && L->act == ACT_BF16 && c->head_dim >= 32;
+    attn_seq *longs = NULL, *shorts = NULL;
+    int n_long = 0, n_short = n;
+    if (split) {
+        longs = malloc((size_t)n * sizeof *longs);
+        shorts = malloc((size_t)n * sizeof *shorts);
+        if (!longs || !shorts) {
+            free(longs), free(shorts);
+            snprintf(w->err, sizeof w->err, "out of memory in attention");
+            return -1;
+        }
+        n_short = 0;
+        for (int s = 0; s < n; s++) {
+            if (seqs[s].n >= MATMUL_MIN_KEYS)
+                longs[n_long++] = seqs[s];
+            else
+                shorts[n_short++] = seqs[s];
+        }
     }
-    return 0;
+    int rc = 0;
+    if (use_mm)
+        rc = attention_mm(L->g, seqs, n, &sh, w->err, sizeof w->err);
+    else if (n_long)
+        rc = attention_mm(L->g, longs, n_long, &sh, w->err, sizeof w->err);
+    if (!rc && !use_mm && n_short && attention_batch(split ? shorts : seqs, n_short, &sh)) {
+        snprintf(w->err, sizeof w->err, "out of memory in attention");
+        rc = -1;
+    }
+    free(longs), free(shorts);
+    return rc;
 }
 
 /* Attention over every sequence of the batch; in the last layer only the needed query rows (sel). */
@@ -656,17 +686,11 @@ static int run_chunk(const llama *L, llama_ws *w, const lm_batch *b, const seq_p
     return rc;
 }
 
-static int default_chunk_rows(const llama *L, int threads)
-{
-    (void)threads;
-    return L->c.dim <= 256 ? 1024 : 4096;
-}
-
 static int llama_score(lm *m, const lm_batch *b, float *scores)
 {
     llama *L = m->impl;
     int S = b->n_seqs, threads = m->opts.threads;
-    int chunk_rows = m->opts.chunk_rows > 0 ? m->opts.chunk_rows : default_chunk_rows(L, threads);
+    int chunk_rows = m->opts.chunk_rows > 0 ? m->opts.chunk_rows : DEFAULT_CHUNK_ROWS;
     seq_plan *plan = malloc((size_t)(S + 1) * sizeof *plan);
     int *starts = malloc((size_t)(S + 2) * sizeof *starts);
     float *lab_rows = b->raw_logits ? label_head_rows(L, b) : NULL;

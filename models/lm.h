@@ -50,8 +50,8 @@ typedef struct lm_options {
     int chunk_rows;     /* local engines: rows (sequence × token) per forward chunk; 0 = chosen from the model's size.
                            Whole sequences go into a chunk; larger chunks make bigger matrix products, smaller ones stay
                            in cache. A tuning knob for benchmarks: results never depend on it */
-    lm_attention attention; /* local engines: how attention is computed; LM_ATTN_AUTO (default) picks matrix products
-                           for bf16 with heads of 32+ dimensions and the vector kernel otherwise */
+    lm_attention attention; /* local engines: how attention is computed; LM_ATTN_AUTO (default) picks, per sequence,
+                           matrix products for bf16 with heads of 32+ dimensions and 384+ rows, else the vector kernel */
 } lm_options;
 
 /* What a model is. Special token ids are -1 when the model has none. */
