@@ -102,7 +102,7 @@ int attention_batch(const attn_seq *seqs, int n_seqs, const attn_shape *sh)
     void (*task)(const attn_seq *, const attn_shape *, int, void *) = pick_kernels().attn;
 #pragma omp parallel reduction(| : failed)
     {
-        void *w = attn_scratch_new(max_n, sh->head_dim);
+        void *w = attn_scratch_new(max_n, sh->head_dim, sh->n_heads / sh->n_kv);
         failed = !w;
 #pragma omp for schedule(dynamic, 1)
         for (int t = 0; t < tasks; t++)

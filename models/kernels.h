@@ -177,7 +177,7 @@ static inline void attn_row_ranges(const attn_seq *sq, const attn_shape *sh, int
 /* Runs every (sequence, kv head) task of a batch in parallel; scratch is allocated inside. Returns 0 or -1 (memory). */
 /* (attention.c: one task, built per instruction set, and its scratch space) */
 typedef struct attn_scratch attn_scratch;
-attn_scratch *attn_scratch_new(int n, int head_dim);
+attn_scratch *attn_scratch_new(int n, int head_dim, int group);
 void attn_scratch_free(attn_scratch *w);
 #define KERNELS_FOR_ISA(isa)                                                                                        \
     void attn_task_##isa(const attn_seq *sq, const attn_shape *sh, int kvh, void *scratch);                          \
