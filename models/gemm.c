@@ -50,6 +50,9 @@ static int fail(char *err, size_t errlen, const char *what, dnnl_status_t st)
     return -1;
 }
 
+static dnnl_status_t matmul_pd(gemm_ctx *g, dnnl_primitive_desc_t *pd, int m, int k, int n, int lda, int ldc,
+                               const dnnl_memory_desc_t *wmd, int ep);
+
 int gemm_ctx_create(gemm_ctx **out, act_type t, char *err, size_t errlen)
 {
     *out = NULL;
@@ -65,6 +68,21 @@ int gemm_ctx_create(gemm_ctx **out, act_type t, char *err, size_t errlen)
         return fail(err, errlen, "creating the CPU engine", st);
     }
     pthread_mutex_init(&g->lock, NULL);
+    if (t == ACT_BF16) { /* oneDNN has bf16 products only on CPUs with AVX-512 (AMX, AVX512_BF16 or emulation) */
+        dnnl_primitive_desc_t pd;
+        dnnl_memory_desc_t any;
+        dnnl_dims_t dims = {64, 64};
+        dnnl_memory_desc_init_by_tag(&any, 2, dims, dnnl_bf16, dnnl_format_tag_any);
+        st = matmul_pd(g, &pd, 64, 64, 64, 64, 64, &any, GEMM_STORE);
+        if (st != dnnl_success) {
+            gemm_ctx_free(g);
+            if (err && errlen)
+                snprintf(err, errlen, "bf16 matrix products are not available on this CPU (oneDNN: %s; they need "
+                         "AVX-512): use the fp32 compute type", dnnl_status2str(st));
+            return -1;
+        }
+        dnnl_primitive_desc_destroy(pd);
+    }
     *out = g;
     return 0;
 }

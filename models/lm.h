@@ -7,7 +7,10 @@
  *   - one opaque handle `lm` passed to every call; no globals; nothing printed;
  *   - functions return 0 (LM_OK) on success or a negative lm_status; the handle keeps a message naming the file, field or
  *     value at fault, read with lm_errmsg(); lm_open, which has no handle yet, writes its message into a caller buffer;
- *   - memory a call hands out belongs to the handle and lives until lm_close, unless the comment says otherwise.
+ *   - memory a call hands out belongs to the handle and lives until lm_close, unless the comment says otherwise;
+ *   - a handle serves one call at a time (it keeps scratch space and a generation cache); open one per thread if
+ *     several threads score at once. Each call runs on the process's OpenMP pool with the handle's thread count and
+ *     restores the caller's setting.
  */
 #ifndef BBT_MODELS_LM_H
 #define BBT_MODELS_LM_H
