@@ -123,8 +123,15 @@ static int attend_seq(gemm_ctx *g, const attn_seq *sq, const attn_shape *sh, act
 int attention_mm(gemm_ctx *g, const attn_seq *seqs, int n_seqs, const attn_shape *sh, char *err, size_t errlen)
 {
     act_type t = gemm_ctx_type(g);
-    int outer = n_seqs >= omp_get_max_threads(), failed = 0;
-#pragma omp parallel if (outer) reduction(| : failed)
+    int failed = 0;
+    if (n_seqs < omp_get_max_threads()) { /* one sequence at a time, every thread inside each product */
+        mm_scratch w = {0};
+        for (int s = 0; s < n_seqs && !failed; s++)
+            failed = attend_seq(g, &seqs[s], sh, t, &w, err, errlen) != 0;
+        scratch_free(&w);
+        return failed ? -1 : 0;
+    }
+#pragma omp parallel reduction(| : failed)
     {
         mm_scratch w = {0};
         char my_err[256] = "";

@@ -719,13 +719,19 @@ static int llama_score(lm *m, const lm_batch *b, float *scores)
     /* small models: one chunk per thread, every product single-threaded; large: all threads in each product */
     int outer = threads > 1 && n_chunks >= 2 * threads && L->c.dim <= 256;
     int failed = -1;
-#pragma omp parallel for schedule(dynamic, 1) if (outer)
-    for (int k = 0; k < n_chunks; k++) {
-        int slot = outer ? omp_get_thread_num() : 0;
-        if (run_chunk(L, &L->ws[slot], b, plan, starts[k], starts[k + 1], lab_rows, scores)) {
+    if (outer) {
+#pragma omp parallel for schedule(dynamic, 1)
+        for (int k = 0; k < n_chunks; k++) {
+            int slot = omp_get_thread_num();
+            if (run_chunk(L, &L->ws[slot], b, plan, starts[k], starts[k + 1], lab_rows, scores)) {
 #pragma omp critical(llama_fail)
-            failed = slot;
+                failed = slot;
+            }
         }
+    } else { /* not inside an (inactive) parallel region: the products' own regions then reuse the pool's threads */
+        for (int k = 0; k < n_chunks && failed < 0; k++)
+            if (run_chunk(L, &L->ws[0], b, plan, starts[k], starts[k + 1], lab_rows, scores))
+                failed = 0;
     }
     free(plan), free(starts), free(lab_rows);
     if (failed >= 0)
