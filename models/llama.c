@@ -716,8 +716,13 @@ static int llama_score(lm *m, const lm_batch *b, float *scores)
         free(plan), free(starts), free(lab_rows);
         return lm_fail(m, LM_ENOMEM, "out of memory for rotary tables");
     }
-    /* small models: one chunk per thread, every product single-threaded; large: all threads in each product */
-    int outer = threads > 1 && n_chunks >= 2 * threads && L->c.dim <= 256;
+    /* One chunk per thread, every product single-threaded, when there are chunks enough and a layer's weights stay in
+     * the shared cache (each thread streams them itself): no barriers at all. Measured on hidden 64 and 768 (the
+     * latter 0.53 s instead of 0.57-0.64 s per batch on 2 threads). Otherwise all threads go into each product. */
+    const llama_cfg *c = &L->c;
+    double layer_bytes = ((double)c->dim * (c->heads + 2 * c->kv_heads) * c->head_dim +
+                          (double)c->heads * c->head_dim * c->dim + 3.0 * c->dim * c->ffn) * act_size(L->act);
+    int outer = threads > 1 && n_chunks >= 2 * threads && layer_bytes <= 64e6;
     int failed = -1;
     if (outer) {
 #pragma omp parallel for schedule(dynamic, 1)
