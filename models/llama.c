@@ -22,8 +22,11 @@
  * sequence reuses the prefix. The output head is applied to the needed rows only (or, for raw logits, only the label
  * tokens' rows of the head are used).
  *
- * Sequences are grouped into chunks of about `chunk_rows` rows. Large models run one chunk at a time with every thread
- * inside each product; small models (whose products are too small to split well) run one chunk per thread.
+ * Sequences are grouped into chunks of about 1024 rows (whole sequences). When there are chunks enough and a layer's
+ * weights fit the shared cache, each thread runs its own chunks with single-threaded products (no barriers at all);
+ * otherwise the chunks go one after the other with every thread inside each product.
+ *
+ * Generation keeps the keys and values of the sequence so far (`kv_cache`), so each new token is one row.
  */
 #include "models/llama.h"
 
@@ -343,7 +346,17 @@ fail:
 
 /* ---- the forward pass ---- */
 
-#define GROW(ptr, n) ((ptr) = realloc((ptr), (size_t)(n) * sizeof *(ptr)))
+/* Resize *p to bytes, keeping the old block when that fails. */
+static int resize(void *p, size_t bytes)
+{
+    void *q = realloc(*(void **)p, bytes ? bytes : 1);
+    if (!q)
+        return -1;
+    *(void **)p = q;
+    return 0;
+}
+
+#define GROW(ptr, n) (resize(&(ptr), (size_t)(n) * sizeof *(ptr)) == 0)
 
 static int ws_reserve(const llama *L, llama_ws *w, int rows, int n_seqs, int n_out, int logits_rows)
 {
@@ -351,15 +364,10 @@ static int ws_reserve(const llama *L, llama_ws *w, int rows, int n_seqs, int n_o
     size_t es = act_size(L->act);
     int qd = c->heads * c->head_dim, kvd = c->kv_heads * c->head_dim;
     if (rows > w->cap_rows) {
-        void *xb = realloc(w->xb, (size_t)rows * (c->dim > qd ? c->dim : qd) * es);
-        void *att = xb ? realloc(w->att, (size_t)rows * qd * es) : NULL;
-        void *hg = att ? realloc(w->hg, (size_t)rows * c->ffn * es) : NULL;
-        void *hb = hg ? realloc(w->hb, (size_t)rows * c->ffn * es) : NULL;
-        w->xb = xb ? xb : w->xb;
-        w->att = att ? att : w->att;
-        w->hg = hg ? hg : w->hg;
-        w->hb = hb ? hb : w->hb;
-        if (!hb || !GROW(w->x, (size_t)rows * c->dim) || !GROW(w->qkv, (size_t)rows * (qd + 2 * kvd)) ||
+        if (resize(&w->xb, (size_t)rows * (c->dim > qd ? c->dim : qd) * es) ||
+            resize(&w->att, (size_t)rows * qd * es) || resize(&w->hg, (size_t)rows * c->ffn * es) ||
+            resize(&w->hb, (size_t)rows * c->ffn * es) || !GROW(w->x, (size_t)rows * c->dim) ||
+            !GROW(w->qkv, (size_t)rows * (qd + 2 * kvd)) ||
             !GROW(w->pos, rows) || !GROW(w->kend, rows) ||
             !GROW(w->bstart, rows) || !GROW(w->deep, rows) || !GROW(w->iota, rows))
             return -1;
@@ -383,11 +391,11 @@ static int ws_reserve(const llama *L, llama_ws *w, int rows, int n_seqs, int n_o
     return 0;
 }
 
-static int ws_logits(const llama *L, llama_ws *w, int rows)
+/* Room for cap_out rows of vocabulary logits (allocated on first use: raw-logit scoring never needs it). */
+static int ws_logits(const llama *L, llama_ws *w)
 {
     if (!w->logits && !(w->logits = malloc((size_t)w->cap_out * L->c.vocab * sizeof(float))))
         return -1;
-    (void)rows;
     return 0;
 }
 
@@ -630,7 +638,7 @@ static int chunk_scores(const llama *L, llama_ws *w, const lm_batch *b, const fw
 {
     int dim = L->c.dim, V = L->c.vocab;
     if (!lab_rows) {
-        if (ws_logits(L, w, fb->n_out)) {
+        if (ws_logits(L, w)) {
             snprintf(w->err, sizeof w->err, "out of memory for logits");
             return -1;
         }
