@@ -310,7 +310,7 @@ static int bench_tokens(lm *m, const char *tsv, int B, int text_len, int **ids, 
     if (fp && !fgets(line, sizeof line, fp)) /* header */
         line[0] = 0;
     for (int b = 0; b < B; b++) {
-        int cap = in->max_pos;
+        int cap = in->max_pos > text_len ? in->max_pos : text_len;
         ids[b] = malloc((size_t)cap * sizeof(int));
         if (!ids[b])
             return EXIT_RUNTIME;
@@ -380,6 +380,11 @@ int cmd_bench(int argc, char **argv)
     if ((rc = open_model("bench", opts, n, &m)))
         return rc;
     const lm_info *in = lm_get_info(m);
+    if (!get(opts, n, "--tsv") && T > in->max_pos) {
+        fprintf(stderr, "bbt bench: --seq %ld exceeds the model's %d positions\n", T, in->max_pos);
+        lm_close(m);
+        return EXIT_USAGE;
+    }
     int **ids = calloc((size_t)B, sizeof *ids), *lens = calloc((size_t)B, sizeof *lens);
     lm_seq *seqs = calloc((size_t)(B * P), sizeof *seqs);
     float *prompts = malloc((size_t)P * (size_t)(L ? L : 1) * in->hidden * sizeof *prompts);
