@@ -217,3 +217,34 @@ Test(formats, auto_attention_splits_by_length)
     expect_close_f(mixed, alone, 4, 1e-5, "auto attention vs each path alone");
     rm_tree(dir);
 }
+
+/* A tokenizer given by path: used when it fits the model's vocabulary, refused with a clear message when larger. */
+Test(formats, tokenizer_path_option)
+{
+    const char *tok = STORIES_DIR "/tok512.bin";
+    char err[512];
+    for (int vocab = 97; vocab <= 512; vocab += 415) {
+        mw_shape s = small_shape();
+        s.vocab = vocab;
+        mw_model w;
+        cr_assert_eq(mw_random(&w, &s, 4), 0);
+        char *dir = temp_dir();
+        cr_assert_eq(mw_write_hf(&w, dir, ST_F32, 1, err, sizeof err), 0, "%s", err);
+        mw_free(&w);
+        lm_options o = {.threads = 1, .tokenizer_path = tok};
+        lm *m = NULL;
+        int rc = lm_open(&m, dir, &o, err, sizeof err);
+        if (vocab < 512) {
+            cr_expect_eq(rc, LM_EFORMAT);
+            cr_expect(strstr(err, "512 tokens") && strstr(err, "only 97"), "%s", err);
+        } else {
+            cr_assert_eq(rc, LM_OK, "%s", err);
+            int ids[16];
+            cr_expect_eq(lm_tokenize(m, "Once upon a time", 16, LM_TOK_SPECIAL, ids, 16), 5);
+            cr_expect_eq(ids[1], 403);
+            cr_expect_str_eq(lm_get_info(m)->tokenizer, "llama2c");
+            lm_close(m);
+        }
+        rm_tree(dir);
+    }
+}
