@@ -10,9 +10,6 @@
 #include "bbt/commands.h"
 #include "models/lm.h"
 
-int cmd_generate(int argc, char **argv);
-int cmd_bench(int argc, char **argv);
-int cmd_info(int argc, char **argv);
 
 /* ---- shared option handling ---- */
 
@@ -97,6 +94,13 @@ static int open_model(const char *cmd, const opt *opts, int n, lm **m)
     }
     o.dtype = dtype && !strcmp(dtype, "bf16") ? LM_BF16 : LM_F32;
     o.tokenizer_path = get(opts, n, "--tokenizer");
+    const char *attn = get(opts, n, "--attention");
+    if (attn && strcmp(attn, "auto") && strcmp(attn, "vector") && strcmp(attn, "matmul")) {
+        fprintf(stderr, "bbt %s: --attention must be auto, vector or matmul (got '%s')\n", cmd, attn);
+        return EXIT_USAGE;
+    }
+    o.attention = !attn || !strcmp(attn, "auto") ? LM_ATTN_AUTO : !strcmp(attn, "vector") ? LM_ATTN_VECTOR
+                                                                                          : LM_ATTN_MATMUL;
     long chunk_rows;
     if (int_opt(cmd, "--chunk-rows", get(opts, n, "--chunk-rows"), 0, 1 << 24, 0, &chunk_rows))
         return EXIT_USAGE;
@@ -272,7 +276,8 @@ static void bench_help(FILE *f)
                "  --tsv FILE         take the texts of the first B rows (first column, header skipped) of a tab-\n"
                "                     separated file, followed by \" It was\", instead of random tokens (needs a\n"
                "                     tokenizer; --seq is then ignored)\n"
-               "  --chunk-rows N     engine tuning: rows per forward chunk (default: chosen by the engine)\n");
+               "  --chunk-rows N     engine tuning: rows per forward chunk (default: chosen by the engine)\n"
+               "  --attention KIND   engine tuning: auto (default), vector or matmul (see lm_options.attention)\n");
 }
 
 static double now_s(void)
@@ -302,7 +307,7 @@ static int bench_tokens(lm *m, const char *tsv, int B, int text_len, int **ids, 
     if (fp && !fgets(line, sizeof line, fp)) /* header */
         line[0] = 0;
     for (int b = 0; b < B; b++) {
-        int cap = in->max_pos;
+        int cap = in->max_pos > text_len ? in->max_pos : text_len;
         ids[b] = malloc((size_t)cap * sizeof(int));
         if (!ids[b])
             return EXIT_RUNTIME;
@@ -348,7 +353,8 @@ static double bench_flops(const lm_info *in, const lm_batch *b)
 int cmd_bench(int argc, char **argv)
 {
     opt opts[] = {MODEL_OPTS, {"--batch", 0, NULL}, {"--seq", 0, NULL}, {"--prompt-tokens", 0, NULL},
-                  {"--prompts", 0, NULL}, {"--reps", 0, NULL}, {"--tsv", 0, NULL}, {"--chunk-rows", 0, NULL}};
+                  {"--prompts", 0, NULL}, {"--reps", 0, NULL}, {"--tsv", 0, NULL}, {"--chunk-rows", 0, NULL},
+                  {"--attention", 0, NULL}};
     int n = sizeof opts / sizeof *opts, rc = parse_opts("bench", argc, argv, opts, n);
     if (rc) {
         bench_help(rc > 0 ? stdout : stderr);
@@ -371,6 +377,11 @@ int cmd_bench(int argc, char **argv)
     if ((rc = open_model("bench", opts, n, &m)))
         return rc;
     const lm_info *in = lm_get_info(m);
+    if (!get(opts, n, "--tsv") && T > in->max_pos) {
+        fprintf(stderr, "bbt bench: --seq %ld exceeds the model's %d positions\n", T, in->max_pos);
+        lm_close(m);
+        return EXIT_USAGE;
+    }
     int **ids = calloc((size_t)B, sizeof *ids), *lens = calloc((size_t)B, sizeof *lens);
     lm_seq *seqs = calloc((size_t)(B * P), sizeof *seqs);
     float *prompts = malloc((size_t)P * (size_t)(L ? L : 1) * in->hidden * sizeof *prompts);

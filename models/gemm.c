@@ -16,8 +16,10 @@ enum {
     PROBE_M = 512         /* rows assumed when choosing a packed layout (the layout does not depend on M) */
 };
 
+enum { KEY_LEN = 10 };
+
 typedef struct prim {
-    int m, k, n, lda, ldc, ep, plain;
+    int key[KEY_LEN];     /* what it computes: the kind of product and its shapes */
     int users;            /* calls executing it now; never evicted while > 0 */
     dnnl_primitive_t p;
     size_t scratch_bytes;
@@ -48,6 +50,9 @@ static int fail(char *err, size_t errlen, const char *what, dnnl_status_t st)
     return -1;
 }
 
+static dnnl_status_t matmul_pd(gemm_ctx *g, dnnl_primitive_desc_t *pd, int m, int k, int n, int lda, int ldc,
+                               const dnnl_memory_desc_t *wmd, int ep);
+
 int gemm_ctx_create(gemm_ctx **out, act_type t, char *err, size_t errlen)
 {
     *out = NULL;
@@ -63,6 +68,21 @@ int gemm_ctx_create(gemm_ctx **out, act_type t, char *err, size_t errlen)
         return fail(err, errlen, "creating the CPU engine", st);
     }
     pthread_mutex_init(&g->lock, NULL);
+    if (t == ACT_BF16) { /* oneDNN has bf16 products only on CPUs with AVX-512 (AMX, AVX512_BF16 or emulation) */
+        dnnl_primitive_desc_t pd;
+        dnnl_memory_desc_t any;
+        dnnl_dims_t dims = {64, 64};
+        dnnl_memory_desc_init_by_tag(&any, 2, dims, dnnl_bf16, dnnl_format_tag_any);
+        st = matmul_pd(g, &pd, 64, 64, 64, 64, 64, &any, GEMM_STORE);
+        if (st != dnnl_success) {
+            gemm_ctx_free(g);
+            if (err && errlen)
+                snprintf(err, errlen, "bf16 matrix products are not available on this CPU (oneDNN: %s; they need "
+                         "AVX-512): use the fp32 compute type", dnnl_status2str(st));
+            return -1;
+        }
+        dnnl_primitive_desc_destroy(pd);
+    }
     *out = g;
     return 0;
 }
@@ -107,22 +127,33 @@ static dnnl_data_type_t dst_type(const gemm_ctx *g, int ep)
     return ep == GEMM_SILU || ep == GEMM_MUL ? dnnl_type(g->type) : dnnl_f32;
 }
 
-static dnnl_status_t matmul_pd(gemm_ctx *g, dnnl_primitive_desc_t *pd, int m, int k, int n, int lda, int ldc,
-                               const dnnl_memory_desc_t *wmd, int ep)
+/* A matmul primitive descriptor with a user-managed scratchpad and optional post-ops. */
+static dnnl_status_t make_pd(gemm_ctx *g, dnnl_primitive_desc_t *pd, const dnnl_memory_desc_t *a,
+                             const dnnl_memory_desc_t *w, const dnnl_memory_desc_t *c, const_dnnl_post_ops_t po)
 {
-    dnnl_memory_desc_t a, c;
-    md_2d(&a, m, k, lda, dnnl_type(g->type));
-    md_2d(&c, m, n, ldc, dst_type(g, ep));
     dnnl_matmul_desc_t desc;
-    dnnl_status_t st = dnnl_matmul_desc_init(&desc, &a, wmd, NULL, &c);
+    dnnl_status_t st = dnnl_matmul_desc_init(&desc, a, w, NULL, c);
     if (st != dnnl_success)
         return st;
     dnnl_primitive_attr_t attr;
     if ((st = dnnl_primitive_attr_create(&attr)) != dnnl_success)
         return st;
     dnnl_primitive_attr_set_scratchpad_mode(attr, dnnl_scratchpad_mode_user);
+    if (po)
+        dnnl_primitive_attr_set_post_ops(attr, po);
+    st = dnnl_primitive_desc_create(pd, &desc, attr, g->engine, NULL);
+    dnnl_primitive_attr_destroy(attr);
+    return st;
+}
+
+static dnnl_status_t matmul_pd(gemm_ctx *g, dnnl_primitive_desc_t *pd, int m, int k, int n, int lda, int ldc,
+                               const dnnl_memory_desc_t *wmd, int ep)
+{
+    dnnl_memory_desc_t a, c;
+    md_2d(&a, m, k, lda, dnnl_type(g->type));
+    md_2d(&c, m, n, ldc, dst_type(g, ep));
+    dnnl_post_ops_t po = NULL;
     if (ep != GEMM_STORE) {
-        dnnl_post_ops_t po;
         dnnl_post_ops_create(&po);
         if (ep == GEMM_ADD)
             dnnl_post_ops_append_sum(po, 1.0f);
@@ -130,11 +161,10 @@ static dnnl_status_t matmul_pd(gemm_ctx *g, dnnl_primitive_desc_t *pd, int m, in
             dnnl_post_ops_append_eltwise(po, 1.0f, dnnl_eltwise_swish, 1.0f, 0.0f);
         else
             dnnl_post_ops_append_binary(po, dnnl_binary_mul, &c);
-        dnnl_primitive_attr_set_post_ops(attr, po);
-        dnnl_post_ops_destroy(po);
     }
-    st = dnnl_primitive_desc_create(pd, &desc, attr, g->engine, NULL);
-    dnnl_primitive_attr_destroy(attr);
+    dnnl_status_t st = make_pd(g, pd, &a, wmd, &c, po);
+    if (po)
+        dnnl_post_ops_destroy(po);
     return st;
 }
 
@@ -255,13 +285,14 @@ static void evict(gemm_ctx *g)
     }
 }
 
-/* Find or create the primitive for this shape, move it to the front and mark it in use. Called under the lock. */
-static prim *acquire(gemm_ctx *g, const gemm_weight *w, int m, int lda, int ldc, int ep, dnnl_status_t *st)
+typedef dnnl_status_t (*pd_builder)(gemm_ctx *g, const void *arg, dnnl_primitive_desc_t *pd);
+
+/* Find or create the primitive for this key, move it to the front and mark it in use. Called under the lock. */
+static prim *acquire(gemm_ctx *g, const int *key, pd_builder build, const void *arg, dnnl_status_t *st)
 {
     for (prim **pp = &g->cache; *pp; pp = &(*pp)->next) {
         prim *p = *pp;
-        if (p->m == m && p->k == w->k && p->n == w->n && p->lda == lda && p->ldc == ldc && p->ep == ep &&
-            p->plain == w->plain) {
+        if (!memcmp(p->key, key, sizeof p->key)) {
             *pp = p->next;
             p->next = g->cache;
             g->cache = p;
@@ -270,7 +301,7 @@ static prim *acquire(gemm_ctx *g, const gemm_weight *w, int m, int lda, int ldc,
         }
     }
     dnnl_primitive_desc_t pd;
-    if ((*st = matmul_pd(g, &pd, m, w->k, w->n, lda, ldc, w->md, ep)) != dnnl_success)
+    if ((*st = build(g, arg, &pd)) != dnnl_success)
         return NULL;
     prim *p = calloc(1, sizeof *p);
     if (!p) {
@@ -278,7 +309,9 @@ static prim *acquire(gemm_ctx *g, const gemm_weight *w, int m, int lda, int ldc,
         *st = dnnl_out_of_memory;
         return NULL;
     }
-    *p = (prim){m, w->k, w->n, lda, ldc, ep, w->plain, 1, NULL, 0, g->cache};
+    memcpy(p->key, key, sizeof p->key);
+    p->users = 1;
+    p->next = g->cache;
     p->scratch_bytes = dnnl_memory_desc_get_size(dnnl_primitive_desc_query_md(pd, dnnl_query_scratchpad_md, 0));
     *st = dnnl_primitive_create(&p->p, pd);
     dnnl_primitive_desc_destroy(pd);
@@ -290,6 +323,14 @@ static prim *acquire(gemm_ctx *g, const gemm_weight *w, int m, int lda, int ldc,
     g->cached++;
     evict(g);
     return p;
+}
+
+static void release(gemm_ctx *g, prim *p)
+{
+    pthread_mutex_lock(&g->lock);
+    p->users--;
+    evict(g);
+    pthread_mutex_unlock(&g->lock);
 }
 
 static slot *my_slot(gemm_ctx *g, size_t scratch_bytes, dnnl_status_t *st)
@@ -314,49 +355,117 @@ static slot *my_slot(gemm_ctx *g, size_t scratch_bytes, dnnl_status_t *st)
     return s;
 }
 
+/* One memory argument of an execution. */
+typedef struct exec_mem {
+    int arg;
+    const dnnl_memory_desc_t *md;
+    const void *data;
+} exec_mem;
+
+/* Execute p on the calling thread's stream with the given memories (and its scratchpad). */
+static dnnl_status_t execute(gemm_ctx *g, const prim *p, const exec_mem *mem, int n)
+{
+    dnnl_status_t st = dnnl_success;
+    slot *s = my_slot(g, p->scratch_bytes, &st);
+    if (!s)
+        return st;
+    dnnl_memory_t m[6] = {NULL};
+    dnnl_exec_arg_t args[6];
+    int k = 0;
+    for (int i = 0; i < n && st == dnnl_success; i++, k++) {
+        st = dnnl_memory_create(&m[k], mem[i].md, g->engine, (void *)mem[i].data);
+        args[k] = (dnnl_exec_arg_t){mem[i].arg, m[k]};
+    }
+    if (st == dnnl_success && p->scratch_bytes) {
+        dnnl_memory_desc_t smd;
+        dnnl_dims_t sd = {(dnnl_dim_t)p->scratch_bytes};
+        dnnl_memory_desc_init_by_tag(&smd, 1, sd, dnnl_u8, dnnl_a);
+        st = dnnl_memory_create(&m[k], &smd, g->engine, s->scratch);
+        args[k] = (dnnl_exec_arg_t){DNNL_ARG_SCRATCHPAD, m[k]};
+        k++;
+    }
+    if (st == dnnl_success)
+        st = dnnl_primitive_execute(p->p, s->stream, k, args);
+    if (st == dnnl_success)
+        st = dnnl_stream_wait(s->stream);
+    for (int i = 0; i < k; i++)
+        dnnl_memory_destroy(m[i]);
+    return st;
+}
+
+typedef struct run_args {
+    int m, k, n, lda, ldc, ep;
+    const dnnl_memory_desc_t *wmd;
+} run_args;
+
+static dnnl_status_t build_run(gemm_ctx *g, const void *arg, dnnl_primitive_desc_t *pd)
+{
+    const run_args *r = arg;
+    return matmul_pd(g, pd, r->m, r->k, r->n, r->lda, r->ldc, r->wmd, r->ep);
+}
+
 int gemm_run(gemm_ctx *g, const gemm_weight *w, int m, const void *a, int lda, void *c, int ldc, gemm_epilogue ep,
              const void *mul, char *err, size_t errlen)
 {
     if (m <= 0)
         return 0;
     dnnl_status_t st = dnnl_success;
+    int key[KEY_LEN] = {0, m, w->k, w->n, lda, ldc, ep, w->plain};
+    run_args ra = {m, w->k, w->n, lda, ldc, ep, w->md};
     pthread_mutex_lock(&g->lock);
-    prim *p = acquire(g, w, m, lda, ldc, ep, &st);
+    prim *p = acquire(g, key, build_run, &ra, &st);
     pthread_mutex_unlock(&g->lock);
     if (!p)
         return fail(err, errlen, "creating a matrix product", st);
-    slot *s = my_slot(g, p->scratch_bytes, &st);
-    dnnl_memory_t ma = NULL, mw = NULL, mc = NULL, ms = NULL, mm = NULL;
-    if (s) {
-        dnnl_memory_desc_t amd, cmd, smd;
-        md_2d(&amd, m, w->k, lda, dnnl_type(g->type));
-        md_2d(&cmd, m, w->n, ldc, dst_type(g, ep));
-        dnnl_dims_t sd = {(dnnl_dim_t)p->scratch_bytes};
-        dnnl_memory_desc_init_by_tag(&smd, 1, sd, dnnl_u8, dnnl_a);
-        if ((st = dnnl_memory_create(&ma, &amd, g->engine, (void *)a)) == dnnl_success &&
-            (st = dnnl_memory_create(&mw, w->md, g->engine, w->data)) == dnnl_success &&
-            (st = dnnl_memory_create(&mc, &cmd, g->engine, c)) == dnnl_success &&
-            (ep != GEMM_MUL || (st = dnnl_memory_create(&mm, &cmd, g->engine, (void *)mul)) == dnnl_success) &&
-            (!p->scratch_bytes || (st = dnnl_memory_create(&ms, &smd, g->engine, s->scratch)) == dnnl_success)) {
-            dnnl_exec_arg_t args[5] = {{DNNL_ARG_SRC, ma}, {DNNL_ARG_WEIGHTS, mw}, {DNNL_ARG_DST, mc}};
-            int n = 3;
-            if (ms)
-                args[n++] = (dnnl_exec_arg_t){DNNL_ARG_SCRATCHPAD, ms};
-            if (mm)
-                args[n++] = (dnnl_exec_arg_t){DNNL_ARG_ATTR_MULTIPLE_POST_OP(0) | DNNL_ARG_SRC_1, mm};
-            st = dnnl_primitive_execute(p->p, s->stream, n, args);
-            if (st == dnnl_success)
-                st = dnnl_stream_wait(s->stream);
-        }
-    }
-    pthread_mutex_lock(&g->lock);
-    p->users--;
-    evict(g);
-    pthread_mutex_unlock(&g->lock);
-    dnnl_memory_destroy(ma);
-    dnnl_memory_destroy(mw);
-    dnnl_memory_destroy(mc);
-    dnnl_memory_destroy(mm);
-    dnnl_memory_destroy(ms);
+    dnnl_memory_desc_t amd, cmd;
+    md_2d(&amd, m, w->k, lda, dnnl_type(g->type));
+    md_2d(&cmd, m, w->n, ldc, dst_type(g, ep));
+    exec_mem mem[4] = {{DNNL_ARG_SRC, &amd, a}, {DNNL_ARG_WEIGHTS, w->md, w->data}, {DNNL_ARG_DST, &cmd, c},
+                       {DNNL_ARG_ATTR_MULTIPLE_POST_OP(0) | DNNL_ARG_SRC_1, &cmd, mul}};
+    st = execute(g, p, mem, ep == GEMM_MUL ? 4 : 3);
+    release(g, p);
     return st == dnnl_success ? 0 : fail(err, errlen, "running a matrix product", st);
+}
+
+/* ---- batched products (attention) ---- */
+
+typedef struct batched_args {
+    dnnl_memory_desc_t a, b, c;
+} batched_args;
+
+static void batched_mds(const gemm_ctx *g, batched_args *x, int b0, int b1, int m, int k, int n, int b_trans,
+                        int ldb, long b_stride)
+{
+    dnnl_dims_t da = {b0, b1, m, k}, sa = {(dnnl_dim_t)b1 * m * k, (dnnl_dim_t)m * k, k, 1};
+    dnnl_dims_t db = {b0, 1, k, n}, sb = {b_stride, b_stride, b_trans ? 1 : ldb, b_trans ? ldb : 1};
+    dnnl_dims_t dc = {b0, b1, m, n};
+    dnnl_memory_desc_init_by_strides(&x->a, 4, da, dnnl_type(g->type), sa);
+    dnnl_memory_desc_init_by_strides(&x->b, 4, db, dnnl_type(g->type), sb);
+    dnnl_memory_desc_init_by_tag(&x->c, 4, dc, dnnl_f32, dnnl_abcd);
+}
+
+static dnnl_status_t build_batched(gemm_ctx *g, const void *arg, dnnl_primitive_desc_t *pd)
+{
+    const batched_args *x = arg;
+    return make_pd(g, pd, &x->a, &x->b, &x->c, NULL);
+}
+
+int gemm_batched(gemm_ctx *g, int b0, int b1, int m, int k, int n, const void *a, const void *b, int b_trans,
+                 int ldb, long b_stride, float *c, char *err, size_t errlen)
+{
+    if (b0 <= 0 || b1 <= 0 || m <= 0 || n <= 0)
+        return 0;
+    dnnl_status_t st = dnnl_success;
+    int key[KEY_LEN] = {1, b0, b1, m, k, n, b_trans, ldb, (int)b_stride};
+    batched_args x;
+    batched_mds(g, &x, b0, b1, m, k, n, b_trans, ldb, b_stride);
+    pthread_mutex_lock(&g->lock);
+    prim *p = acquire(g, key, build_batched, &x, &st);
+    pthread_mutex_unlock(&g->lock);
+    if (!p)
+        return fail(err, errlen, "creating a batched matrix product", st);
+    exec_mem mem[3] = {{DNNL_ARG_SRC, &x.a, a}, {DNNL_ARG_WEIGHTS, &x.b, b}, {DNNL_ARG_DST, &x.c, c}};
+    st = execute(g, p, mem, 3);
+    release(g, p);
+    return st == dnnl_success ? 0 : fail(err, errlen, "running a batched matrix product", st);
 }

@@ -54,4 +54,11 @@ typedef enum gemm_epilogue {
 int gemm_run(gemm_ctx *g, const gemm_weight *w, int m, const void *a, int lda, void *c, int ldc, gemm_epilogue ep,
              const void *mul, char *err, size_t errlen);
 
+/* Attention-shaped batched product: C[i][j] = A[i][j] · B[i] for i < b0, j < b1 (B shared across j, e.g. the query
+ * heads of one key/value head). A: b0·b1 dense m × k matrices, compute type. B: b0 matrices b_stride elements apart of
+ * logical shape k × n, compute type, stored row-major (b_trans = 0: k rows of n elements, ldb apart) or as their
+ * transpose (b_trans = 1: n rows of k, ldb apart). C: b0·b1 dense m × n fp32 matrices. Returns 0 or -1 with err. */
+int gemm_batched(gemm_ctx *g, int b0, int b1, int m, int k, int n, const void *a, const void *b, int b_trans,
+                 int ldb, long b_stride, float *c, char *err, size_t errlen);
+
 #endif

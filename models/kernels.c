@@ -17,16 +17,6 @@
 #define HOT
 #endif
 
-/* fp32 → bf16 bits without a branch (so loops vectorise); round to nearest even, NaN stays NaN. */
-static inline uint16_t bf16_bits(float f)
-{
-    uint32_t u;
-    memcpy(&u, &f, 4);
-    uint32_t nan = (u & 0x7fffffffu) > 0x7f800000u;
-    uint32_t r = (u + 0x7fffu + ((u >> 16) & 1u)) >> 16;
-    return (uint16_t)(nan ? ((u >> 16) | 0x40u) : r);
-}
-
 HOT void act_store(void *dst, act_type t, const float *src, int n)
 {
     if (t == ACT_F32) {
@@ -35,7 +25,7 @@ HOT void act_store(void *dst, act_type t, const float *src, int n)
     }
     uint16_t *d = dst;
     for (int i = 0; i < n; i++)
-        d[i] = bf16_bits(src[i]);
+        d[i] = f32_to_bf16(src[i]);
 }
 
 /* This thread's share [r0, r1) of m rows inside a parallel region. */
@@ -51,6 +41,7 @@ typedef struct isa_kernels {
     void (*rmsnorm)(void *, act_type, int, const float *, int, const float *, int, int, int, float);
     void (*rope)(float *, int, int, int, const int *, int, int, const float *, const float *);
     void (*attn)(const attn_seq *, const attn_shape *, int, void *);
+    void (*softmax)(float *, int, int, int, int, int, void *, act_type);
 } isa_kernels;
 
 static isa_kernels pick_kernels(void)
@@ -58,11 +49,11 @@ static isa_kernels pick_kernels(void)
 #if defined(__x86_64__) && defined(__GNUC__)
     if (__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512dq") &&
         __builtin_cpu_supports("avx512bw") && __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("fma"))
-        return (isa_kernels){rmsnorm_block_avx512, rope_block_avx512, attn_task_avx512};
+        return (isa_kernels){rmsnorm_block_avx512, rope_block_avx512, attn_task_avx512, softmax_row_avx512};
     if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma"))
-        return (isa_kernels){rmsnorm_block_avx2, rope_block_avx2, attn_task_avx2};
+        return (isa_kernels){rmsnorm_block_avx2, rope_block_avx2, attn_task_avx2, softmax_row_avx2};
 #endif
-    return (isa_kernels){rmsnorm_block_base, rope_block_base, attn_task_base};
+    return (isa_kernels){rmsnorm_block_base, rope_block_base, attn_task_base, softmax_row_base};
 }
 
 void rmsnorm_rows(void *y, act_type t, int ldy, const float *x, int ldx, const float *w, int m, int n, float eps)
@@ -96,6 +87,11 @@ void add_bias_rows(float *x, int ldx, int off, int m, const float *bias, int n)
     }
 }
 
+void softmax_row(float *s, int n, int a0, int a1, int b0, int b1, void *p, act_type t)
+{
+    pick_kernels().softmax(s, n, a0, a1, b0, b1, p, t);
+}
+
 int attention_batch(const attn_seq *seqs, int n_seqs, const attn_shape *sh)
 {
     int max_n = 0, failed = 0;
@@ -106,7 +102,7 @@ int attention_batch(const attn_seq *seqs, int n_seqs, const attn_shape *sh)
     void (*task)(const attn_seq *, const attn_shape *, int, void *) = pick_kernels().attn;
 #pragma omp parallel reduction(| : failed)
     {
-        void *w = attn_scratch_new(max_n, sh->head_dim);
+        void *w = attn_scratch_new(max_n, sh->head_dim, sh->n_heads / sh->n_kv);
         failed = !w;
 #pragma omp for schedule(dynamic, 1)
         for (int t = 0; t < tasks; t++)

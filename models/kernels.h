@@ -16,15 +16,14 @@ typedef enum act_type { ACT_F32 = 0, ACT_BF16 = 1 } act_type;
 
 static inline size_t act_size(act_type t) { return t == ACT_BF16 ? 2 : 4; }
 
-/* fp32 → bf16, round to nearest even; NaN stays NaN. */
+/* fp32 → bf16, round to nearest even; NaN stays NaN. Branch-free, so loops over it vectorise. */
 static inline uint16_t f32_to_bf16(float f)
 {
     uint32_t u;
     memcpy(&u, &f, 4);
-    if ((u & 0x7fffffffu) > 0x7f800000u)
-        return (uint16_t)((u >> 16) | 0x40);
-    u += 0x7fffu + ((u >> 16) & 1u);
-    return (uint16_t)(u >> 16);
+    uint32_t nan = (u & 0x7fffffffu) > 0x7f800000u;
+    uint32_t r = (u + 0x7fffu + ((u >> 16) & 1u)) >> 16;
+    return (uint16_t)(nan ? ((u >> 16) | 0x40u) : r);
 }
 
 static inline float bf16_to_f32(uint16_t h)
@@ -116,13 +115,15 @@ void add_bias_rows(float *x, int ldx, int off, int m, const float *bias, int n);
  * (kend[r] = r + 1, bstart[r] = r + 1) and label continuations branching off a shared prefix.
  * Only the query rows listed in qrows[0 .. nq-1] are computed; their outputs go to out + i*ldo (i = index in qrows),
  * head h at columns h*head_dim, as `t`. Query head h reads kv head h / (n_heads / n_kv).
- * q, k, v: row r's head h at q + r*ld + h*head_dim (likewise k, v with kv heads); scale multiplies q·k. */
+ * k, v: row r's head h at k + r*ldk + h*head_dim (likewise v); q: row r's head h at q + (r − q0)*ldq + h*head_dim,
+ * so q may hold only the rows from q0 on (the new rows when earlier keys come from a cache). scale multiplies q·k. */
 typedef struct attn_seq {
     int n;
     const float *q, *k, *v;
     int ldq, ldk, ldv;
+    int q0;
     const int *kend, *bstart;
-    const int *pos;          /* positions of the rows (used for the sliding window only; may be NULL without one) */
+    const int *pos;          /* positions of the rows (rotary embedding, sliding window) */
     const int *qrows;
     int nq;
     void *out;
@@ -134,12 +135,49 @@ typedef struct attn_shape {
     int n_heads, n_kv, head_dim;
     float scale;
     int window;              /* sliding window (keys within `window` positions of the query); 0 = none */
+    const float *rope;       /* (cos, sin) table as for rope_rows: q and k are rotated as they are read (by the rows'
+                                positions); NULL = q and k arrive rotated */
 } attn_shape;
+
+/* Copy one head's n = head_dim floats of a q or k row, rotated for position pos when cs (the rope_rows table) is
+ * given, and multiplied by scale. */
+static inline void rope_head(float *dst, const float *src, int head_dim, const float *cs, int pos, float scale)
+{
+    if (!cs) {
+        for (int d = 0; d < head_dim; d++)
+            dst[d] = src[d] * scale;
+        return;
+    }
+    const float *c = cs + (size_t)pos * head_dim;
+    for (int j = 0; j < head_dim / 2; j++) {
+        float a = src[2 * j], b = src[2 * j + 1], co = c[2 * j], si = c[2 * j + 1];
+        dst[2 * j] = (a * co - b * si) * scale;
+        dst[2 * j + 1] = (a * si + b * co) * scale;
+    }
+}
+
+/* The keys query row r of a sequence sees: [*lo, *kend) ∪ [*bs, r] (the second empty when *bs > r), the sliding
+ * window applied; *top is one past the last visible key. */
+static inline void attn_row_ranges(const attn_seq *sq, const attn_shape *sh, int r, int *lo, int *kend, int *bs,
+                                   int *top)
+{
+    *lo = 0;
+    *kend = sq->kend[r];
+    *bs = sq->bstart[r];
+    if (sh->window > 0) {
+        /* rows [0, kend) sit at positions pos[0] + j; a branch's rows at consecutive positions too */
+        int first = sq->pos[r] - sh->window + 1;
+        *lo = first - sq->pos[0] > 0 ? first - sq->pos[0] : 0;
+        if (*bs <= r && first - sq->pos[*bs] > 0)
+            *bs += first - sq->pos[*bs];
+    }
+    *top = *bs <= r ? r + 1 : *kend;
+}
 
 /* Runs every (sequence, kv head) task of a batch in parallel; scratch is allocated inside. Returns 0 or -1 (memory). */
 /* (attention.c: one task, built per instruction set, and its scratch space) */
 typedef struct attn_scratch attn_scratch;
-attn_scratch *attn_scratch_new(int n, int head_dim);
+attn_scratch *attn_scratch_new(int n, int head_dim, int group);
 void attn_scratch_free(attn_scratch *w);
 #define KERNELS_FOR_ISA(isa)                                                                                        \
     void attn_task_##isa(const attn_seq *sq, const attn_shape *sh, int kvh, void *scratch);                          \
@@ -147,6 +185,15 @@ void attn_scratch_free(attn_scratch *w);
                              int n, float eps);                                                                      \
     void rope_block_##isa(float *x, int ldx, int r0, int r1, const int *pos, int n_heads, int head_dim,              \
                           const float *cs, const float *bias);
+/* One row of masked softmax: p[j] = exp(s[j] − max) / Σ over the visible keys [a0, a1) ∪ [b0, b1), 0 for the other
+ * keys j < n; written as t. s is overwritten. */
+#define SOFTMAX_FOR_ISA(isa)                                                                                         \
+    void softmax_row_##isa(float *s, int n, int a0, int a1, int b0, int b1, void *p, act_type t);
+SOFTMAX_FOR_ISA(avx512)
+SOFTMAX_FOR_ISA(avx2)
+SOFTMAX_FOR_ISA(base)
+void softmax_row(float *s, int n, int a0, int a1, int b0, int b1, void *p, act_type t);
+
 KERNELS_FOR_ISA(avx512)
 KERNELS_FOR_ISA(avx2)
 KERNELS_FOR_ISA(base)

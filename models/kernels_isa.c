@@ -121,6 +121,34 @@ void ISA_NAME(rmsnorm_block)(void *y, act_type t, int ldy, const float *x, int l
     }
 }
 
+/* Masked softmax of one row of scores (attention through matrix products). */
+void ISA_NAME(softmax_row)(float *s, int n, int a0, int a1, int b0, int b1, void *p, act_type t)
+{
+    float mx = -INFINITY, sum = 0.0f;
+#pragma omp simd reduction(max : mx)
+    for (int j = a0; j < a1; j++)
+        mx = s[j] > mx ? s[j] : mx;
+#pragma omp simd reduction(max : mx)
+    for (int j = b0; j < b1; j++)
+        mx = s[j] > mx ? s[j] : mx;
+#pragma omp simd reduction(+ : sum)
+    for (int j = a0; j < a1; j++) {
+        s[j] = exp_poly(s[j] - mx);
+        sum += s[j];
+    }
+#pragma omp simd reduction(+ : sum)
+    for (int j = b0; j < b1; j++) {
+        s[j] = exp_poly(s[j] - mx);
+        sum += s[j];
+    }
+    float inv = sum > 0.0f ? 1.0f / sum : 0.0f;
+    for (int j = 0; j < n; j++) {
+        float v = (j >= a0 && j < a1) || (j >= b0 && j < b1) ? s[j] * inv : 0.0f;
+        s[j] = v;
+    }
+    act_store_short(p, t, s, n);
+}
+
 /* Rotary pairs (2j, 2j+1) of every head, in place, after adding an optional bias. */
 void ISA_NAME(rope_block)(float *x, int ldx, int r0, int r1, const int *pos, int n_heads, int head_dim,
                           const float *cs, const float *bias)
@@ -147,6 +175,7 @@ void ISA_NAME(rope_block)(float *x, int ldx, int r0, int r1, const int *pos, int
 
 struct attn_scratch {
     float *k, *v;        /* n × head_dim, this kv head's keys and values */
+    float *q;            /* group × n × head_dim: the group's queries, rotated and scaled */
     vf *s;               /* n: scores, then probabilities, of the block's lanes */
     vf *qt, *o;          /* head_dim each */
     int cap_n, cap_hd;
@@ -163,22 +192,23 @@ void attn_scratch_free(attn_scratch *w)
 {
     if (!w)
         return;
-    free(w->k), free(w->v), free(w->s), free(w->qt), free(w->o);
+    free(w->q), free(w->k), free(w->v), free(w->s), free(w->qt), free(w->o);
     free(w);
 }
 
-attn_scratch *attn_scratch_new(int n, int head_dim)
+attn_scratch *attn_scratch_new(int n, int head_dim, int group)
 {
     attn_scratch *w = calloc(1, sizeof *w);
     if (!w)
         return NULL;
     int hdp = padded(head_dim);
+    w->q = malloc((size_t)group * n * hdp * sizeof(float) + 1);
     w->k = malloc((size_t)n * hdp * sizeof(float) + 1);
     w->v = malloc((size_t)n * hdp * sizeof(float) + 1);
     w->s = aligned_alloc(sizeof(vf), ((size_t)n + 1) * sizeof(vf));
     w->qt = aligned_alloc(sizeof(vf), (size_t)hdp * sizeof(vf));
     w->o = aligned_alloc(sizeof(vf), (size_t)hdp * sizeof(vf));
-    if (!w->k || !w->v || !w->s || !w->qt || !w->o) {
+    if (!w->q || !w->k || !w->v || !w->s || !w->qt || !w->o) {
         attn_scratch_free(w);
         return NULL;
     }
@@ -203,23 +233,16 @@ static void lane_ranges(const attn_seq *sq, const attn_shape *sh, const int *row
     ln->full0 = 0;
     ln->full1 = sq->n;
     for (int i = 0; i < QB; i++) {
-        int r = rows[i < nb ? i : 0], lo = 0, bs = sq->bstart[r];
-        if (sh->window > 0) {
-            /* rows [0, kend) sit at positions pos[0] + j; a branch's rows at consecutive positions too */
-            int first = sq->pos[r] - sh->window + 1;
-            lo = first - sq->pos[0] > 0 ? first - sq->pos[0] : 0;
-            if (bs <= r && bs + (first - sq->pos[bs]) > bs)
-                bs += first - sq->pos[bs];
-        }
+        int r = rows[i < nb ? i : 0], lo, kend, bs, top;
+        attn_row_ranges(sq, sh, r, &lo, &kend, &bs, &top);
         ln->lo[i] = lo;
-        ln->kend[i] = sq->kend[r];
+        ln->kend[i] = kend;
         ln->bs[i] = bs;
         ln->r[i] = r;
-        int top = bs <= r ? r + 1 : sq->kend[r];
         ln->jmin = lo < ln->jmin ? lo : ln->jmin;
         ln->jmax = top > ln->jmax ? top : ln->jmax;
         ln->full0 = lo > ln->full0 ? lo : ln->full0;
-        ln->full1 = sq->kend[r] < ln->full1 ? sq->kend[r] : ln->full1;
+        ln->full1 = kend < ln->full1 ? kend : ln->full1;
     }
     if (ln->jmin > ln->jmax)
         ln->jmin = ln->jmax;
@@ -297,28 +320,61 @@ static inline void block_values(vf *o, const vf *s, const float *v, int hdp, int
     }
 }
 
-void ISA_NAME(attn_task)(const attn_seq *sq, const attn_shape *sh, int kvh, void *scratch)
+/* Ask for the cache lines of n floats at p (rows of q|k|v lie a few KB apart, too far for the hardware prefetcher). */
+static inline void prefetch(const float *p, int n)
 {
-    attn_scratch *w = scratch;
+    for (int i = 0; i < n; i += 16)
+        __builtin_prefetch(p + i);
+}
+
+enum { AHEAD = 6 }; /* rows prefetched ahead */
+
+/* One pass over the rows: keys (rotated) and values of kv head kvh, and the queries of its group's heads (rotated
+ * and scaled), into contiguous zero-padded scratch. */
+static void gather_qkv(const attn_seq *sq, const attn_shape *sh, int kvh, attn_scratch *w)
+{
     int n = sq->n, hd = sh->head_dim, hdp = padded(hd), group = sh->n_heads / sh->n_kv;
     for (int r = 0; r < n; r++) {
+        if (r + AHEAD < n) {
+            prefetch(sq->k + (size_t)(r + AHEAD) * sq->ldk + kvh * hd, hd);
+            prefetch(sq->v + (size_t)(r + AHEAD) * sq->ldv + kvh * hd, hd);
+        }
         float *kr = w->k + (size_t)r * hdp, *vr = w->v + (size_t)r * hdp;
-        memcpy(kr, sq->k + (size_t)r * sq->ldk + kvh * hd, (size_t)hd * sizeof(float));
+        rope_head(kr, sq->k + (size_t)r * sq->ldk + kvh * hd, hd, sh->rope, sq->pos[r], 1.0f);
         memcpy(vr, sq->v + (size_t)r * sq->ldv + kvh * hd, (size_t)hd * sizeof(float));
         for (int d = hd; d < hdp; d++)
             kr[d] = vr[d] = 0.0f;
     }
+    for (int i = 0; i < sq->nq; i++) {
+        if (i + AHEAD < sq->nq)
+            prefetch(sq->q + (size_t)(sq->qrows[i + AHEAD] - sq->q0) * sq->ldq + kvh * group * hd, group * hd);
+        int r = sq->qrows[i];
+        for (int g = 0; g < group; g++) {
+            float *qi = w->q + ((size_t)g * sq->nq + i) * hdp;
+            rope_head(qi, sq->q + (size_t)(r - sq->q0) * sq->ldq + (kvh * group + g) * hd, hd, sh->rope, sq->pos[r],
+                      sh->scale);
+            for (int d = hd; d < hdp; d++)
+                qi[d] = 0.0f;
+        }
+    }
+}
+
+void ISA_NAME(attn_task)(const attn_seq *sq, const attn_shape *sh, int kvh, void *scratch)
+{
+    attn_scratch *w = scratch;
+    int hd = sh->head_dim, hdp = padded(hd), group = sh->n_heads / sh->n_kv;
+    gather_qkv(sq, sh, kvh, w);
     float row[hd];
     lanes ln;
     for (int g = 0; g < group; g++) {
         int h = kvh * group + g;
         for (int i0 = 0; i0 < sq->nq; i0 += QB) {
             int nb = sq->nq - i0 < QB ? sq->nq - i0 : QB;
-            const int *rows = sq->qrows + i0;
-            lane_ranges(sq, sh, rows, nb, &ln);
+            lane_ranges(sq, sh, sq->qrows + i0, nb, &ln);
+            const float *qs = w->q + ((size_t)g * sq->nq + i0) * hdp;
             for (int d = 0; d < hdp; d++)
                 for (int i = 0; i < QB; i++)
-                    w->qt[d][i] = i < nb && d < hd ? sq->q[(size_t)rows[i] * sq->ldq + h * hd + d] * sh->scale : 0.0f;
+                    w->qt[d][i] = i < nb ? qs[(size_t)i * hdp + d] : 0.0f;
             block_scores(w->s, w->k, w->qt, hdp, ln.jmin, ln.jmax);
             vf sum = block_softmax(w->s, &ln);
             block_values(w->o, w->s, w->v, hdp, ln.jmin, ln.jmax);
@@ -326,10 +382,9 @@ void ISA_NAME(attn_task)(const attn_seq *sq, const attn_shape *sh, int kvh, void
                 float inv = sum[i] > 0.0f ? 1.0f / sum[i] : 0.0f;
                 for (int d = 0; d < hd; d++)
                     row[d] = w->o[d][i] * inv;
-                act_store_short((char *)sq->out + ((size_t)(i0 + i) * sq->ldo + (size_t)h * hd) * act_size(sq->t), sq->t,
-                          row, hd);
+                act_store_short((char *)sq->out + ((size_t)(i0 + i) * sq->ldo + (size_t)h * hd) * act_size(sq->t),
+                                sq->t, row, hd);
             }
         }
     }
 }
-

@@ -7,8 +7,8 @@
  *     for each layer:
  *         xb   = rmsnorm(x) · g_attn                         (written in the compute type)
  *         qkv  = xb · [Wq Wk Wv]ᵀ                            one GEMM for the three projections
- *         q, k = rotate(q, k) by position                     in place
- *         att  = softmax(q kᵀ / √d + causal mask) v           per (sequence, kv head); never across sequences
+ *         att  = softmax(rot(q) rot(k)ᵀ / √d + causal mask) v  per sequence; never across sequences; the rotary
+ *                                                             position embedding is applied as q and k are read
  *         x   += att · Woᵀ                                    the residual add is the GEMM's accumulate
  *         xb   = rmsnorm(x) · g_ffn
  *         g    = silu(xb · W1ᵀ)                               SiLU fused into the gate's GEMM
@@ -22,8 +22,11 @@
  * sequence reuses the prefix. The output head is applied to the needed rows only (or, for raw logits, only the label
  * tokens' rows of the head are used).
  *
- * Sequences are grouped into chunks of about `chunk_rows` rows. Large models run one chunk at a time with every thread
- * inside each product; small models (whose products are too small to split well) run one chunk per thread.
+ * Sequences are grouped into chunks of about 1024 rows (whole sequences). When there are chunks enough and a layer's
+ * weights fit the shared cache, each thread runs its own chunks with single-threaded products (no barriers at all);
+ * otherwise the chunks go one after the other with every thread inside each product.
+ *
+ * Generation keeps the keys and values of the sequence so far (`kv_cache`), so each new token is one row.
  */
 #include "models/llama.h"
 
@@ -33,6 +36,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "models/attention.h"
 #include "models/gemm.h"
 #include "models/kernels.h"
 
@@ -55,6 +59,13 @@ typedef struct llama_ws {
     char err[512];
 } llama_ws;
 
+/* Generation state: one sequence's keys and values, so each new token costs one row. */
+typedef struct kv_cache {
+    int len, cap;         /* positions held, room */
+    int *ids;             /* the tokens they belong to */
+    float *kv;            /* layers × cap × 2·kv_dim: each position's k | v as the q|k|v product gave them */
+} kv_cache;
+
 typedef struct llama {
     llama_cfg c;
     act_type act;
@@ -68,6 +79,8 @@ typedef struct llama {
     int rope_len;
     llama_ws *ws;         /* one per thread slot */
     int n_ws;
+    lm_attention attn;    /* attention implementation asked for (LM_ATTN_AUTO: chosen per sequence) */
+    kv_cache cache;
 } llama;
 
 /* One forward pass: whole sequences laid out row after row. */
@@ -141,6 +154,8 @@ static void llama_free(void *impl)
         free(w->aseq);
     }
     free(L->ws);
+    free(L->cache.ids);
+    free(L->cache.kv);
     gemm_ctx_free(L->g);
     free(L);
 }
@@ -267,6 +282,7 @@ int llama_create(lm *m, const llama_cfg *c, const llama_source *src, const char 
         return lm_fail(m, LM_ENOMEM, "out of memory");
     L->c = *c;
     L->act = m->opts.dtype == LM_BF16 ? ACT_BF16 : ACT_F32;
+    L->attn = m->opts.attention;
     int rc = LM_ENOMEM;
     size_t emb = (size_t)c->vocab * c->dim;
     if (gemm_ctx_create(&L->g, L->act, err, sizeof err)) {
@@ -330,7 +346,17 @@ fail:
 
 /* ---- the forward pass ---- */
 
-#define GROW(ptr, n) ((ptr) = realloc((ptr), (size_t)(n) * sizeof *(ptr)))
+/* Resize *p to bytes, keeping the old block when that fails. */
+static int resize(void *p, size_t bytes)
+{
+    void *q = realloc(*(void **)p, bytes ? bytes : 1);
+    if (!q)
+        return -1;
+    *(void **)p = q;
+    return 0;
+}
+
+#define GROW(ptr, n) (resize(&(ptr), (size_t)(n) * sizeof *(ptr)) == 0)
 
 static int ws_reserve(const llama *L, llama_ws *w, int rows, int n_seqs, int n_out, int logits_rows)
 {
@@ -338,15 +364,10 @@ static int ws_reserve(const llama *L, llama_ws *w, int rows, int n_seqs, int n_o
     size_t es = act_size(L->act);
     int qd = c->heads * c->head_dim, kvd = c->kv_heads * c->head_dim;
     if (rows > w->cap_rows) {
-        void *xb = realloc(w->xb, (size_t)rows * (c->dim > qd ? c->dim : qd) * es);
-        void *att = xb ? realloc(w->att, (size_t)rows * qd * es) : NULL;
-        void *hg = att ? realloc(w->hg, (size_t)rows * c->ffn * es) : NULL;
-        void *hb = hg ? realloc(w->hb, (size_t)rows * c->ffn * es) : NULL;
-        w->xb = xb ? xb : w->xb;
-        w->att = att ? att : w->att;
-        w->hg = hg ? hg : w->hg;
-        w->hb = hb ? hb : w->hb;
-        if (!hb || !GROW(w->x, (size_t)rows * c->dim) || !GROW(w->qkv, (size_t)rows * (qd + 2 * kvd)) ||
+        if (resize(&w->xb, (size_t)rows * (c->dim > qd ? c->dim : qd) * es) ||
+            resize(&w->att, (size_t)rows * qd * es) || resize(&w->hg, (size_t)rows * c->ffn * es) ||
+            resize(&w->hb, (size_t)rows * c->ffn * es) || !GROW(w->x, (size_t)rows * c->dim) ||
+            !GROW(w->qkv, (size_t)rows * (qd + 2 * kvd)) ||
             !GROW(w->pos, rows) || !GROW(w->kend, rows) ||
             !GROW(w->bstart, rows) || !GROW(w->deep, rows) || !GROW(w->iota, rows))
             return -1;
@@ -370,11 +391,11 @@ static int ws_reserve(const llama *L, llama_ws *w, int rows, int n_seqs, int n_o
     return 0;
 }
 
-static int ws_logits(const llama *L, llama_ws *w, int rows)
+/* Room for cap_out rows of vocabulary logits (allocated on first use: raw-logit scoring never needs it). */
+static int ws_logits(const llama *L, llama_ws *w)
 {
     if (!w->logits && !(w->logits = malloc((size_t)w->cap_out * L->c.vocab * sizeof(float))))
         return -1;
-    (void)rows;
     return 0;
 }
 
@@ -401,8 +422,54 @@ static void gather_rows(float *dst, const float *x, int dim, const fwd_batch *b)
     }
 }
 
+/* Rows per forward chunk: measured on hidden 64 and 768, 1024 rows keep a chunk's q|k|v in cache for attention while
+ * the products stay efficient (512–1024 best, 4096 ~15% slower). */
+enum { DEFAULT_CHUNK_ROWS = 1024 };
+
+enum { MATMUL_MIN_KEYS = 384 }; /* measured crossover of the two attention paths (bf16, heads of 64 and 128) */
+
+/* Attention through the implementation asked for at open; rope = NULL when q and k arrive rotated. In auto mode the
+ * matrix units take the sequences where they pay off (bf16, heads of 32+ dimensions, long sequences: the products
+ * cost O(n²·d) at matrix speed, the vector kernel the same at vector speed plus less overhead per row) and the vector
+ * kernel the rest. */
+static int attention_any(const llama *L, llama_ws *w, const attn_seq *seqs, int n, const float *rope)
+{
+    const llama_cfg *c = &L->c;
+    attn_shape sh = {c->heads, c->kv_heads, c->head_dim, 1.0f / sqrtf((float)c->head_dim), c->window, rope};
+    int use_mm = L->attn == LM_ATTN_MATMUL, split = L->attn == LM_ATTN_AUTO && L->act == ACT_BF16 && c->head_dim >= 32;
+    attn_seq *longs = NULL, *shorts = NULL;
+    int n_long = 0, n_short = n;
+    if (split) {
+        longs = malloc((size_t)n * sizeof *longs);
+        shorts = malloc((size_t)n * sizeof *shorts);
+        if (!longs || !shorts) {
+            free(longs), free(shorts);
+            snprintf(w->err, sizeof w->err, "out of memory in attention");
+            return -1;
+        }
+        n_short = 0;
+        for (int s = 0; s < n; s++) {
+            if (seqs[s].n >= MATMUL_MIN_KEYS)
+                longs[n_long++] = seqs[s];
+            else
+                shorts[n_short++] = seqs[s];
+        }
+    }
+    int rc = 0;
+    if (use_mm)
+        rc = attention_mm(L->g, seqs, n, &sh, w->err, sizeof w->err);
+    else if (n_long)
+        rc = attention_mm(L->g, longs, n_long, &sh, w->err, sizeof w->err);
+    if (!rc && !use_mm && n_short && attention_batch(split ? shorts : seqs, n_short, &sh)) {
+        snprintf(w->err, sizeof w->err, "out of memory in attention");
+        rc = -1;
+    }
+    free(longs), free(shorts);
+    return rc;
+}
+
 /* Attention over every sequence of the batch; in the last layer only the needed query rows (sel). */
-static int attend(const llama *L, llama_ws *w, const fwd_batch *b, int sel)
+static int attend(const llama *L, llama_ws *w, const fwd_batch *b, int sel, const float *rope)
 {
     const llama_cfg *c = &L->c;
     int qd = c->heads * c->head_dim, kvd = c->kv_heads * c->head_dim, ld = qd + 2 * kvd;
@@ -416,8 +483,7 @@ static int attend(const llama *L, llama_ws *w, const fwd_batch *b, int sel)
             .qrows = sel ? b->outs + q->out0 : w->iota, .nq = sel ? q->nout : q->n,
             .out = (char *)w->att + (size_t)(sel ? q->out0 : q->row0) * qd * es, .ldo = qd, .t = L->act};
     }
-    attn_shape sh = {c->heads, c->kv_heads, c->head_dim, 1.0f / sqrtf((float)c->head_dim), c->window};
-    return attention_batch(w->aseq, b->n_seqs, &sh);
+    return attention_any(L, w, w->aseq, b->n_seqs, rope);
 }
 
 #define GEMM(wt, m, a, lda, c_, ldc, ep, mul)                                                                       \
@@ -439,15 +505,14 @@ static int forward(const llama *L, llama_ws *w, fwd_batch *b, const float *deep,
             add_deep(b->x, R, dim, b->deep, deep + (size_t)l * deep_layer_stride);
         rmsnorm_rows(w->xb, t, dim, b->x, dim, ly->attn_norm, R, dim, c->eps);
         GEMM(&ly->wqkv, R, w->xb, dim, w->qkv, qkvd, GEMM_STORE, NULL);
-        rope_rows(w->qkv, qkvd, 0, R, b->pos, c->heads, hd, L->rope, ly->bqkv);
-        rope_rows(w->qkv, qkvd, qd, R, b->pos, c->kv_heads, hd, L->rope, ly->bqkv ? ly->bqkv + qd : NULL);
-        if (ly->bqkv)
+        if (ly->bqkv) { /* biases first, then rotation: one pass here; otherwise attention rotates as it reads */
+            rope_rows(w->qkv, qkvd, 0, R, b->pos, c->heads, hd, L->rope, ly->bqkv);
+            rope_rows(w->qkv, qkvd, qd, R, b->pos, c->kv_heads, hd, L->rope, ly->bqkv + qd);
             add_bias_rows(w->qkv, qkvd, qd + kvd, R, ly->bqkv + qd + kvd, kvd);
-        int sel = l == c->layers - 1 && b->n_out < R;
-        if (attend(L, w, b, sel)) {
-            snprintf(w->err, sizeof w->err, "out of memory in attention");
-            return -1;
         }
+        int sel = l == c->layers - 1 && b->n_out < R;
+        if (attend(L, w, b, sel, ly->bqkv ? NULL : L->rope))
+            return -1;
         float *x = b->x;
         int m = R;
         if (sel) { /* the last layer goes on with the needed rows only */
@@ -573,7 +638,7 @@ static int chunk_scores(const llama *L, llama_ws *w, const lm_batch *b, const fw
 {
     int dim = L->c.dim, V = L->c.vocab;
     if (!lab_rows) {
-        if (ws_logits(L, w, fb->n_out)) {
+        if (ws_logits(L, w)) {
             snprintf(w->err, sizeof w->err, "out of memory for logits");
             return -1;
         }
@@ -629,17 +694,11 @@ static int run_chunk(const llama *L, llama_ws *w, const lm_batch *b, const seq_p
     return rc;
 }
 
-static int default_chunk_rows(const llama *L, int threads)
-{
-    (void)threads;
-    return L->c.dim <= 256 ? 1024 : 4096;
-}
-
 static int llama_score(lm *m, const lm_batch *b, float *scores)
 {
     llama *L = m->impl;
     int S = b->n_seqs, threads = m->opts.threads;
-    int chunk_rows = m->opts.chunk_rows > 0 ? m->opts.chunk_rows : default_chunk_rows(L, threads);
+    int chunk_rows = m->opts.chunk_rows > 0 ? m->opts.chunk_rows : DEFAULT_CHUNK_ROWS;
     seq_plan *plan = malloc((size_t)(S + 1) * sizeof *plan);
     int *starts = malloc((size_t)(S + 2) * sizeof *starts);
     float *lab_rows = b->raw_logits ? label_head_rows(L, b) : NULL;
@@ -665,16 +724,27 @@ static int llama_score(lm *m, const lm_batch *b, float *scores)
         free(plan), free(starts), free(lab_rows);
         return lm_fail(m, LM_ENOMEM, "out of memory for rotary tables");
     }
-    /* small models: one chunk per thread, every product single-threaded; large: all threads in each product */
-    int outer = threads > 1 && n_chunks >= 2 * threads && L->c.dim <= 256;
+    /* One chunk per thread, every product single-threaded, when there are chunks enough and a layer's weights stay in
+     * the shared cache (each thread streams them itself): no barriers at all. Measured on hidden 64 and 768 (the
+     * latter 0.53 s instead of 0.57-0.64 s per batch on 2 threads). Otherwise all threads go into each product. */
+    const llama_cfg *c = &L->c;
+    double layer_bytes = ((double)c->dim * (c->heads + 2 * c->kv_heads) * c->head_dim +
+                          (double)c->heads * c->head_dim * c->dim + 3.0 * c->dim * c->ffn) * act_size(L->act);
+    int outer = threads > 1 && n_chunks >= 2 * threads && layer_bytes <= 64e6;
     int failed = -1;
-#pragma omp parallel for schedule(dynamic, 1) if (outer)
-    for (int k = 0; k < n_chunks; k++) {
-        int slot = outer ? omp_get_thread_num() : 0;
-        if (run_chunk(L, &L->ws[slot], b, plan, starts[k], starts[k + 1], lab_rows, scores)) {
+    if (outer) {
+#pragma omp parallel for schedule(dynamic, 1)
+        for (int k = 0; k < n_chunks; k++) {
+            int slot = omp_get_thread_num();
+            if (run_chunk(L, &L->ws[slot], b, plan, starts[k], starts[k + 1], lab_rows, scores)) {
 #pragma omp critical(llama_fail)
-            failed = slot;
+                failed = slot;
+            }
         }
+    } else { /* not inside an (inactive) parallel region: the products' own regions then reuse the pool's threads */
+        for (int k = 0; k < n_chunks && failed < 0; k++)
+            if (run_chunk(L, &L->ws[0], b, plan, starts[k], starts[k + 1], lab_rows, scores))
+                failed = 0;
     }
     free(plan), free(starts), free(lab_rows);
     if (failed >= 0)
@@ -715,13 +785,104 @@ static int llama_logits(lm *m, const int *ids, int n, float *out)
     return rc;
 }
 
+/* ---- generation with a key/value cache ---- */
+
+static int cache_reserve(llama *L, int n)
+{
+    kv_cache *kc = &L->cache;
+    if (n <= kc->cap)
+        return 0;
+    int cap = kc->cap ? kc->cap : 64;
+    while (cap < n)
+        cap *= 2;
+    cap = cap < L->c.max_pos ? cap : L->c.max_pos;
+    size_t row = 2 * (size_t)L->c.kv_heads * L->c.head_dim;
+    float *kv = malloc((size_t)L->c.layers * cap * row * sizeof *kv);
+    int *ids = realloc(kc->ids, (size_t)cap * sizeof *ids);
+    if (!kv || !ids) {
+        free(kv);
+        if (ids)
+            kc->ids = ids;
+        return -1;
+    }
+    for (int l = 0; kc->kv && l < L->c.layers; l++)
+        memcpy(kv + (size_t)l * cap * row, kc->kv + (size_t)l * kc->cap * row, (size_t)kc->len * row * sizeof *kv);
+    free(kc->kv);
+    kc->kv = kv;
+    kc->ids = ids;
+    kc->cap = cap;
+    return 0;
+}
+
+/* Run rows [keep, n) of ids through the layers, keys and values of rows [0, keep) coming from the cache; the last
+ * row's final state goes to w->hid. */
+static int forward_cached(llama *L, llama_ws *w, const int *ids, int keep, int n)
+{
+    const llama_cfg *c = &L->c;
+    kv_cache *kc = &L->cache;
+    int dim = c->dim, hd = c->head_dim, qd = c->heads * hd, kvd = c->kv_heads * hd, qkvd = qd + 2 * kvd;
+    int fresh = n - keep;
+    act_type t = L->act;
+    for (int i = 0; i < fresh; i++) {
+        memcpy(w->x + (size_t)i * dim, L->tok_emb + (size_t)ids[keep + i] * dim, (size_t)dim * sizeof(float));
+        w->outs[i] = keep + i;
+    }
+    for (int i = 0; i < n; i++) {
+        w->pos[i] = i;
+        w->kend[i] = i + 1;
+        w->bstart[i] = i + 1;
+    }
+    for (int l = 0; l < c->layers; l++) {
+        const llama_layer *ly = &L->layers[l];
+        float *kv = kc->kv + (size_t)l * kc->cap * 2 * kvd;
+        int last = l == c->layers - 1;
+        rmsnorm_rows(w->xb, t, dim, w->x, dim, ly->attn_norm, fresh, dim, c->eps);
+        GEMM(&ly->wqkv, fresh, w->xb, dim, w->qkv, qkvd, GEMM_STORE, NULL);
+        if (ly->bqkv) {
+            rope_rows(w->qkv, qkvd, 0, fresh, w->pos + keep, c->heads, hd, L->rope, ly->bqkv);
+            rope_rows(w->qkv, qkvd, qd, fresh, w->pos + keep, c->kv_heads, hd, L->rope, ly->bqkv + qd);
+            add_bias_rows(w->qkv, qkvd, qd + kvd, fresh, ly->bqkv + qd + kvd, kvd);
+        }
+        for (int i = 0; i < fresh; i++)
+            memcpy(kv + (size_t)(keep + i) * 2 * kvd, w->qkv + (size_t)i * qkvd + qd, 2 * (size_t)kvd * sizeof(float));
+        /* in the last layer only the last row goes on */
+        attn_seq sq = {.n = n, .q = w->qkv, .k = kv, .v = kv + kvd, .ldq = qkvd, .ldk = 2 * kvd, .ldv = 2 * kvd,
+                       .q0 = keep, .kend = w->kend, .bstart = w->bstart, .pos = w->pos,
+                       .qrows = last ? w->outs + fresh - 1 : w->outs, .nq = last ? 1 : fresh, .out = w->att,
+                       .ldo = qd, .t = t};
+        if (attention_any(L, w, &sq, 1, ly->bqkv ? NULL : L->rope))
+            return -1;
+        float *x = last ? w->x + (size_t)(fresh - 1) * dim : w->x;
+        int m = last ? 1 : fresh;
+        GEMM(&ly->wo, m, w->att, qd, x, dim, GEMM_ADD, NULL);
+        rmsnorm_rows(w->xb, t, dim, x, dim, ly->ffn_norm, m, dim, c->eps);
+        GEMM(&ly->w1, m, w->xb, dim, w->hg, c->ffn, GEMM_SILU, NULL);
+        GEMM(&ly->w3, m, w->xb, dim, w->hb, c->ffn, GEMM_MUL, w->hg);
+        GEMM(&ly->w2, m, w->hb, c->ffn, x, dim, GEMM_ADD, NULL);
+        if (last)
+            rmsnorm_rows(w->hid, ACT_F32, dim, x, dim, L->final_norm, 1, dim, c->eps);
+    }
+    return 0;
+}
+
+/* Logits after ids[0..n-1], reusing the cached keys and values of the longest common prefix with the last call
+ * (generation appends one token per call, so each costs one row). */
 static int llama_next_logits(lm *m, const int *ids, int n, float *out)
 {
     llama *L = m->impl;
-    int rc = run_plain(m, ids, n, 1);
-    if (!rc && head_logits(L, &L->ws[0], 1, out))
-        rc = lm_fail(m, LM_ENOMEM, "%s", L->ws[0].err);
-    return rc;
+    llama_ws *w = &L->ws[0];
+    kv_cache *kc = &L->cache;
+    int keep = 0;
+    while (keep < kc->len && keep < n - 1 && kc->ids[keep] == ids[keep])
+        keep++;
+    if (rope_reserve(L, n) || ws_reserve(L, w, n, 1, n, 1) || cache_reserve(L, n))
+        return lm_fail(m, LM_ENOMEM, "out of memory for a sequence of %d tokens", n);
+    kc->len = keep; /* until the new rows are in */
+    memcpy(kc->ids + keep, ids + keep, (size_t)(n - keep) * sizeof *ids);
+    if (forward_cached(L, w, ids, keep, n) || head_logits(L, w, 1, out))
+        return lm_fail(m, LM_ENOMEM, "%s", w->err);
+    kc->len = n;
+    return LM_OK;
 }
 
 static const lm_ops llama_ops = {

@@ -74,7 +74,7 @@ static int header_cfg(const l2c_header *h, llama_cfg *c)
     c->kv_heads = h->p[4];
     c->vocab = h->p[5];
     c->max_pos = h->p[6];
-    c->head_dim = c->heads > 0 && c->dim % c->heads == 0 ? c->dim / c->heads : -1;
+    c->head_dim = c->heads > 0 ? c->dim / c->heads : 0;
     c->eps = 1e-5f;          /* run.c's constant */
     c->rope_theta = 10000.0f;
     c->tied = h->shared;
@@ -163,7 +163,7 @@ int llama2c_probe(const char *file)
     llama_cfg c;
     header_cfg(&h, &c);
     char err[8];
-    if (llama_cfg_check(&c, "", err, sizeof err))
+    if (llama_cfg_check(&c, "", err, sizeof err) || c.dim % c.heads)
         return 0;
     uint64_t base[LR_HEAD + 1], per[LR_HEAD + 1];
     return LEGACY_HEADER + 4 * layout(&h, &c, base, per) == size;
@@ -185,10 +185,11 @@ int llama_open_llama2c(lm *m, const char *file)
     llama_cfg c;
     header_cfg(&h, &c);
     char err[512];
-    if (c.head_dim < 0)
-        return lm_fail(m, LM_EFORMAT, "%s: dim %d is not a multiple of n_heads %d", file, c.dim, c.heads);
-    if (llama_cfg_check(&c, file, err, sizeof err))
-        return lm_fail(m, LM_EFORMAT, "%s", err);
+    if (c.dim > 0 && c.heads > 0 && c.dim % c.heads)
+        return lm_fail(m, LM_EFORMAT, "%s: not a llama2.c checkpoint: its header's dim %d is not a multiple of n_heads %d",
+                       file, c.dim, c.heads);
+    if (llama_cfg_check(&c, "", err, sizeof err))
+        return lm_fail(m, LM_EFORMAT, "%s: not a llama2.c checkpoint: its header says%s", file, err + 1);
     l2c f = {.path = file, .header = h.version == 0 ? LEGACY_HEADER : V1_HEADER};
     uint64_t floats = layout(&h, &c, f.base, f.per_layer);
     if (f.header + 4 * floats != size)

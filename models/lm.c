@@ -227,9 +227,10 @@ int lm_open(lm **out, const char *path, const lm_options *opts, char *err, size_
     if (opts)
         m->opts = *opts;
     int rc = LM_OK;
-    if (m->opts.threads < 0 || m->opts.chunk_rows < 0 || (m->opts.dtype != LM_F32 && m->opts.dtype != LM_BF16))
-        rc = lm_fail(m, LM_EINVAL, "lm_open: bad options (threads %d, dtype %d, chunk_rows %d)", m->opts.threads,
-                     (int)m->opts.dtype, m->opts.chunk_rows);
+    if (m->opts.threads < 0 || m->opts.chunk_rows < 0 || (m->opts.dtype != LM_F32 && m->opts.dtype != LM_BF16) ||
+        m->opts.attention < LM_ATTN_AUTO || m->opts.attention > LM_ATTN_MATMUL)
+        rc = lm_fail(m, LM_EINVAL, "lm_open: bad options (threads %d, dtype %d, chunk_rows %d, attention %d)",
+                     m->opts.threads, (int)m->opts.dtype, m->opts.chunk_rows, (int)m->opts.attention);
     if (!m->opts.threads) {
         long n = sysconf(_SC_NPROCESSORS_ONLN);
         m->opts.threads = n > 0 ? (int)n : 1;

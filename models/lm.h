@@ -7,7 +7,10 @@
  *   - one opaque handle `lm` passed to every call; no globals; nothing printed;
  *   - functions return 0 (LM_OK) on success or a negative lm_status; the handle keeps a message naming the file, field or
  *     value at fault, read with lm_errmsg(); lm_open, which has no handle yet, writes its message into a caller buffer;
- *   - memory a call hands out belongs to the handle and lives until lm_close, unless the comment says otherwise.
+ *   - memory a call hands out belongs to the handle and lives until lm_close, unless the comment says otherwise;
+ *   - a handle serves one call at a time (it keeps scratch space and a generation cache); open one per thread if
+ *     several threads score at once. Each call runs on the process's OpenMP pool with the handle's thread count and
+ *     restores the caller's setting.
  */
 #ifndef BBT_MODELS_LM_H
 #define BBT_MODELS_LM_H
@@ -34,6 +37,13 @@ typedef enum lm_status {
 typedef enum lm_kind { LM_CAUSAL = 0, LM_MASKED = 1 } lm_kind;
 typedef enum lm_dtype { LM_F32 = 0, LM_BF16 = 1 } lm_dtype;
 
+/* Attention implementations of the local engines (they agree within rounding; tests and benchmarks pick one). */
+typedef enum lm_attention {
+    LM_ATTN_AUTO = 0,
+    LM_ATTN_VECTOR = 1,  /* vector loops over keys with 16 queries per step: exact fp32 softmax, best for small heads */
+    LM_ATTN_MATMUL = 2   /* Q·Kᵀ and P·V as batched matrix products in the compute type (AMX for bf16) */
+} lm_attention;
+
 /* Options for lm_open. Zero-initialise, then set what you need: every zero field means "the default". */
 typedef struct lm_options {
     int threads;        /* worker threads for the forward pass; 0 = number of online CPUs */
@@ -43,6 +53,8 @@ typedef struct lm_options {
     int chunk_rows;     /* local engines: rows (sequence × token) per forward chunk; 0 = chosen from the model's size.
                            Whole sequences go into a chunk; larger chunks make bigger matrix products, smaller ones stay
                            in cache. A tuning knob for benchmarks: results never depend on it */
+    lm_attention attention; /* local engines: how attention is computed; LM_ATTN_AUTO (default) picks, per sequence,
+                           matrix products for bf16 with heads of 32+ dimensions and 384+ rows, else the vector kernel */
 } lm_options;
 
 /* What a model is. Special token ids are -1 when the model has none. */

@@ -1,7 +1,8 @@
 /* make_model — write a random-weight Llama model of a given shape, for benchmarks and tests.
  *
  *   make_model --out PATH [--format hf|llama2c] [--dim 768 --ffn 2048 --layers 12 --heads 12 --kv-heads 12
- *              --vocab 32000 --max-pos 2048] [--untied] [--dtype f32|f16|bf16] [--shards N] [--seed S]
+ *              --vocab 32000 --max-pos 2048] [--untied] [--qkv-bias] [--window W] [--dtype f32|f16|bf16]
+ *              [--shards N] [--seed S]
  *
  * hf: PATH is a directory (config.json + safetensors); llama2c: PATH is the checkpoint file. The same seed gives the
  * same numbers in both formats.
@@ -15,9 +16,11 @@
 static void usage(FILE *f)
 {
     fprintf(f, "usage: make_model --out PATH [--format hf|llama2c] [--dim N --ffn N --layers N --heads N --kv-heads N\n"
-               "                  --vocab N --max-pos N] [--untied] [--dtype f32|f16|bf16] [--shards N] [--seed S]\n"
+               "                  --vocab N --max-pos N] [--untied] [--qkv-bias] [--window W] [--dtype f32|f16|bf16]\n"
+               "                  [--shards N] [--seed S]\n"
                "Writes a random-weight Llama model (default: hidden 768, 12 layers, 12 heads, FFN 2048, vocab 32000,\n"
-               "tied head, fp32, one file, seed 1).\n");
+               "tied head, fp32, one file, seed 1). --qkv-bias writes a Qwen2 (q/k/v biases), --window W a Mistral\n"
+               "(sliding-window attention); both only in the Hugging Face layout.\n");
 }
 
 static int int_arg(const char *opt, const char *v, int lo, int *out)
@@ -34,7 +37,7 @@ static int int_arg(const char *opt, const char *v, int lo, int *out)
 
 int main(int argc, char **argv)
 {
-    mw_shape s = {768, 2048, 12, 12, 12, 32000, 2048, 1};
+    mw_shape s = {768, 2048, 12, 12, 12, 32000, 2048, 1, 0, 0};
     const char *out = NULL, *format = "hf", *dtype = "f32";
     int shards = 1, seed = 1, kv = -1;
     for (int i = 1; i < argc; i++) {
@@ -46,6 +49,11 @@ int main(int argc, char **argv)
         } else if (!strcmp(a, "--untied")) {
             s.tied = 0;
             continue;
+        } else if (!strcmp(a, "--qkv-bias")) {
+            s.qkv_bias = 1;
+            continue;
+        } else if (!strcmp(a, "--window")) {
+            rc = int_arg(a, v, 1, &s.window);
         } else if (!strcmp(a, "--out")) {
             out = v;
         } else if (!strcmp(a, "--format")) {

@@ -49,6 +49,9 @@ int mw_random(mw_model *m, const mw_shape *s, uint64_t seed)
         {&m->w3, L * F * D, 0.0f, 1.0f / sqrtf((float)D)},
         {&m->final_norm, D, 1.0f, 0.1f},
         {&m->head, s->tied ? 0 : V * D, 0.0f, 1.0f / sqrtf((float)D)},
+        {&m->bq, s->qkv_bias ? L * QD : 0, 0.0f, 0.5f},
+        {&m->bk, s->qkv_bias ? L * KVD : 0, 0.0f, 0.5f},
+        {&m->bv, s->qkv_bias ? L * KVD : 0, 0.0f, 0.5f},
     };
     uint64_t rng = seed;
     for (size_t i = 0; i < sizeof parts / sizeof *parts; i++) {
@@ -66,7 +69,7 @@ int mw_random(mw_model *m, const mw_shape *s, uint64_t seed)
 void mw_free(mw_model *m)
 {
     float *all[] = {m->emb, m->attn_norm, m->wq, m->wk, m->wv, m->wo, m->ffn_norm, m->w1, m->w2, m->w3,
-                    m->final_norm, m->head};
+                    m->final_norm, m->head, m->bq, m->bk, m->bv};
     for (size_t i = 0; i < sizeof all / sizeof *all; i++)
         free(all[i]);
     memset(m, 0, sizeof *m);
@@ -98,6 +101,10 @@ static int write_atomic(const char *path, const void *const *parts, const size_t
 int mw_write_llama2c(const mw_model *m, const char *path, char *err, size_t errlen)
 {
     const mw_shape *s = &m->s;
+    if (s->qkv_bias || s->window) {
+        snprintf(err, errlen, "%s: llama2.c checkpoints hold no biases and no attention window", path);
+        return -1;
+    }
     size_t D = (size_t)s->dim, F = (size_t)s->ffn, L = (size_t)s->layers, V = (size_t)s->vocab;
     size_t hd = D / (size_t)s->heads, QD = (size_t)s->heads * hd, KVD = (size_t)s->kv_heads * hd;
     int32_t header[7] = {s->dim, s->ffn, s->layers, s->heads, s->kv_heads, s->tied ? s->vocab : -s->vocab,
@@ -139,8 +146,14 @@ static int write_config(const mw_model *m, const char *dir, st_dtype dtype, char
     const mw_shape *s = &m->s;
     cJSON *c = cJSON_CreateObject();
     cJSON *arch = cJSON_AddArrayToObject(c, "architectures");
-    cJSON_AddItemToArray(arch, cJSON_CreateString("LlamaForCausalLM"));
-    cJSON_AddStringToObject(c, "model_type", "llama");
+    cJSON_AddItemToArray(arch, cJSON_CreateString(s->qkv_bias ? "Qwen2ForCausalLM" : s->window ? "MistralForCausalLM"
+                                                                                          : "LlamaForCausalLM"));
+    cJSON_AddStringToObject(c, "model_type", s->qkv_bias ? "qwen2" : s->window ? "mistral" : "llama");
+    if (s->window) {
+        cJSON_AddNumberToObject(c, "sliding_window", s->window);
+        if (s->qkv_bias) /* Qwen2 uses the window only when told to */
+            cJSON_AddBoolToObject(c, "use_sliding_window", 1);
+    }
     cJSON_AddNumberToObject(c, "hidden_size", s->dim);
     cJSON_AddNumberToObject(c, "intermediate_size", s->ffn);
     cJSON_AddNumberToObject(c, "num_hidden_layers", s->layers);
@@ -167,6 +180,7 @@ static int write_config(const mw_model *m, const char *dir, st_dtype dtype, char
 }
 
 enum { MAX_TENSORS = 16 };
+
 
 typedef struct tlist {
     st_out t[MAX_TENSORS];
@@ -206,8 +220,10 @@ static int layer_tensors(const mw_model *m, int layer, st_dtype dt, tlist *l)
     size_t i = (size_t)layer;
     float *q = permute_for_hf(m->wq + i * QD * D, s->heads, (int)hd, (size_t)D);
     float *k = permute_for_hf(m->wk + i * KVD * D, s->kv_heads, (int)hd, (size_t)D);
-    if (!q || !k) {
-        free(q), free(k);
+    float *bq = s->qkv_bias ? permute_for_hf(m->bq + i * QD, s->heads, (int)hd, 1) : NULL;
+    float *bk = s->qkv_bias ? permute_for_hf(m->bk + i * KVD, s->kv_heads, (int)hd, 1) : NULL;
+    if (!q || !k || (s->qkv_bias && (!bq || !bk))) {
+        free(q), free(k), free(bq), free(bk);
         return -1;
     }
 #define LAYER(part, data, r, c, nd, own)                                                                              \
@@ -220,6 +236,11 @@ static int layer_tensors(const mw_model *m, int layer, st_dtype dt, tlist *l)
     LAYER("self_attn.k_proj.weight", k, KVD, D, 2, k);
     LAYER("self_attn.v_proj.weight", m->wv + i * KVD * D, KVD, D, 2, NULL);
     LAYER("self_attn.o_proj.weight", m->wo + i * D * QD, D, QD, 2, NULL);
+    if (s->qkv_bias) {
+        LAYER("self_attn.q_proj.bias", bq, QD, 0, 1, bq);
+        LAYER("self_attn.k_proj.bias", bk, KVD, 0, 1, bk);
+        LAYER("self_attn.v_proj.bias", m->bv + i * KVD, KVD, 0, 1, NULL);
+    }
     LAYER("post_attention_layernorm.weight", m->ffn_norm + i * D, D, 0, 1, NULL);
     LAYER("mlp.gate_proj.weight", m->w1 + i * F * D, F, D, 2, NULL);
     LAYER("mlp.up_proj.weight", m->w3 + i * F * D, F, D, 2, NULL);

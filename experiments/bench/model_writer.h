@@ -16,11 +16,14 @@
 typedef struct mw_shape {
     int dim, ffn, layers, heads, kv_heads, vocab, max_pos;
     int tied;
+    int qkv_bias;       /* q/k/v projection biases: written as a Qwen2ForCausalLM (Hugging Face layout only) */
+    int window;         /* > 0: sliding-window attention, written as a MistralForCausalLM (Hugging Face layout only) */
 } mw_shape;
 
 typedef struct mw_model {
     mw_shape s;
     float *emb, *attn_norm, *wq, *wk, *wv, *wo, *ffn_norm, *w1, *w2, *w3, *final_norm, *head;
+    float *bq, *bk, *bv;  /* per layer, with qkv_bias */
 } mw_model;
 
 /* Random weights: matrices uniform with std 1/sqrt(fan-in) (so activations stay O(1)), the embedding with std 0.5,
@@ -28,7 +31,7 @@ typedef struct mw_model {
 int mw_random(mw_model *m, const mw_shape *s, uint64_t seed);
 void mw_free(mw_model *m);
 
-/* llama2.c legacy checkpoint (as run.c reads it). */
+/* llama2.c legacy checkpoint (as run.c reads it); fails for shapes the format cannot hold (biases, windows). */
 int mw_write_llama2c(const mw_model *m, const char *path, char *err, size_t errlen);
 
 /* Hugging Face layout in dir (created if needed): config.json + model.safetensors, or `shards` > 1 files

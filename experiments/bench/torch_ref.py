@@ -5,8 +5,8 @@ Loads a Hugging Face layout directory (config.json + model.safetensors or shards
 safetensors with numpy (no other packages), builds the Llama architecture in plain PyTorch as Hugging Face defines it
 (RMSNorm, rotate_half rotary embedding, grouped-query attention, SwiGLU), and times a scoring batch shaped like
 `bbt bench`: B sequences of T rows, each BOS, an L-row soft prompt, then text tokens; causal attention; the output head
-applied to the last row only (what a scoring loop needs). Prints one JSON line {"torch_fp32_s":…, "torch_bf16_s":…}
-with the median of --reps timed runs after a warm-up, per dtype.
+applied to the last row only (what a scoring loop needs). Prints one JSON line {"torch_f32_s":…, "torch_bf16_s":…}
+with the median of --reps timed runs after a warm-up, per dtype (and the fastest run, "torch_f32_min_s", …).
 
 Usage: /usr/bin/python3 experiments/bench/torch_ref.py --model DIR [--batch 32 --seq 128 --prompt-tokens 50
            --threads 2 --reps 5 --dtypes f32,bf16]
@@ -161,6 +161,7 @@ def main():
                 m(x)
                 times.append(time.perf_counter() - t0)
         out["torch_%s_s" % name] = round(statistics.median(times), 6)
+        out["torch_%s_min_s" % name] = round(min(times), 6)
     out["threads"] = torch.get_num_threads()
     print(json.dumps(out))
 

@@ -54,6 +54,7 @@ code() { set +e; "$@" > /dev/null 2>&1; echo $?; set -e; }
 [ "$(code $BBT generate --prompt x)" = 1 ] || fail "missing --model is not a usage error"
 [ "$(code $BBT generate --model $MODEL --prompt x --max-tokens -3)" = 1 ] || fail "negative --max-tokens"
 [ "$(code $BBT bench --model $MODEL --dtype f16)" = 1 ] || fail "bad --dtype"
+[ "$(code $BBT bench --model $MODEL --seq 600 --reps 1)" = 1 ] || fail "--seq beyond the model's positions"
 [ "$(code $BBT info --model $MODEL --bogus 1)" = 1 ] || fail "unknown option"
 [ "$(code $BBT info --model "$TMP/nothing")" = 2 ] || fail "missing model is not an input error"
 [ "$(code $BBT generate --model "$TMP/hf" --prompt x)" = 2 ] || fail "generate without a tokenizer"

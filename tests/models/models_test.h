@@ -74,10 +74,48 @@ static inline void expect_close_f(const float *a, const float *b, int n, double 
               (double)a[at], (double)b[at], tol);
 }
 
+/* Greedy continuation of prompt[0..n) by full recomputation with lm_logits (steps ≤ 64, n + steps ≤ 128). */
+static inline void greedy_by_logits(lm *m, const int *prompt, int n, int steps, int *out, int vocab)
+{
+    int seq[128];
+    memcpy(seq, prompt, (size_t)n * sizeof *seq);
+    float *lg = malloc((size_t)(n + steps) * vocab * sizeof *lg);
+    for (int s = 0; s < steps; s++) {
+        cr_assert_eq(lm_logits(m, seq, n + s, lg), LM_OK, "%s", lm_errmsg(m));
+        const float *row = lg + (size_t)(n + s - 1) * vocab;
+        int best = 0;
+        for (int i = 1; i < vocab; i++)
+            best = row[i] > row[best] ? i : best;
+        seq[n + s] = out[s] = best;
+    }
+    free(lg);
+}
+
+/* Golden files: whitespace-separated words; '#' starts a comment that runs to the end of the line. */
+static inline FILE *golden_open(const char *path)
+{
+    FILE *f = fopen(path, "r");
+    cr_assert(f, "cannot open %s", path);
+    return f;
+}
+
+/* The next word that is not in a comment; 0 at the end of the file. */
+static inline int golden_word(FILE *f, char *word)
+{
+    while (fscanf(f, "%31s", word) == 1) {
+        if (word[0] != '#')
+            return 1;
+        int c;
+        while ((c = fgetc(f)) != '\n' && c != EOF)
+            ;
+    }
+    return 0;
+}
+
 /* A small random model shape exercising GQA and an untied head. */
 static inline mw_shape small_shape(void)
 {
-    mw_shape s = {48, 96, 3, 6, 2, 97, 64, 0};
+    mw_shape s = {48, 96, 3, 6, 2, 97, 64, 0, 0, 0};
     return s;
 }
 

@@ -182,3 +182,69 @@ Test(formats, safetensors_dtype_round_trip)
     st_close(&f);
     unlink(path);
 }
+
+/* Auto attention sends long sequences (bf16, heads of 32+) to the matrix products and short ones to the vector kernel,
+ * within one batch: each sequence must get what its path gives it alone. */
+Test(formats, auto_attention_splits_by_length)
+{
+    mw_shape s = {64, 96, 2, 2, 1, 50, 512, 1, 0, 0}; /* head size 32 */
+    mw_model w;
+    cr_assert_eq(mw_random(&w, &s, 9), 0);
+    char *dir = temp_dir(), err[512];
+    cr_assert_eq(mw_write_hf(&w, dir, ST_F32, 1, err, sizeof err), 0, "%s", err);
+    mw_free(&w);
+    static int ids[450];
+    for (int i = 0; i < 450; i++)
+        ids[i] = (i * 7 + 3) % 50;
+    int l0[1] = {5}, l1[2] = {6, 7};
+    lm_label labels[2] = {{l0, 1}, {l1, 2}};
+    lm_seq seqs[2] = {{ids, 420, 0, LM_PROMPT_NONE, 0, -1}, {ids + 5, 40, 0, LM_PROMPT_NONE, 0, -1}};
+    float mixed[4], alone[4];
+    lm_attention modes[3] = {LM_ATTN_AUTO, LM_ATTN_MATMUL, LM_ATTN_VECTOR};
+    for (int k = 0; k < 3; k++) {
+        lm_options o = {.threads = 2, .dtype = LM_BF16, .attention = modes[k]};
+        lm *m;
+        cr_assert_eq(lm_open(&m, dir, &o, err, sizeof err), LM_OK, "%s", err);
+        if (k == 0) {
+            lm_batch b = {0, 0, NULL, NULL, 2, seqs, 2, labels, 0, 0};
+            cr_assert_eq(lm_score(m, &b, mixed), LM_OK, "%s", lm_errmsg(m));
+        } else {
+            lm_batch b = {0, 0, NULL, NULL, 1, &seqs[k - 1], 2, labels, 0, 0}; /* long by matmul, short by vector */
+            cr_assert_eq(lm_score(m, &b, alone + 2 * (k - 1)), LM_OK, "%s", lm_errmsg(m));
+        }
+        lm_close(m);
+    }
+    expect_close_f(mixed, alone, 4, 1e-5, "auto attention vs each path alone");
+    rm_tree(dir);
+}
+
+/* A tokenizer given by path: used when it fits the model's vocabulary, refused with a clear message when larger. */
+Test(formats, tokenizer_path_option)
+{
+    const char *tok = STORIES_DIR "/tok512.bin";
+    char err[512];
+    for (int vocab = 97; vocab <= 512; vocab += 415) {
+        mw_shape s = small_shape();
+        s.vocab = vocab;
+        mw_model w;
+        cr_assert_eq(mw_random(&w, &s, 4), 0);
+        char *dir = temp_dir();
+        cr_assert_eq(mw_write_hf(&w, dir, ST_F32, 1, err, sizeof err), 0, "%s", err);
+        mw_free(&w);
+        lm_options o = {.threads = 1, .tokenizer_path = tok};
+        lm *m = NULL;
+        int rc = lm_open(&m, dir, &o, err, sizeof err);
+        if (vocab < 512) {
+            cr_expect_eq(rc, LM_EFORMAT);
+            cr_expect(strstr(err, "512 tokens") && strstr(err, "only 97"), "%s", err);
+        } else {
+            cr_assert_eq(rc, LM_OK, "%s", err);
+            int ids[16];
+            cr_expect_eq(lm_tokenize(m, "Once upon a time", 16, LM_TOK_SPECIAL, ids, 16), 5);
+            cr_expect_eq(ids[1], 403);
+            cr_expect_str_eq(lm_get_info(m)->tokenizer, "llama2c");
+            lm_close(m);
+        }
+        rm_tree(dir);
+    }
+}

@@ -40,15 +40,10 @@ typedef struct golden {
 static void read_golden(golden *g)
 {
     memset(g, 0, sizeof *g);
-    FILE *f = fopen(GOLDEN, "r");
-    cr_assert(f, "cannot open %s", GOLDEN);
+    FILE *f = golden_open(GOLDEN);
     char word[32];
-    while (fscanf(f, "%31s", word) == 1) {
-        if (word[0] == '#') {
-            int c;
-            while ((c = fgetc(f)) != '\n' && c != EOF)
-                ;
-        } else if (!strcmp(word, "logits")) {
+    while (golden_word(f, word)) {
+        if (!strcmp(word, "logits")) {
             golden_logits *c = &g->cases[g->n_cases++];
             cr_assert(fscanf(f, "%31s %d", c->name, &c->n) == 2 && c->n <= 64);
             for (int i = 0; i < c->n; i++)

@@ -251,3 +251,20 @@ Test(score_api, generate_is_deterministic_and_stops_at_max_pos)
     cr_expect_eq(lm_generate(m, big, 510, 10, 0.0f, 0, out), 2, "generation must stop at the model's 512 positions");
     lm_close(m);
 }
+
+/* Generation reuses cached keys and values; it must pick exactly what full recomputation (lm_logits) picks, also
+ * across calls that share a prefix or not. */
+Test(score_api, cached_generation_equals_recomputation)
+{
+    lm *m = open_model(STORIES_DIR, LM_F32, 2);
+    int a[6] = {1, 403, 407, 261, 378, 29}, b[4] = {1, 403, 407, 300}, got[40], want[40];
+    const int *prompts[3] = {a, b, a};
+    int lens[3] = {6, 4, 6};
+    for (int k = 0; k < 3; k++) { /* a, then b (shares 3 tokens), then a again */
+        int made = lm_generate(m, prompts[k], lens[k], 40, 0.0f, 0, got);
+        cr_assert_geq(made, 1, "%s", lm_errmsg(m));
+        greedy_by_logits(m, prompts[k], lens[k], made, want, V);
+        cr_expect_arr_eq(got, want, (size_t)made * sizeof(int), "prompt %d: cached generation differs", k);
+    }
+    lm_close(m);
+}

@@ -13,7 +13,13 @@ It reads a llama2.c checkpoint (legacy layout) with numpy and writes golden valu
 
 Usage: /usr/bin/python3 tests/reference/llama_ref.py ../shared/assets/models/stories260K/stories260K.bin \
            > tests/reference/llama_stories260K_golden.txt
+       /usr/bin/python3 tests/reference/llama_ref.py --hf DIR > GOLDEN
+The second form reads a Hugging Face directory (config.json + model.safetensors, parsed with numpy) and computes in
+Hugging Face's own conventions, independently of the llama2.c layout: q_proj/k_proj rows as stored, rotary embedding
+by rotate_half (pairs (j, j + d/2)), optional q/k/v biases (Qwen2) and a sliding attention window (Mistral: query i
+sees keys i - window < j <= i). tests/models/test_hf_golden.c writes the same models with the C model writer.
 """
+import json
 import struct
 import sys
 
@@ -74,17 +80,21 @@ def rotate(x, pos, theta):
     return out
 
 
-def forward(cfg, w, x, mask):
-    """x: [T, dim] input rows; mask[i, j] True where row i may attend to row j. Returns logits [T, vocab]."""
+def forward(cfg, w, x, mask, rope=None):
+    """x: [T, dim] input rows; mask[i, j] True where row i may attend to row j. Returns logits [T, vocab].
+    rope(x, pos, theta) rotates q and k ([T, heads, d]); q/k/v biases are used when w has them (Qwen2)."""
+    rope = rope or rotate
     T = x.shape[0]
     H, KV, d = cfg["heads"], cfg["kv_heads"], cfg["hd"]
     pos = np.arange(T)
     for l in range(cfg["layers"]):
         h = rmsnorm(x, w["attn_norm"][l], cfg["eps"])
-        q = (h @ w["wq"][l].T).reshape(T, H, d)
-        k = (h @ w["wk"][l].T).reshape(T, KV, d)
-        v = (h @ w["wv"][l].T).reshape(T, KV, d)
-        q, k = rotate(q, pos, cfg["theta"]), rotate(k, pos, cfg["theta"])
+        q, k, v = h @ w["wq"][l].T, h @ w["wk"][l].T, h @ w["wv"][l].T
+        if "bq" in w:
+            q, k, v = q + w["bq"][l], k + w["bk"][l], v + w["bv"][l]
+        q = rope(q.reshape(T, H, d), pos, cfg["theta"])
+        k = rope(k.reshape(T, KV, d), pos, cfg["theta"])
+        v = v.reshape(T, KV, d)
         att = np.empty((T, H, d))
         for head in range(H):
             kv = head // (H // KV)
@@ -140,6 +150,93 @@ def score(cfg, w, ids, mode, pos, read, prompt, label, first_only, raw):
     return total
 
 
+def read_safetensors(path):
+    raw = open(path, "rb").read()
+    n = struct.unpack("<Q", raw[:8])[0]
+    header = json.loads(raw[8:8 + n])
+    out = {}
+    for name, e in header.items():
+        if name == "__metadata__":
+            continue
+        assert e["dtype"] == "F32", "the reference reads F32 tensors"
+        b, en = e["data_offsets"]
+        out[name] = np.frombuffer(raw[8 + n + b:8 + n + en], dtype="<f4").astype(np.float64).reshape(e["shape"])
+    return out
+
+
+def load_hf(d):
+    c = json.load(open(d + "/config.json"))
+    t = read_safetensors(d + "/model.safetensors")
+    H, heads = c["hidden_size"], c["num_attention_heads"]
+    cfg = dict(dim=H, layers=c["num_hidden_layers"], heads=heads, kv_heads=c.get("num_key_value_heads", heads),
+               hd=c.get("head_dim", H // heads), vocab=c["vocab_size"], eps=c.get("rms_norm_eps", 1e-6),
+               theta=c.get("rope_theta", 10000.0), window=c.get("sliding_window") or 0)
+    if c.get("model_type") == "qwen2" and not c.get("use_sliding_window", False):
+        cfg["window"] = 0
+    L = "model.layers.%d."
+    get = lambda k, l: t[(L % l) + k]
+    w = {"emb": t["model.embed_tokens.weight"], "final_norm": t["model.norm.weight"]}
+    w["head"] = w["emb"] if c.get("tie_word_embeddings", False) else t["lm_head.weight"]
+    for key, part in [("attn_norm", "input_layernorm.weight"), ("wq", "self_attn.q_proj.weight"),
+                      ("wk", "self_attn.k_proj.weight"), ("wv", "self_attn.v_proj.weight"),
+                      ("wo", "self_attn.o_proj.weight"), ("ffn_norm", "post_attention_layernorm.weight"),
+                      ("w1", "mlp.gate_proj.weight"), ("w3", "mlp.up_proj.weight"), ("w2", "mlp.down_proj.weight"),
+                      ("bq", "self_attn.q_proj.bias"), ("bk", "self_attn.k_proj.bias"), ("bv", "self_attn.v_proj.bias")]:
+        if (L % 0) + part in t:
+            w[key] = np.stack([get(part, l) for l in range(cfg["layers"])])
+    return cfg, w
+
+
+def rotate_half_rope(x, pos, theta):
+    """Hugging Face's form: x * cos + rotate_half(x) * sin, frequencies repeated over the two halves."""
+    d = x.shape[-1]
+    inv = theta ** (-np.arange(0, d, 2) / d)
+    ang = np.asarray(pos, dtype=np.float64)[:, None] * inv
+    ang = np.concatenate([ang, ang], axis=-1)[:, None, :]
+    half = d // 2
+    rot = np.concatenate([-x[..., half:], x[..., :half]], axis=-1)
+    return x * np.cos(ang) + rot * np.sin(ang)
+
+
+def hf_mask(T, window):
+    i, j = np.arange(T)[:, None], np.arange(T)[None, :]
+    m = j <= i
+    if window:
+        m &= j > i - window
+    return m
+
+
+def main_hf(d):
+    cfg, w = load_hf(d)
+    run = lambda rows: forward(cfg, w, rows, hf_mask(rows.shape[0], cfg["window"]), rotate_half_rope)
+    out = sys.stdout
+    out.write("# golden values from tests/reference/llama_ref.py --hf (float64), Hugging Face conventions\n")
+    rng = np.random.default_rng(7)
+    ids = [1] + list(rng.integers(3, cfg["vocab"], size=23))
+    lg = run(w["emb"][np.asarray(ids)])
+    out.write("logits %d %s\n" % (len(ids), " ".join(map(str, ids))))
+    for p in range(len(ids)):
+        out.write("pos %d %d %s\n" % (p, cfg["vocab"], fmt(lg[p])))
+    L = 3
+    prompts = rng.normal(0.0, 0.5, size=(1, L, cfg["dim"]))
+    labels = [[5], [7, 11], [13, 17, 19]]
+    out.write("prompts 1 %d %d %s\n" % (L, cfg["dim"], fmt(prompts)))
+    for lab in labels:
+        out.write("label %d %s\n" % (len(lab), " ".join(map(str, lab))))
+    for mode, pos, read in (("cat", 1, -1), ("add", 2, 15), ("none", 0, -1)):
+        r = len(ids) - 1 if read < 0 else read
+        prefix = ids[:r + 1]
+        vals = []
+        for lab in labels:
+            rows = seq_rows(w, prefix, mode, pos, prompts[0][:max(0, min(L, r + 1 - pos))] if mode == "add"
+                            else prompts[0])
+            rows = np.concatenate([rows, w["emb"][np.asarray(lab[:-1], dtype=int)]])
+            z = run(rows)
+            start = rows.shape[0] - len(lab)
+            vals.append(sum(log_softmax(z[start + i])[t] for i, t in enumerate(lab)))
+        out.write("seq %s %d %d %s\n" % (mode, pos, read, fmt(vals)))
+
+
 def fmt(v):
     return " ".join("%.9e" % x for x in np.ravel(v))
 
@@ -186,4 +283,7 @@ def main():
 
 
 if __name__ == "__main__":
-    main()
+    if sys.argv[1] == "--hf":
+        main_hf(sys.argv[2])
+    else:
+        main()

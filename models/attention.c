@@ -1,0 +1,149 @@
+/* attention.c — softmax attention through batched matrix products (oneDNN; AMX tiles for bf16 on CPUs that have them).
+ *
+ * For heads of 32 dimensions or more, Q·Kᵀ and P·V are real matrix products and run far faster on the matrix units
+ * than as vector loops (kernels_isa.c keeps the vector kernel for small heads and for the fp32 reference path). Per
+ * sequence, with g = query heads per key/value head:
+ *     Qb[kv][g][i][d] = q · scale, Kb[kv][t][d], Vb[kv][t][d]      in the compute type, dense
+ *     S[kv][g][i][t]  = Qb · Kbᵀ                                     one batched product (Kb shared by the g heads)
+ *     P               = masked softmax of each row of S              (causal, label branches, sliding window)
+ *     O[kv][g][i][d]  = P · Vb                                       one batched product
+ * Queries go in blocks small enough that S stays within a few MB; a block only multiplies by the keys it can see.
+ * Sequences run in parallel, one per thread, with single-threaded products (or one at a time with every thread when
+ * there are fewer sequences than threads).
+ */
+#include <omp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "models/attention.h"
+
+enum { S_FLOATS = 1 << 20 }; /* scores per query block (4 MB) */
+
+typedef struct buf {
+    void *p;
+    size_t cap;
+} buf;
+
+typedef struct mm_scratch {
+    buf qb, kb, vb, p, s, o;   /* see the header comment; s and o are fp32 */
+} mm_scratch;
+
+static int grow(buf *b, size_t need)
+{
+    if (need <= b->cap)
+        return 0;
+    void *q = realloc(b->p, need);
+    if (!q)
+        return -1;
+    b->p = q;
+    b->cap = need;
+    return 0;
+}
+
+static void scratch_free(mm_scratch *w)
+{
+    free(w->qb.p), free(w->kb.p), free(w->vb.p), free(w->p.p), free(w->s.p), free(w->o.p);
+}
+
+/* Keys (rotated) and values of every kv head into dense Kb, Vb; row by row, the way qkv lies in memory. */
+static void pack_kv(const attn_seq *sq, const attn_shape *sh, act_type t, mm_scratch *w)
+{
+    int hd = sh->head_dim, n = sq->n;
+    size_t es = act_size(t);
+    float rot[hd];
+    for (int r = 0; r < n; r++)
+        for (int kv = 0; kv < sh->n_kv; kv++) {
+            size_t at = ((size_t)kv * n + r) * hd * es;
+            rope_head(rot, sq->k + (size_t)r * sq->ldk + kv * hd, hd, sh->rope, sq->pos[r], 1.0f);
+            act_store((char *)w->kb.p + at, t, rot, hd);
+            act_store((char *)w->vb.p + at, t, sq->v + (size_t)r * sq->ldv + kv * hd, hd);
+        }
+}
+
+/* One block of query rows qrows[i0 .. i0+mb). */
+static int attend_block(gemm_ctx *g, const attn_seq *sq, const attn_shape *sh, act_type t, mm_scratch *w, int i0,
+                        int mb, char *err, size_t errlen)
+{
+    int hd = sh->head_dim, kvh = sh->n_kv, group = sh->n_heads / kvh, n = sq->n;
+    size_t es = act_size(t);
+    int keys = 0; /* keys any row of the block can see: [0, keys) */
+    for (int i = 0; i < mb; i++) {
+        int lo, kend, bs, top;
+        attn_row_ranges(sq, sh, sq->qrows[i0 + i], &lo, &kend, &bs, &top);
+        keys = top > keys ? top : keys;
+    }
+    float scaled[hd];
+    for (int i = 0; i < mb; i++) {
+        int r = sq->qrows[i0 + i];
+        for (int h = 0; h < sh->n_heads; h++) {
+            rope_head(scaled, sq->q + (size_t)(r - sq->q0) * sq->ldq + h * hd, hd, sh->rope, sq->pos[r], sh->scale);
+            act_store((char *)w->qb.p + ((size_t)h * mb + i) * hd * es, t, scaled, hd);
+        }
+    }
+    if (gemm_batched(g, kvh, group, mb, hd, keys, w->qb.p, w->kb.p, 1, hd, (long)n * hd, w->s.p, err, errlen))
+        return -1;
+    for (int h = 0; h < sh->n_heads; h++)
+        for (int i = 0; i < mb; i++) {
+            int lo, kend, bs, top, r = sq->qrows[i0 + i];
+            attn_row_ranges(sq, sh, r, &lo, &kend, &bs, &top);
+            size_t row = (size_t)h * mb + i;
+            softmax_row((float *)w->s.p + row * keys, keys, lo, kend, bs <= r ? bs : 0, bs <= r ? r + 1 : 0,
+                        (char *)w->p.p + row * keys * es, t);
+        }
+    if (gemm_batched(g, kvh, group, mb, keys, hd, w->p.p, w->vb.p, 0, hd, (long)n * hd, w->o.p, err, errlen))
+        return -1;
+    for (int i = 0; i < mb; i++)
+        for (int h = 0; h < sh->n_heads; h++)
+            act_store((char *)sq->out + ((size_t)(i0 + i) * sq->ldo + (size_t)h * hd) * es, t,
+                            (float *)w->o.p + ((size_t)h * mb + i) * hd, hd);
+    return 0;
+}
+
+static int attend_seq(gemm_ctx *g, const attn_seq *sq, const attn_shape *sh, act_type t, mm_scratch *w, char *err,
+                      size_t errlen)
+{
+    int hd = sh->head_dim, n = sq->n;
+    int block = S_FLOATS / (sh->n_heads * n);
+    block = block < 1 ? 1 : block > sq->nq ? sq->nq : block;
+    size_t es = act_size(t);
+    size_t q = (size_t)sh->n_heads * block * hd, kv = (size_t)sh->n_kv * n * hd, sc = (size_t)sh->n_heads * block * n;
+    if (grow(&w->qb, q * es) || grow(&w->o, q * sizeof(float)) || grow(&w->kb, kv * es) || grow(&w->vb, kv * es) ||
+        grow(&w->s, sc * sizeof(float)) || grow(&w->p, sc * es)) {
+        snprintf(err, errlen, "out of memory in attention (%d rows)", n);
+        return -1;
+    }
+    pack_kv(sq, sh, t, w);
+    for (int i0 = 0; i0 < sq->nq; i0 += block)
+        if (attend_block(g, sq, sh, t, w, i0, sq->nq - i0 < block ? sq->nq - i0 : block, err, errlen))
+            return -1;
+    return 0;
+}
+
+int attention_mm(gemm_ctx *g, const attn_seq *seqs, int n_seqs, const attn_shape *sh, char *err, size_t errlen)
+{
+    act_type t = gemm_ctx_type(g);
+    int failed = 0;
+    if (n_seqs < omp_get_max_threads()) { /* one sequence at a time, every thread inside each product */
+        mm_scratch w = {0};
+        for (int s = 0; s < n_seqs && !failed; s++)
+            failed = attend_seq(g, &seqs[s], sh, t, &w, err, errlen) != 0;
+        scratch_free(&w);
+        return failed ? -1 : 0;
+    }
+#pragma omp parallel reduction(| : failed)
+    {
+        mm_scratch w = {0};
+        char my_err[256] = "";
+#pragma omp for schedule(dynamic, 1)
+        for (int s = 0; s < n_seqs; s++)
+            if (!failed && attend_seq(g, &seqs[s], sh, t, &w, my_err, sizeof my_err))
+                failed = 1;
+        if (failed) {
+#pragma omp critical(attention_mm_err)
+            snprintf(err, errlen, "%s", my_err);
+        }
+        scratch_free(&w);
+    }
+    return failed ? -1 : 0;
+}

@@ -1,0 +1,14 @@
+/* attention.h — attention through batched matrix products (see attention.c); the vector kernel is attention_batch in
+ * kernels.h. Both take the same description of the sequences and give the same results within rounding. */
+#ifndef BBT_MODELS_ATTENTION_H
+#define BBT_MODELS_ATTENTION_H
+
+#include <stddef.h>
+
+#include "models/gemm.h"
+#include "models/kernels.h"
+
+/* Attention for every sequence of a batch, products in g's compute type. Returns 0, or -1 with a message in err. */
+int attention_mm(gemm_ctx *g, const attn_seq *seqs, int n_seqs, const attn_shape *sh, char *err, size_t errlen);
+
+#endif
