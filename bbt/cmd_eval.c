@@ -41,6 +41,26 @@ static void run_close(run_handle *r)
     tune_config_free(&r->cfg);
 }
 
+typedef int (*run_action)(run_handle *r, void *arg);
+
+/* Open the run in dir, do act on it, close it; errors are printed as `bbt NAME: …`. */
+static int on_run(const char *name, const char *dir, int threads, run_action act, void *arg)
+{
+    if (!dir) {
+        fprintf(stderr, "bbt %s: --run DIR is required\n", name);
+        return EXIT_USAGE;
+    }
+    run_handle r;
+    bbt_error err;
+    if (run_open(&r, dir, threads, &err)) {
+        fprintf(stderr, "bbt %s: %s\n", name, err.msg);
+        return EXIT_INPUT;
+    }
+    int rc = act(&r, arg);
+    run_close(&r);
+    return rc;
+}
+
 /* Score encoded examples under the run's prompt (or the untuned one); scores has n × C floats. */
 static float *score_all(run_handle *r, const encoded_set *e, int untuned, bbt_error *err)
 {
@@ -63,8 +83,15 @@ static const char *split_path(const tune_config *cfg, const char *split)
     return split;
 }
 
-static int evaluate_split(run_handle *r, const char *split, int untuned)
+typedef struct eval_args {
+    const char *split;
+    int untuned;
+} eval_args;
+
+static int evaluate_split(run_handle *r, void *arg)
 {
+    const char *split = ((eval_args *)arg)->split;
+    int untuned = ((eval_args *)arg)->untuned;
     bbt_error err;
     const char *path = split_path(&r->cfg, split);
     if (!path) {
@@ -111,20 +138,9 @@ int cmd_eval(int argc, char **argv)
                            "prints accuracy, F1 and loss as JSON.",
                            opts, (int)(sizeof opts / sizeof opts[0]), 0};
     int n_pos, rc = opt_parse(&spec, argc, argv, NULL, &n_pos);
-    if (rc == 0 && !run) {
-        fprintf(stderr, "bbt eval: --run DIR is required\n");
-        rc = -1;
-    }
     if (rc == 0) {
-        run_handle r;
-        bbt_error err;
-        if (run_open(&r, run, threads, &err)) {
-            fprintf(stderr, "bbt eval: %s\n", err.msg);
-            rc = EXIT_INPUT;
-        } else {
-            rc = evaluate_split(&r, split ? split : "test", untuned);
-            run_close(&r);
-        }
+        eval_args a = {split ? split : "test", untuned};
+        rc = on_run("eval", run, threads, evaluate_split, &a);
     } else {
         rc = rc > 0 ? EXIT_OK : EXIT_USAGE;
     }
@@ -180,8 +196,15 @@ static int read_inputs(const task *t, const char *name, char *text, size_t len, 
     return rc;
 }
 
-static int predict_all(run_handle *r, const char *input, int print_index)
+typedef struct predict_args {
+    const char *input;
+    int print_index;
+} predict_args;
+
+static int predict_all(run_handle *r, void *arg)
 {
+    const char *input = ((predict_args *)arg)->input;
+    int print_index = ((predict_args *)arg)->print_index;
     bbt_error err;
     int from_stdin = !input || !strcmp(input, "-");
     const char *name = from_stdin ? "(stdin)" : input;
@@ -234,20 +257,9 @@ int cmd_predict(int argc, char **argv)
                            opts, (int)(sizeof opts / sizeof opts[0]), 1};
     char *pos[1];
     int n_pos, rc = opt_parse(&spec, argc, argv, pos, &n_pos);
-    if (rc == 0 && !run) {
-        fprintf(stderr, "bbt predict: --run DIR is required\n");
-        rc = -1;
-    }
     if (rc == 0) {
-        run_handle r;
-        bbt_error err;
-        if (run_open(&r, run, threads, &err)) {
-            fprintf(stderr, "bbt predict: %s\n", err.msg);
-            rc = EXIT_INPUT;
-        } else {
-            rc = predict_all(&r, n_pos ? pos[0] : NULL, index);
-            run_close(&r);
-        }
+        predict_args a = {n_pos ? pos[0] : NULL, index};
+        rc = on_run("predict", run, threads, predict_all, &a);
     } else {
         rc = rc > 0 ? EXIT_OK : EXIT_USAGE;
     }

@@ -204,14 +204,8 @@ static int config_from_json(tune_config *c, const cJSON *root, const char *path,
 int tune_config_load(tune_config *c, const char *path, bbt_error *err)
 {
     tune_config_init(c);
-    size_t len;
-    char *text = read_file(path, &len, err);
-    if (!text)
-        return -1;
-    cJSON *root = cJSON_ParseWithLength(text, len);
-    free(text);
-    int rc = cJSON_IsObject(root) ? config_from_json(c, root, path, err)
-                                  : bbt_fail(err, "%s: not a JSON object (expected a run configuration)", path);
+    cJSON *root = read_json_object(path, "a run configuration", err);
+    int rc = root ? config_from_json(c, root, path, err) : -1;
     cJSON_Delete(root);
     if (rc)
         tune_config_free(c);

@@ -151,12 +151,8 @@ int runfiles_read_prompt(const char *dir, const tune_config *cfg, double **z, bb
 {
     *z = NULL;
     char *path = path_join(dir, "prompt.json");
-    size_t len;
-    char *text = read_file(path, &len, err);
-    cJSON *root = text ? cJSON_ParseWithLength(text, len) : NULL;
-    free(text);
-    int rc = !text ? -1 : !cJSON_IsObject(root) ? bbt_fail(err, "%s: not a JSON object", path)
-                                                 : check_prompt_fields(root, cfg, path, err);
+    cJSON *root = read_json_object(path, "a prompt written by bbt tune", err);
+    int rc = root ? check_prompt_fields(root, cfg, path, err) : -1;
     const cJSON *zs = root ? cJSON_GetObjectItemCaseSensitive(root, "z") : NULL;
     if (!rc && (!cJSON_IsArray(zs) || cJSON_GetArraySize(zs) != cfg->dim))
         rc = bbt_fail(err, "%s: field \"z\" must be an array of %d numbers", path, cfg->dim);

@@ -281,16 +281,9 @@ static int task_metric_from_json(task *t, cJSON *root, const char *path, bbt_err
 int task_load_json(task *t, const char *path, bbt_error *err)
 {
     memset(t, 0, sizeof *t);
-    size_t len;
-    char *text = read_file(path, &len, err);
-    if (!text)
+    cJSON *root = read_json_object(path, "a task definition", err);
+    if (!root)
         return -1;
-    cJSON *root = cJSON_ParseWithLength(text, len);
-    free(text);
-    if (!cJSON_IsObject(root)) {
-        cJSON_Delete(root);
-        return bbt_fail(err, "%s: not a JSON object (expected a task definition)", path);
-    }
     int rc = task_from_json(t, root, path, err);
     if (!rc)
         rc = task_metric_from_json(t, root, path, err);

@@ -9,6 +9,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <cjson/cJSON.h>
+
 #include "bbt/util.h"
 
 static void *check_alloc(void *p, size_t n)
@@ -86,6 +88,22 @@ char *read_file(const char *path, size_t *len, bbt_error *err)
     if (len)
         *len = n;
     return buf;
+}
+
+cJSON *read_json_object(const char *path, const char *what, bbt_error *err)
+{
+    size_t len;
+    char *text = read_file(path, &len, err);
+    if (!text)
+        return NULL;
+    cJSON *root = cJSON_ParseWithLength(text, len);
+    free(text);
+    if (!cJSON_IsObject(root)) {
+        cJSON_Delete(root);
+        bbt_fail(err, "%s: not a JSON object (expected %s)", path, what);
+        return NULL;
+    }
+    return root;
 }
 
 static int fsync_dir_of(const char *path)

@@ -19,6 +19,10 @@ char *xstrndup(const char *s, size_t n);
 /* Read a whole file into a NUL-terminated buffer (caller frees); *len gets its length. NULL with a message on failure. */
 char *read_file(const char *path, size_t *len, bbt_error *err);
 
+/* Read a file that must hold one JSON object; `what` names what it should be, for the message
+ * ("a task definition"). NULL with a message on failure. Caller frees with cJSON_Delete. */
+struct cJSON *read_json_object(const char *path, const char *what, bbt_error *err);
+
 /* Write data to path atomically: a temporary file beside it, fsync, rename, fsync of the directory. A reader sees the
  * old file or the new one, never a mix, even after a crash. */
 int write_file_atomic(const char *path, const void *data, size_t len, bbt_error *err);
