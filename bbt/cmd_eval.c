@@ -2,6 +2,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
+
+#include <cjson/cJSON.h>
 
 #include "bbt/commands.h"
 #include "bbt/options.h"
@@ -26,6 +29,14 @@ static int run_open(run_handle *r, const char *dir, int threads, bbt_error *err)
         return -1;
     if (threads > 0)
         r->cfg.threads = threads;
+    char *prompt_path = path_join(dir, "prompt.json");
+    int finished = access(prompt_path, F_OK) == 0;
+    free(prompt_path);
+    if (!finished) {
+        tune_config_free(&r->cfg);
+        return bbt_fail(err, "the run in %s has not finished (no prompt.json yet): finish it with bbt tune --resume %s",
+                        dir, dir);
+    }
     if (runfiles_read_prompt(dir, &r->cfg, &r->z, err) || scorer_open(&r->sc, &r->cfg, err)) {
         free(r->z);
         tune_config_free(&r->cfg);
@@ -113,9 +124,18 @@ static int evaluate_split(run_handle *r, void *arg)
         int C = r->sc.labels.n;
         double loss;
         scorer_losses(&r->sc, &e, scores, 1, &loss);
-        printf("{\"split\":\"%s\",\"file\":\"%s\",\"prompt\":\"%s\",\"n\":%d,\"acc\":%.6f,\"f1\":%.6f,\"loss\":%.6f}\n",
-               split, path, untuned ? "untuned" : "tuned", e.n, metric_accuracy(scores, e.labels, e.n, C),
-               metric_f1(scores, e.labels, e.n, C, r->sc.task.positive_class), loss);
+        cJSON *o = cJSON_CreateObject(); /* cJSON escapes the path and writes null for what is not finite */
+        cJSON_AddStringToObject(o, "split", split);
+        cJSON_AddStringToObject(o, "file", path);
+        cJSON_AddStringToObject(o, "prompt", untuned ? "untuned" : "tuned");
+        cJSON_AddNumberToObject(o, "n", e.n);
+        cJSON_AddNumberToObject(o, "acc", metric_accuracy(scores, e.labels, e.n, C));
+        cJSON_AddNumberToObject(o, "f1", metric_f1(scores, e.labels, e.n, C, r->sc.task.positive_class));
+        cJSON_AddNumberToObject(o, "loss", loss);
+        char *text = cJSON_PrintUnformatted(o);
+        printf("%s\n", text);
+        cJSON_free(text);
+        cJSON_Delete(o);
     }
     free(scores);
     encoded_set_free(&e);
@@ -151,46 +171,34 @@ int cmd_eval(int argc, char **argv)
 
 /* ---- predict ---- */
 
+/* 1 when the first line, split at tabs or commas, has a cell that is exactly `name` (quotes and spaces aside). */
+static int names_column(const char *text, const char *name)
+{
+    size_t line_end = strcspn(text, "\r\n"), len = strlen(name);
+    for (const char *cell = text; cell < text + line_end;) {
+        size_t n = strcspn(cell, "\t,\r\n");
+        const char *a = cell, *b = cell + n;
+        while (a < b && (*a == ' ' || *a == '"'))
+            a++;
+        while (b > a && (b[-1] == ' ' || b[-1] == '"'))
+            b--;
+        if ((size_t)(b - a) == len && !memcmp(a, name, len))
+            return 1;
+        cell += n + 1;
+    }
+    return 0;
+}
+
 /* Input for predict: a table with the task's columns (TSV/CSV/JSONL), or plain text lines (pair tasks: a TAB between
  * the two texts). A first line that names the task's text column makes it a table. */
 static int read_inputs(const task *t, const char *name, char *text, size_t len, dataset *d, bbt_error *err)
 {
-    size_t first = strcspn(text, "\n");
-    char *header = xstrndup(text, first);
-    int is_table = text[strspn(text, " \t\r\n")] == '{' || strstr(header, t->col_text_a) != NULL;
-    free(header);
+    int is_table = text[strspn(text, " \t\r\n")] == '{' || names_column(text, t->col_text_a);
+    char *cols[2] = {t->col_text_a, t->col_text_b};
     table tb;
-    if (is_table) {
-        if (table_parse(&tb, name, text, len, TABLE_AUTO, err))
-            return -1;
-    } else {
-        memset(&tb, 0, sizeof tb);
-        tb.path = xstrdup(name);
-        tb.n_cols = t->pair ? 2 : 1;
-        tb.cols = xcalloc(2, sizeof *tb.cols);
-        tb.cols[0] = xstrdup(t->col_text_a);
-        if (t->pair)
-            tb.cols[1] = xstrdup(t->col_text_b);
-        int line = 0;
-        for (char *p = text; *p;) {
-            char *end = strchr(p, '\n');
-            size_t n = end ? (size_t)(end - p) : strlen(p);
-            char *row = xstrndup(p, n && p[n - 1] == '\r' ? n - 1 : n);
-            char *tab = t->pair ? strchr(row, '\t') : NULL;
-            line++;
-            if (t->pair && !tab) {
-                free(row);
-                table_free(&tb);
-                return bbt_fail(err, "%s: line %d: task %s needs two texts separated by a TAB", name, line, t->name);
-            }
-            if (tab)
-                *tab = 0;
-            char *cells[2] = {row, tab ? tab + 1 : NULL};
-            table_add_row(&tb, cells, line);
-            free(row);
-            p += n + (end != NULL);
-        }
-    }
+    if (is_table ? table_parse(&tb, name, text, len, TABLE_AUTO, err)
+                 : table_parse_lines(&tb, name, text, cols, t->pair ? 2 : 1, err))
+        return -1;
     int rc = dataset_from_table(d, &tb, t, 0, err);
     table_free(&tb);
     return rc;
@@ -253,7 +261,7 @@ int cmd_predict(int argc, char **argv)
     const opt_spec spec = {"bbt predict --run DIR [FILE|-]",
                            "Predict a label for every input with a run's kept prompt: one label per input line.\n"
                            "Input: a TSV/CSV/JSONL file with the task's columns, or plain text, one example per line "
-                           "(pair tasks: text_a TAB text_b). Standard input when FILE is - or absent.",
+                           "(pair tasks: text_a TAB text_b; blank lines are skipped).\nStandard input when FILE is - or absent.",
                            opts, (int)(sizeof opts / sizeof opts[0]), 1};
     char *pos[1];
     int n_pos, rc = opt_parse(&spec, argc, argv, pos, &n_pos);

@@ -1,5 +1,7 @@
 /* cmd_tune.c — `bbt tune`: tune a soft prompt, or resume a run. */
+#define _XOPEN_SOURCE 700 /* realpath */
 #include <errno.h>
+#include <limits.h>
 #include <math.h>
 #include <signal.h>
 #include <stdio.h>
@@ -46,26 +48,37 @@ static int file_exists(const char *path)
     return stat(path, &st) == 0 && S_ISREG(st.st_mode);
 }
 
-/* --data DIR: either a folder with train/dev(/test) files, or a task folder with 16-<seed>/ splits and test.tsv. */
+/* Where the data comes from, first match: --train/--dev[/--test] files; --data DIR holding {train,dev,test}.tsv, or a
+ * task folder DIR/16-<seed>/{train,dev}.tsv + DIR/test.tsv; the shared assets' folder of a built-in task. The test split
+ * is optional (yelpp has none). */
 static int resolve_data(tune_cli *c, bbt_error *err)
 {
     tune_config *cfg = &c->cfg;
-    const char *task = cfg->task ? cfg->task : NULL;
-    if (!c->data && !task && !(cfg->train && cfg->dev))
+    if (cfg->train || cfg->dev || cfg->test) {
+        if (!cfg->train || !cfg->dev)
+            return bbt_fail(err, "give both --train and --dev (and --test if there is one)");
+        if (c->data)
+            return bbt_fail(err, "give --data DIR or --train/--dev files, not both");
+        return 0;
+    }
+    if (!c->data && !cfg->task)
         return bbt_fail(err, "a task from --task-file needs its data: give --data DIR or --train F --dev F [--test F]");
-    char *dir = c->data ? xstrdup(c->data) : NULL;
-    char *flat = dir ? path_join(dir, "train.tsv") : NULL;
-    int is_flat = flat && file_exists(flat);
+    char *dir = c->data ? xstrdup(c->data) : path_join(c->assets, "tasks");
+    if (!c->data) {
+        char *task_dir = path_join(dir, cfg->task);
+        free(dir);
+        dir = task_dir;
+    }
+    char *flat = path_join(dir, "train.tsv");
+    int is_flat = file_exists(flat);
     free(flat);
     const char *splits[] = {"train", "dev", "test"};
     char **dst[] = {&cfg->train, &cfg->dev, &cfg->test};
     for (int i = 0; i < 3; i++) {
-        if (*dst[i])
-            continue;
         char name[16];
         snprintf(name, sizeof name, "%s.tsv", splits[i]);
-        char *path = is_flat ? path_join(dir, name) : dataset_split_path(c->assets, dir, task, cfg->seed, splits[i]);
-        if (i == 2 && !file_exists(path)) { /* a task may have no test split (yelpp) */
+        char *path = is_flat ? path_join(dir, name) : dataset_split_path(dir, cfg->seed, splits[i]);
+        if (i == 2 && !file_exists(path)) {
             free(path);
             continue;
         }
@@ -75,6 +88,14 @@ static int resolve_data(tune_cli *c, bbt_error *err)
     return 0;
 }
 
+/* Paths in config.json are absolute, so that the run can be resumed, evaluated and used from any directory. */
+static void make_absolute(char **path)
+{
+    char buf[PATH_MAX];
+    if (*path && realpath(*path, buf))
+        config_set(path, buf);
+}
+
 static int resolve_defaults(tune_cli *c, bbt_error *err)
 {
     tune_config *cfg = &c->cfg;
@@ -82,7 +103,7 @@ static int resolve_defaults(tune_cli *c, bbt_error *err)
         return bbt_fail(err, "give --task or --task-file, not both");
     if (!cfg->task && !cfg->task_file)
         config_set(&cfg->task, "sst2");
-    int need_assets = !cfg->model || (!c->data && cfg->task && !(cfg->train && cfg->dev));
+    int need_assets = !cfg->model || (!c->data && !cfg->train && !cfg->dev && !cfg->test);
     if (need_assets) {
         char *assets = assets_find(c->assets, err);
         if (!assets)
@@ -105,7 +126,12 @@ static int resolve_defaults(tune_cli *c, bbt_error *err)
     }
     cfg->noise_handling = c->noise;
     cfg->first_token_only = c->first_token;
-    return resolve_data(c, err) || tune_config_check(cfg, err);
+    if (resolve_data(c, err))
+        return -1;
+    char **paths[] = {&cfg->model, &cfg->task_file, &cfg->train, &cfg->dev, &cfg->test, &cfg->init_prompt};
+    for (size_t i = 0; i < sizeof paths / sizeof paths[0]; i++)
+        make_absolute(paths[i]);
+    return tune_config_check(cfg, err);
 }
 
 /* A run directory that holds nothing of a run, or --force (then the old run's files go). Never silently overwrite. */

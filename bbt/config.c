@@ -93,14 +93,15 @@ int tune_config_check(const tune_config *c, bbt_error *err)
     static const char *const losses[] = {"ce", "hinge", "acc", "f1", NULL};
     static const char *const optimizers[] = {"sep", "full", "random", NULL};
     static const char *const dtypes[] = {"bf16", "f32", NULL};
-    if (c->budget < 1)
-        return bbt_fail(err, "--budget %ld: must be at least 1 evaluation", c->budget);
-    if (c->popsize < 2)
-        return bbt_fail(err, "--popsize %d: must be at least 2", c->popsize);
-    if (c->dim < 1)
-        return bbt_fail(err, "--dim %d: must be at least 1", c->dim);
-    if (c->prompt_len < 1)
-        return bbt_fail(err, "--prompt-len %d: must be at least 1", c->prompt_len);
+    if (c->budget < 1 || c->budget > 1000000000000L)
+        return bbt_fail(err, "--budget %ld: must be 1 .. 10^12 evaluations", c->budget);
+    if (c->popsize < 2 || c->popsize > 100000)
+        return bbt_fail(err, "--popsize %d: must be 2 .. 100000", c->popsize);
+    if (c->dim < 1 || c->dim > 1000000)
+        return bbt_fail(err, "--dim %d: must be 1 .. 1000000", c->dim);
+    if (c->prompt_len < 1 || c->prompt_len > 100000)
+        return bbt_fail(err, "--prompt-len %d: must be 1 .. 100000 (and leave room in the model's positions)",
+                        c->prompt_len);
     if (!(c->sigma0 > 0) || !isfinite(c->sigma0))
         return bbt_fail(err, "--sigma0 %g: must be a positive number", c->sigma0);
     if (!(c->alpha > 0) || !isfinite(c->alpha))
@@ -142,14 +143,9 @@ char *tune_config_to_json(const tune_config *c)
         case F_DBL: cJSON_AddNumberToObject(root, f->key, *AT(c, f, double)); break;
         }
     }
-    char *text = cJSON_Print(root);
+    char *text = json_text(root);
     cJSON_Delete(root);
-    size_t n = strlen(text);
-    char *out = xmalloc(n + 2);
-    memcpy(out, text, n);
-    memcpy(out + n, "\n", 2);
-    cJSON_free(text);
-    return out;
+    return text;
 }
 
 static int read_field(tune_config *c, const field *f, const cJSON *v, const char *path, bbt_error *err)

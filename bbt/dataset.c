@@ -88,19 +88,14 @@ int dataset_load(dataset *d, const char *path, const task *t, int flags, bbt_err
     return rc;
 }
 
-char *dataset_split_path(const char *assets, const char *data_dir, const char *task, int seed, const char *split)
+char *dataset_split_path(const char *task_dir, int seed, const char *split)
 {
-    char buf[4096];
-    if (data_dir)
-        snprintf(buf, sizeof buf, "%s", data_dir);
-    else
-        snprintf(buf, sizeof buf, "%s/tasks/%s", assets, task);
-    size_t n = strlen(buf);
+    char name[64];
     if (!strcmp(split, "test"))
-        snprintf(buf + n, sizeof buf - n, "/test.tsv");
+        snprintf(name, sizeof name, "test.tsv");
     else
-        snprintf(buf + n, sizeof buf - n, "/16-%d/%s.tsv", seed, split);
-    return xstrdup(buf);
+        snprintf(name, sizeof name, "16-%d/%s.tsv", seed, split);
+    return path_join(task_dir, name);
 }
 
 void dataset_class_counts(const dataset *d, int *counts)

@@ -33,9 +33,9 @@ int dataset_load(dataset *d, const char *path, const task *t, int flags, bbt_err
 /* The same from a table already read (e.g. from standard input). */
 int dataset_from_table(dataset *d, const table *tb, const task *t, int flags, bbt_error *err);
 
-/* The path of a split of a shared task: split "train"/"dev" → DIR/16-SEED/SPLIT.tsv, "test" → DIR/test.tsv, where DIR =
- * data_dir (or assets/tasks/TASK when data_dir is NULL). Caller frees. */
-char *dataset_split_path(const char *assets, const char *data_dir, const char *task, int seed, const char *split);
+/* The path of a split in a task folder laid out as the shared tasks are: "train"/"dev" → DIR/16-SEED/SPLIT.tsv,
+ * "test" → DIR/test.tsv. Caller frees. */
+char *dataset_split_path(const char *task_dir, int seed, const char *split);
 
 /* Examples per class (counts has n_classes entries). */
 void dataset_class_counts(const dataset *d, int *counts);

@@ -52,16 +52,17 @@ static int append_chunk(lm *m, const char *text, size_t len, idlist *out, bbt_er
         char *joined = xmalloc(len + sizeof ANCHOR);
         memcpy(joined, ANCHOR, sizeof ANCHOR - 1);
         memcpy(joined + sizeof ANCHOR - 1, text, len);
-        rc = tokenize_into(m, ANCHOR, sizeof ANCHOR - 1, 0, &anchor, err) ||
-             tokenize_into(m, joined, len + sizeof ANCHOR - 1, 0, &both, err);
+        int failed = tokenize_into(m, ANCHOR, sizeof ANCHOR - 1, 0, &anchor, err) ||
+                     tokenize_into(m, joined, len + sizeof ANCHOR - 1, 0, &both, err);
         free(joined);
-        if (!rc && both.n >= anchor.n && !memcmp(both.v, anchor.v, (size_t)anchor.n * sizeof(int))) {
+        if (!failed && both.n >= anchor.n && !memcmp(both.v, anchor.v, (size_t)anchor.n * sizeof(int))) {
             for (int i = anchor.n; i < both.n; i++)
                 ids_push(out, both.v[i]);
             goto done;
         }
+        /* otherwise the chunk on its own: its own error message, without the anchor, if it cannot be tokenized */
     }
-    if (!rc && !(rc = tokenize_into(m, text, len, 0, &plain, err)))
+    if (!(rc = tokenize_into(m, text, len, 0, &plain, err)))
         for (int i = 0; i < plain.n; i++)
             ids_push(out, plain.v[i]);
 done:
@@ -207,7 +208,7 @@ int encode_example(lm *m, const task *t, const example *e, const encode_options 
     wrapping w;
     if (find_wrapping(m, &w, err))
         return -1;
-    int limit = info->max_pos - (o->mode == LM_PROMPT_CAT ? o->prompt_len : 0);
+    int limit = info->max_pos - (o->mode == LM_PROMPT_CAT ? o->prompt_len : 0) - o->reserve;
     example copy = {xstrdup(e->text_a), e->text_b ? xstrdup(e->text_b) : NULL, e->label, e->line};
     idlist ids = {0};
     int rc;
@@ -218,8 +219,9 @@ int encode_example(lm *m, const task *t, const example *e, const encode_options 
         if (rc || ids.n <= limit)
             break;
         if (!shorten_example(&copy)) {
-            rc = bbt_fail(err, "line %d: even with its text removed the template needs %d tokens (the model allows %d)",
-                          e->line, ids.n, limit);
+            rc = bbt_fail(err, "even with its text removed the template needs %d positions (the model allows %d with "
+                               "the prompt and the label tokens)",
+                          ids.n, limit);
             break;
         }
         *truncated = 1;
@@ -249,7 +251,7 @@ int encode_dataset(lm *m, const task *t, const dataset *d, const encode_options 
         int truncated;
         rc = encode_example(m, t, &d->ex[i], o, &parts[i], &out->seqs[i], &truncated, err);
         if (rc) {
-            bbt_prefix(err, "%s: ", d->path);
+            bbt_prefix(err, "%s: line %d: ", d->path, d->ex[i].line);
             break;
         }
         out->n_truncated += truncated;

@@ -23,6 +23,8 @@ typedef struct encode_options {
     int prompt_len;          /* L */
     const int *placeholders; /* L token ids for add mode */
     int label_space;         /* 1: label words are scored as " word" (mid-sentence); 0: as "word" */
+    int reserve;             /* positions to keep free after each sequence: a causal LM scores a label of k tokens
+                                with k − 1 extra rows, so this is the longest label's length − 1 */
 } encode_options;
 
 /* The encoded examples of one split: sequences ready for lm_score, with their labels. */

@@ -5,8 +5,8 @@
  *   normal:  A_ij ~ N(0, s²), s = α·σ̂ / (√d·σ0), σ̂ the standard deviation of the model's input embedding table, so that
  *            each entry of A·z starts with a standard deviation near α·σ̂ when z ~ N(0, σ0² I) (the reference default);
  *   uniform: A_ij ~ U(−1/√d, 1/√d) (the paper's first version).
- * p0 is zero in add mode (the placeholder tokens' embeddings are already in the input, the prompt is added onto them)
- * and zero or a given prompt in cat mode.
+ * In add mode the prompt rows are A·z added onto the placeholder tokens' embeddings, which the input already holds: the
+ * method's p0 is those embeddings, and this module's p0 is zero. In cat mode p0 is zero or a given prompt.
  */
 #ifndef BBT_PROJECTION_H
 #define BBT_PROJECTION_H

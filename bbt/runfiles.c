@@ -1,4 +1,5 @@
 /* runfiles.c — prompt.json, prompt.safetensors and summary.json. */
+#include <float.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -15,19 +16,14 @@
 
 static int write_json(const char *dir, const char *name, cJSON *root, char **text_out, bbt_error *err)
 {
-    char *text = cJSON_Print(root);
-    size_t n = strlen(text);
-    char *with_newline = xmalloc(n + 2);
-    memcpy(with_newline, text, n);
-    memcpy(with_newline + n, "\n", 2);
-    cJSON_free(text);
+    char *text = json_text(root);
     char *path = path_join(dir, name);
-    int rc = write_file_atomic(path, with_newline, n + 1, err);
+    int rc = write_file_atomic(path, text, strlen(text), err);
     free(path);
     if (text_out && !rc)
-        *text_out = with_newline;
+        *text_out = text;
     else
-        free(with_newline);
+        free(text);
     return rc;
 }
 
@@ -160,8 +156,9 @@ int runfiles_read_prompt(const char *dir, const tune_config *cfg, double **z, bb
         *z = xmalloc((size_t)cfg->dim * sizeof **z);
         int i = 0;
         for (const cJSON *v = zs->child; v && !rc; v = v->next, i++) {
-            if (!cJSON_IsNumber(v) || !isfinite(v->valuedouble))
-                rc = bbt_fail(err, "%s: field \"z\"[%d] is not a finite number", path, i);
+            if (!cJSON_IsNumber(v) || !(fabs(v->valuedouble) <= FLT_MAX))
+                rc = bbt_fail(err, "%s: field \"z\"[%d] is not a number a prompt can hold (finite, |z| <= %g)", path, i,
+                              FLT_MAX);
             else
                 (*z)[i] = v->valuedouble;
         }

@@ -28,25 +28,22 @@ static int named_col(const table *t, const char *name, bbt_error *err)
     return c >= 0 ? c : bbt_fail(err, "%s: no column \"%s\"", t->path, name);
 }
 
-/* cols[0] = text or text_a, cols[1] = text_b or -1, cols[2] = label. */
+/* cols[0] = text or text_a, cols[1] = text_b or -1, cols[2] = label. Given names win; the rest is found by name. */
 static int find_columns(const table *t, const sample_options *o, int cols[3], bbt_error *err)
 {
-    cols[1] = -1;
-    if (o->text_col) {
-        if ((cols[0] = named_col(t, o->text_col, err)) < 0)
-            return -1;
-        if (o->text_b_col && (cols[1] = named_col(t, o->text_b_col, err)) < 0)
-            return -1;
-    } else {
-        int a = first_present(t, first_names), b = first_present(t, second_names);
-        if (a >= 0 && b >= 0 && a != b) {
-            cols[0] = a;
-            cols[1] = b;
-        } else if ((cols[0] = first_present(t, single_names)) < 0) {
-            return bbt_fail(err, "%s: no text column found (looked for text, sentence, text_a/text_b, "
-                                 "sentence1/sentence2, premise/hypothesis…); give --text-col", t->path);
-        }
-    }
+    int a = first_present(t, first_names), b = first_present(t, second_names);
+    int auto_pair = a >= 0 && b >= 0 && a != b;
+    if (o->text_col && (cols[0] = named_col(t, o->text_col, err)) < 0)
+        return -1;
+    if (!o->text_col && (cols[0] = auto_pair ? a : first_present(t, single_names)) < 0)
+        return bbt_fail(err, "%s: no text column found (looked for text, sentence, text_a/text_b, "
+                             "sentence1/sentence2, premise/hypothesis…); give --text-col", t->path);
+    if (o->text_b_col)
+        cols[1] = named_col(t, o->text_b_col, err);
+    else
+        cols[1] = !o->text_col && auto_pair ? b : -1;
+    if (o->text_b_col && cols[1] < 0)
+        return -1;
     cols[2] = o->label_col ? named_col(t, o->label_col, err) : first_present(t, label_names);
     if (cols[2] < 0)
         return o->label_col ? -1 : bbt_fail(err, "%s: no label column found (label, gold_label, class…); give --label-col",

@@ -1,4 +1,5 @@
 /* scorer.c — from a run's configuration to scores of examples under candidate prompts. */
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -20,7 +21,14 @@ static int open_model(scorer *s, const tune_config *cfg, bbt_error *err)
 
 static int open_task(scorer *s, const tune_config *cfg, bbt_error *err)
 {
-    return cfg->task ? task_builtin(&s->task, cfg->task, err) : task_load_json(&s->task, cfg->task_file, err);
+    if (cfg->task ? task_builtin(&s->task, cfg->task, err) : task_load_json(&s->task, cfg->task_file, err))
+        return -1;
+    int masked = s->info->kind == LM_MASKED;
+    const char *why = masked ? s->task.no_masked : s->task.no_causal;
+    if (why)
+        return bbt_fail(err, "task %s cannot run on %s, a %s LM: %s", s->task.name, cfg->model,
+                        masked ? "masked" : "causal", why);
+    return 0;
 }
 
 /* A causal LM whose label words are one token each (or scored by their first token) needs only the label logits. */
@@ -49,8 +57,28 @@ static int setup_encoding(scorer *s, const tune_config *cfg, bbt_error *err)
     }
     if (encode_labels(s->model, &s->task, &s->enc, &s->labels, err))
         return -1;
+    s->first_token_only = cfg->first_token_only;
     s->raw_logits = labels_single_token(s, cfg);
+    if (s->info->kind == LM_CAUSAL && !s->first_token_only)
+        for (int j = 0; j < s->labels.n; j++)
+            if (s->labels.labels[j].n - 1 > s->enc.reserve)
+                s->enc.reserve = s->labels.labels[j].n - 1;
     s->loss = (loss_kind)loss_from_name(cfg->loss);
+    return 0;
+}
+
+/* Sizes that depend on the model: the prompt must leave room for text, A (L·H × d floats) must fit in memory. */
+#define MAX_PROJECTION_BYTES ((size_t)4 << 30)
+static int check_sizes(const scorer *s, const tune_config *cfg, bbt_error *err)
+{
+    if (cfg->prompt_len >= s->info->max_pos)
+        return bbt_fail(err, "--prompt-len %d: the model %s takes at most %d positions in all", cfg->prompt_len,
+                        cfg->model, s->info->max_pos);
+    size_t bytes = (size_t)cfg->prompt_len * (size_t)s->info->hidden * (size_t)cfg->dim * sizeof(float);
+    if (bytes > MAX_PROJECTION_BYTES)
+        return bbt_fail(err, "the projection A (L·H × d = %d·%d × %d floats) would take %.1f GiB; lower --dim or "
+                             "--prompt-len",
+                        cfg->prompt_len, s->info->hidden, cfg->dim, (double)bytes / (1 << 30));
     return 0;
 }
 
@@ -74,7 +102,7 @@ static int setup_projection(scorer *s, const tune_config *cfg, bbt_error *err)
 int scorer_open(scorer *s, const tune_config *cfg, bbt_error *err)
 {
     memset(s, 0, sizeof *s);
-    if (open_model(s, cfg, err) || open_task(s, cfg, err) || setup_encoding(s, cfg, err) ||
+    if (open_model(s, cfg, err) || check_sizes(s, cfg, err) || open_task(s, cfg, err) || setup_encoding(s, cfg, err) ||
         setup_projection(s, cfg, err)) {
         scorer_close(s);
         return -1;
@@ -130,6 +158,7 @@ int scorer_score(scorer *s, const encoded_set *e, const double *z, int count, fl
     b.n_labels = s->labels.n;
     b.labels = s->labels.labels;
     b.raw_logits = s->raw_logits;
+    b.first_token_only = s->first_token_only;
     double t0 = now_seconds();
     int rc = lm_score(s->model, &b, scores);
     s->forward_s += now_seconds() - t0;
@@ -149,6 +178,9 @@ void scorer_losses(const scorer *s, const encoded_set *e, const float *scores, i
 
 double scorer_metric(const scorer *s, const encoded_set *e, const float *scores)
 {
+    for (size_t i = 0; i < (size_t)e->n * (size_t)s->labels.n; i++)
+        if (!isfinite(scores[i]))
+            return -INFINITY; /* a broken prompt must never be kept, whatever argmax makes of its NaNs */
     if (s->task.metric == METRIC_F1)
         return metric_f1(scores, e->labels, e->n, s->labels.n, s->task.positive_class);
     return metric_accuracy(scores, e->labels, e->n, s->labels.n);

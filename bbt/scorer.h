@@ -23,6 +23,7 @@ typedef struct scorer {
     projection proj;
     loss_kind loss;
     int raw_logits;           /* causal LM with one-token labels: logits suffice (see lm_batch.raw_logits) */
+    int first_token_only;     /* causal LM: score each label by its first token only */
     double embedding_std;     /* σ̂ */
     double forward_s;         /* time spent in lm_score, accumulated */
 } scorer;
@@ -41,7 +42,7 @@ int scorer_score(scorer *s, const encoded_set *e, const double *z, int count, fl
 /* Loss of each candidate from its scores (count values). */
 void scorer_losses(const scorer *s, const encoded_set *e, const float *scores, int count, double *losses);
 
-/* The task's metric (accuracy, or F1 of the positive class) of one candidate's scores. */
+/* The task's metric (accuracy, or F1 of the positive class) of one candidate's scores; −∞ when a score is not finite. */
 double scorer_metric(const scorer *s, const encoded_set *e, const float *scores);
 
 #endif

@@ -1,4 +1,5 @@
 /* table.c — TSV, CSV and JSONL files as tables of strings. */
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -87,7 +88,8 @@ static int take_record(table *t, rowbuf *r, int line, bbt_error *err)
         return 0;
     }
     if (r->n != t->n_cols) {
-        bbt_fail(err, "%s: line %d has %d fields, the header has %d", t->path, line, r->n, t->n_cols);
+        bbt_fail(err, "%s: line %d has %d fields, expected %d (%s)", t->path, line, r->n, t->n_cols,
+                 t->format == TABLE_CSV ? "comma-separated" : "tab-separated");
         row_clear(r);
         return -1;
     }
@@ -172,7 +174,8 @@ static int parse_csv(table *t, const char *text, bbt_error *err)
     return rc;
 }
 
-/* The text of a JSON scalar as a cell: strings as they are, numbers in their shortest exact form, booleans as 0/1. */
+/* The text of a JSON scalar as a cell: strings as they are, integers as integers, other numbers exactly, booleans as
+ * 0/1. NULL for an array or object (an error) — null is handled by the caller as a missing value. */
 static char *json_cell(const cJSON *v)
 {
     char buf[64];
@@ -181,7 +184,7 @@ static char *json_cell(const cJSON *v)
     if (cJSON_IsBool(v))
         return xstrdup(cJSON_IsTrue(v) ? "1" : "0");
     if (cJSON_IsNumber(v)) {
-        if (v->valuedouble == (double)(long long)v->valuedouble)
+        if (fabs(v->valuedouble) < 9e15 && v->valuedouble == floor(v->valuedouble))
             snprintf(buf, sizeof buf, "%lld", (long long)v->valuedouble);
         else
             snprintf(buf, sizeof buf, "%.17g", v->valuedouble);
@@ -214,6 +217,9 @@ static int jsonl_row(table *t, const cJSON *obj, int line, bbt_error *err)
     for (const cJSON *v = obj->child; v; v = v->next) {
         int c = table_col(t, v->string);
         free(row[c]);
+        row[c] = NULL;
+        if (cJSON_IsNull(v))
+            continue; /* a missing value, as an absent key */
         if (!(row[c] = json_cell(v))) {
             for (int i = 0; i < t->n_cols; i++)
                 free(row[i]);
@@ -282,6 +288,21 @@ int table_parse(table *t, const char *name, char *text, size_t len, table_format
     }
     if (!rc && t->n_cols == 0)
         rc = bbt_fail(err, "%s: empty file (expected a header line or JSON objects)", name);
+    if (rc)
+        table_free(t);
+    return rc;
+}
+
+int table_parse_lines(table *t, const char *name, char *text, char *const *cols, int n_cols, bbt_error *err)
+{
+    memset(t, 0, sizeof *t);
+    t->path = xstrdup(name);
+    t->format = TABLE_TSV;
+    t->n_cols = n_cols;
+    t->cols = xcalloc((size_t)n_cols, sizeof *t->cols);
+    for (int i = 0; i < n_cols; i++)
+        t->cols[i] = xstrdup(cols[i]);
+    int rc = parse_tsv(t, text, err); /* with the header already there, every line is a row */
     if (rc)
         table_free(t);
     return rc;

@@ -28,6 +28,10 @@ int table_read(table *t, const char *path, table_format format, bbt_error *err);
 int table_parse(table *t, const char *name, char *text, size_t len, table_format format, bbt_error *err);
 void table_free(table *t);
 
+/* Lines of plain text without a header: each line is a row, its fields separated by tabs, the columns named by cols.
+ * Blank lines are skipped. */
+int table_parse_lines(table *t, const char *name, char *text, char *const *cols, int n_cols, bbt_error *err);
+
 /* Index of a column by name, or -1. */
 int table_col(const table *t, const char *name);
 

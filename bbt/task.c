@@ -1,5 +1,6 @@
 /* task.c — built-in tasks (the seven of the BBT paper), user tasks from JSON, and template parsing. */
 #include <ctype.h>
+#include <math.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -105,7 +106,8 @@ static int template_check(const template_spec *t, int pair, bbt_error *err)
     if (count[TPL_PROMPT] > 1)
         return bbt_fail(err, "template \"%s\" contains {prompt} more than once", t->source);
     if (pair && (count[TPL_TEXT] || !count[TPL_TEXT_A] || !count[TPL_TEXT_B]))
-        return bbt_fail(err, "template \"%s\" of a sentence-pair task must use {text_a} and {text_b}, not {text}",
+        return bbt_fail(err, "template \"%s\" of a sentence-pair task must use both {text_a} and {text_b} (and not "
+                             "{text})",
                         t->source);
     if (!pair && (count[TPL_TEXT_A] || count[TPL_TEXT_B] || !count[TPL_TEXT]))
         return bbt_fail(err, "template \"%s\" of a single-text task must use {text} (not {text_a}/{text_b})",
@@ -205,46 +207,115 @@ static int json_string_array(cJSON *arr, char ***out, int *n, const char *path, 
     return 0;
 }
 
-static const char *json_opt_string(cJSON *obj, const char *key, const char *fallback)
+/* The keys a task file may hold and the JSON type of each: anything else is a mistake worth naming. */
+static const struct {
+    const char *key;
+    int type;
+} task_keys[] = {{"name", cJSON_String},         {"description", cJSON_String}, {"template", cJSON_String},
+                 {"causal_template", cJSON_String}, {"label_words", cJSON_Array}, {"label_names", cJSON_Array},
+                 {"columns", cJSON_Object},      {"metric", cJSON_String},      {"positive_class", cJSON_Number}};
+
+static const char *json_type_name(int type)
 {
-    cJSON *v = cJSON_GetObjectItemCaseSensitive(obj, key);
+    return type == cJSON_String ? "a string" : type == cJSON_Array ? "an array" : type == cJSON_Object ? "an object"
+                                                                                                      : "a number";
+}
+
+static int check_keys(const cJSON *root, const char *path, bbt_error *err)
+{
+    for (const cJSON *v = root->child; v; v = v->next) {
+        size_t i = 0, n = sizeof task_keys / sizeof task_keys[0];
+        while (i < n && strcmp(task_keys[i].key, v->string))
+            i++;
+        if (i == n)
+            return bbt_fail(err, "%s: unknown field \"%s\" (a task has: name, description, template, causal_template, "
+                                 "label_words, label_names, columns, metric, positive_class)",
+                            path, v->string);
+        if ((v->type & 0xff) != task_keys[i].type)
+            return bbt_fail(err, "%s: field \"%s\" must be %s", path, v->string, json_type_name(task_keys[i].type));
+    }
+    const cJSON *cols = cJSON_GetObjectItemCaseSensitive(root, "columns");
+    for (const cJSON *v = cols ? cols->child : NULL; v; v = v->next) {
+        if (strcmp(v->string, "text") && strcmp(v->string, "text_a") && strcmp(v->string, "text_b") &&
+            strcmp(v->string, "label"))
+            return bbt_fail(err, "%s: field \"columns\" has \"%s\" (expected text, text_a, text_b, label)", path,
+                            v->string);
+        if (!cJSON_IsString(v) || !v->valuestring[0])
+            return bbt_fail(err, "%s: field \"columns\".\"%s\" must be a column name", path, v->string);
+    }
+    return 0;
+}
+
+static const char *json_opt_string(const cJSON *obj, const char *key, const char *fallback)
+{
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(obj, key);
     return cJSON_IsString(v) ? v->valuestring : fallback;
 }
 
-/* The causal template a user need not write: the masked one with everything after <mask> dropped. */
-static char *causal_from_masked(const char *masked)
+/* The causal template a user need not write: the template cut after <mask>, or with <mask> added at the end when it has
+ * none. NULL when a field follows <mask> (e.g. "{text_a} ? <mask> , {text_b}"): only the user can say how a causal LM
+ * should read that. */
+static char *derive_causal(const char *masked)
 {
     const char *m = strstr(masked, "<mask>");
-    return m ? xstrndup(masked, (size_t)(m - masked) + strlen("<mask>")) : xstrdup(masked);
+    if (!m) {
+        char *c = xmalloc(strlen(masked) + 8);
+        strcpy(c, masked);
+        strcat(c, " <mask>");
+        return c;
+    }
+    const char *rest = m + strlen("<mask>");
+    if (strstr(rest, "{text") || strstr(rest, "{prompt}"))
+        return NULL;
+    return xstrndup(masked, (size_t)(rest - masked));
 }
 
-static int task_from_json(task *t, cJSON *root, const char *path, bbt_error *err)
+static int parse_templates(task *t, const cJSON *root, const char *path, bbt_error *err)
 {
-    cJSON *tpl = cJSON_GetObjectItemCaseSensitive(root, "template");
-    if (!cJSON_IsString(tpl))
-        return bbt_fail(err, "%s: missing string field \"template\"", path);
-    if (json_string_array(cJSON_GetObjectItemCaseSensitive(root, "label_words"), &t->label_words, &t->n_classes, path,
-                          "label_words", err))
-        return -1;
-    t->pair = strstr(tpl->valuestring, "{text_b}") != NULL;
-    t->name = xstrdup(json_opt_string(root, "name", path));
-    t->description = xstrdup(json_opt_string(root, "description", ""));
-    cJSON *cols = cJSON_GetObjectItemCaseSensitive(root, "columns");
-    t->col_text_a = xstrdup(json_opt_string(cols, t->pair ? "text_a" : "text", t->pair ? "text_a" : "text"));
-    t->col_text_b = t->pair ? xstrdup(json_opt_string(cols, "text_b", "text_b")) : NULL;
-    t->col_label = xstrdup(json_opt_string(cols, "label", "label"));
-    if (template_parse(&t->masked, tpl->valuestring, t->pair, err))
-        return bbt_prefix(err, "%s: field \"template\": ", path);
-    char *causal = xstrdup(json_opt_string(root, "causal_template", ""));
-    if (!causal[0]) {
-        free(causal);
-        causal = causal_from_masked(tpl->valuestring);
+    const char *tpl = json_opt_string(root, "template", NULL);
+    if (strstr(tpl, "<mask>")) {
+        if (template_parse(&t->masked, tpl, t->pair, err))
+            return bbt_prefix(err, "%s: field \"template\": ", path);
+    } else {
+        t->no_masked = xstrdup("its template has no <mask>: a masked LM needs one");
+    }
+    const char *given = json_opt_string(root, "causal_template", NULL);
+    char *causal = given ? xstrdup(given) : derive_causal(tpl);
+    if (!causal) {
+        t->no_causal = xstrdup("its template has text after <mask>, but a causal LM reads only up to <mask>: give "
+                               "\"causal_template\" with <mask> at the end");
+        return 0;
     }
     int rc = template_parse(&t->causal, causal, t->pair, err);
     free(causal);
     if (rc)
-        return bbt_prefix(err, "%s: field \"causal_template\": ", path);
+        return bbt_prefix(err, "%s: field \"%s\": ", path, given ? "causal_template" : "template");
     return 0;
+}
+
+static int task_from_json(task *t, cJSON *root, const char *path, bbt_error *err)
+{
+    if (check_keys(root, path, err))
+        return -1;
+    const char *tpl = json_opt_string(root, "template", NULL);
+    if (!tpl)
+        return bbt_fail(err, "%s: missing string field \"template\"", path);
+    if (json_string_array(cJSON_GetObjectItemCaseSensitive(root, "label_words"), &t->label_words, &t->n_classes, path,
+                          "label_words", err))
+        return -1;
+    for (int i = 0; i < t->n_classes; i++)
+        for (int j = 0; j < i; j++)
+            if (!strcmp(t->label_words[i], t->label_words[j]))
+                return bbt_fail(err, "%s: field \"label_words\": \"%s\" stands for classes %d and %d", path,
+                                t->label_words[i], j, i);
+    t->pair = strstr(tpl, "{text_b}") != NULL;
+    t->name = xstrdup(json_opt_string(root, "name", path));
+    t->description = xstrdup(json_opt_string(root, "description", ""));
+    const cJSON *cols = cJSON_GetObjectItemCaseSensitive(root, "columns");
+    t->col_text_a = xstrdup(json_opt_string(cols, t->pair ? "text_a" : "text", t->pair ? "text_a" : "text"));
+    t->col_text_b = t->pair ? xstrdup(json_opt_string(cols, "text_b", "text_b")) : NULL;
+    t->col_label = xstrdup(json_opt_string(cols, "label", "label"));
+    return parse_templates(t, root, path, err);
 }
 
 static int task_metric_from_json(task *t, cJSON *root, const char *path, bbt_error *err)
@@ -254,10 +325,12 @@ static int task_metric_from_json(task *t, cJSON *root, const char *path, bbt_err
         return bbt_fail(err, "%s: field \"metric\" is \"%s\" (expected \"acc\" or \"f1\")", path, metric);
     t->metric = strcmp(metric, "f1") ? METRIC_ACC : METRIC_F1;
     cJSON *pos = cJSON_GetObjectItemCaseSensitive(root, "positive_class");
-    t->positive_class = cJSON_IsNumber(pos) ? pos->valueint : (t->n_classes > 1 ? 1 : 0);
+    if (pos && pos->valuedouble != floor(pos->valuedouble))
+        return bbt_fail(err, "%s: field \"positive_class\" must be a class index (got %g)", path, pos->valuedouble);
+    t->positive_class = pos ? (int)fmax(-1, fmin(pos->valuedouble, 1e9)) : (t->n_classes > 1 ? 1 : 0);
     if (t->positive_class < 0 || t->positive_class >= t->n_classes)
-        return bbt_fail(err, "%s: field \"positive_class\" is %d (classes are 0..%d)", path, t->positive_class,
-                        t->n_classes - 1);
+        return bbt_fail(err, "%s: field \"positive_class\" is %g (classes are 0..%d)", path,
+                        pos ? pos->valuedouble : (double)t->positive_class, t->n_classes - 1);
     t->label_names = xcalloc((size_t)t->n_classes, sizeof *t->label_names);
     cJSON *names = cJSON_GetObjectItemCaseSensitive(root, "label_names");
     if (!names)
@@ -293,14 +366,13 @@ int task_load_json(task *t, const char *path, bbt_error *err)
     return rc;
 }
 
+/* A class index written as plain digits ("1", not " 1", "+1" or "-0"). */
 static int parse_class_index(const char *cell, int n_classes)
 {
-    char *end;
-    errno = 0;
-    long v = strtol(cell, &end, 10);
-    if (end == cell || *end || errno || v < 0 || v >= n_classes)
+    if (!*cell || strspn(cell, "0123456789") != strlen(cell) || strlen(cell) > 9)
         return -1;
-    return (int)v;
+    long v = strtol(cell, NULL, 10);
+    return v < n_classes ? (int)v : -1;
 }
 
 int task_class_of(const task *t, const char *cell)
@@ -334,6 +406,8 @@ void task_free(task *t)
     free(t->col_text_a);
     free(t->col_text_b);
     free(t->col_label);
+    free(t->no_masked);
+    free(t->no_causal);
     template_free(&t->masked);
     template_free(&t->causal);
     memset(t, 0, sizeof *t);

@@ -33,6 +33,8 @@ typedef struct task {
     char *description;
     template_spec masked;     /* the template for masked LMs (contains <mask>) */
     template_spec causal;     /* the template for causal LMs (<mask> last; text after it is ignored) */
+    char *no_masked;          /* NULL, or why this task cannot run on a masked LM (then `masked` is empty) */
+    char *no_causal;          /* NULL, or why this task cannot run on a causal LM (then `causal` is empty) */
     int pair;                 /* 1: examples have text_a and text_b; 0: one text */
     char *col_text_a;         /* column of {text} or {text_a} */
     char *col_text_b;         /* column of {text_b}; NULL for single-text tasks */
@@ -54,7 +56,8 @@ int task_builtin(task *t, const char *name, bbt_error *err);
  *   {"name": "…", "template": "{prompt} {text} It was <mask> .", "causal_template": "…" (optional),
  *    "label_words": ["bad", "great"], "columns": {"text": "sentence", "text_b": "…", "label": "label"} (optional),
  *    "label_names": ["negative", "positive"] (optional), "metric": "acc" | "f1", "positive_class": 1}
- * Every problem is reported with the file and the field. */
+ * Every problem is reported with the file and the field. A template without <mask> serves causal LMs only (the label
+ * follows the template); one with text after <mask> serves masked LMs only unless "causal_template" is given. */
 int task_load_json(task *t, const char *path, bbt_error *err);
 
 /* Parse a template string (exposed for tests). Fields the task lacks ({text_b} in a single-text task) are an error. */

@@ -1,5 +1,6 @@
 /* tuner.c — the Black-Box Tuning loop: generations, dev evaluations, the log and checkpoints. */
 #include <errno.h>
+#include <stdarg.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -89,12 +90,19 @@ static int create_optimizer(tuner *t, bbt_error *err)
     o.popsize = t->cfg.popsize;
     o.noise_handling = t->cfg.noise_handling;
     o.max_fevals = t->cfg.budget;
-    o.tolflatfitness = 0; /* flat losses (accuracy) are reported in the log, never a reason to stop */
+    /* No early stopping (as the reference): the budget ends the run. Flat or slowly moving losses (accuracy, F1) are
+     * reported in the log, never a reason to stop; the numerical safeguards (divergent σ, a degenerate covariance,
+     * non-finite losses everywhere) stay on and say why in summary.json if they fire. */
+    o.tolfun = o.tolfunhist = o.tolx = 0;
+    o.tolstagnation = 0;
+    o.tolflatfitness = 0;
     char msg[CMAES_ERRMSG_MAX];
     if (cmaes_create(&t->es, &o, msg, sizeof msg) != CMAES_OK)
         return bbt_fail(err, "optimizer: %s", msg);
     return 0;
 }
+
+static int write_checkpoint(tuner *t, bbt_error *err);
 
 static tuner *tuner_alloc(const tune_config *cfg, const char *dir)
 {
@@ -160,11 +168,14 @@ int tuner_create(tuner **out, const tune_config *cfg, const char *dir, bbt_error
     t->st.next_dev = t->cfg.dev_every;
     if (!rc)
         rc = open_log(t, err);
+    if (!rc) {
+        start_session(t);
+        rc = write_checkpoint(t, err); /* from the first moment on, the run directory can be resumed */
+    }
     if (rc) {
         tuner_free(t);
         return -1;
     }
-    start_session(t);
     *out = t;
     return 0;
 }
@@ -256,6 +267,14 @@ static int read_optimizer(tuner *t, ckpt_reader *r, const char *path, bbt_error 
         char msg[CMAES_ERRMSG_MAX];
         if (cmaes_deserialize(&t->es, blob, len, msg, sizeof msg) != CMAES_OK)
             return bbt_fail(err, "%s: optimizer state: %s", path, msg);
+        cmaes_status st;
+        cmaes_get_status(t->es, &st);
+        cmaes_variant want = strcmp(t->cfg.optimizer, "full") ? CMAES_SEP : CMAES_FULL;
+        if (st.variant != want || st.dim != t->cfg.dim || st.lambda != t->cfg.popsize)
+            return bbt_fail(err, "%s: the optimizer state (%s, d = %d, λ = %d) does not match config.json (%s, d = %d, "
+                                 "λ = %d)",
+                            path, st.variant == CMAES_SEP ? "sep" : "full", st.dim, st.lambda, t->cfg.optimizer,
+                            t->cfg.dim, t->cfg.popsize);
         return 0;
     }
     if (len != sizeof t->rs_rng)
@@ -280,6 +299,11 @@ static int read_checkpoint(tuner *t, bbt_error *err)
     }
     if (!rc && (r.failed || r.at != r.len))
         rc = bbt_fail(err, "%s: checkpoint payload does not match this run's layout", path);
+    const tune_state *s = &t->st;
+    if (!rc && (s->evals < 0 || s->generation < 0 || s->log_bytes < 0 || s->best_dev_source < FROM_UNTUNED ||
+                s->best_dev_source > FROM_BEST))
+        rc = bbt_fail(err, "%s: checkpoint holds impossible counters (evals %ld, generation %ld, source %ld)", path,
+                      s->evals, s->generation, s->best_dev_source);
     ckpt_reader_free(&r);
     free(path);
     return rc;
@@ -350,27 +374,38 @@ static int evaluate(tuner *t, generation *g, bbt_error *err)
     return 0;
 }
 
-/* Score the mean (when there is one) and the generation's best on dev; keep whichever strictly beats the kept prompt. */
-static int dev_round(tuner *t, const double *mean, const double *best, double out[2], bbt_error *err)
+/* Dev metrics of one round; NaN where nothing was scored (random search has no mean). */
+typedef struct dev_result {
+    double mean, best;
+} dev_result;
+
+/* Score the mean (when there is one) and the generation's best on dev in one call; keep whichever strictly beats the
+ * kept prompt, the mean first. */
+static int dev_round(tuner *t, const double *mean, const double *best, dev_result *out, bbt_error *err)
 {
-    int d = t->cfg.dim, count = mean ? 2 : 1;
+    int d = t->cfg.dim, count = 0;
+    const double *cand[2];
+    long source[2];
+    double *slot[2];
+    out->mean = out->best = NAN;
+    if (mean) {
+        cand[count] = mean, source[count] = FROM_MEAN, slot[count++] = &out->mean;
+    }
+    cand[count] = best, source[count] = FROM_BEST, slot[count++] = &out->best;
     double *z = xmalloc((size_t)count * d * sizeof *z);
-    if (mean)
-        memcpy(z, mean, (size_t)d * sizeof *z);
-    memcpy(z + (size_t)(count - 1) * d, best, (size_t)d * sizeof *z);
+    for (int c = 0; c < count; c++)
+        memcpy(z + (size_t)c * d, cand[c], (size_t)d * sizeof *z);
     size_t per = (size_t)t->edev.n * (size_t)t->sc.labels.n;
     float *scores = xmalloc((size_t)count * per * sizeof *scores);
     int rc = scorer_score(&t->sc, &t->edev, z, count, scores, err);
-    out[0] = out[1] = NAN;
     for (int c = 0; c < count && !rc; c++) {
-        double m = scorer_metric(&t->sc, &t->edev, scores + c * per);
-        out[mean ? c : 1] = m;
+        double m = *slot[c] = scorer_metric(&t->sc, &t->edev, scores + c * per);
         t->st.last_dev = m;
         if (m > t->st.best_dev) {
             t->st.best_dev = m;
-            t->st.best_dev_source = mean && c == 0 ? FROM_MEAN : FROM_BEST;
+            t->st.best_dev_source = source[c];
             t->st.best_dev_evals = t->st.evals;
-            memcpy(t->st.best_dev_z, z + (size_t)c * d, (size_t)d * sizeof *z);
+            memcpy(t->st.best_dev_z, cand[c], (size_t)d * sizeof *z);
         }
     }
     free(scores);
@@ -385,69 +420,109 @@ static void draw_random(tuner *t, double *x, int count)
         x[i] *= t->cfg.sigma0;
 }
 
-static void write_log_line(tuner *t, const generation *g, const double dev[2], const cmaes_status *st, char *line,
+/* A log line being written; numbers that are not finite become null, so that every line is valid JSON. */
+typedef struct line_buf {
+    char *s;
+    size_t cap, n;
+} line_buf;
+
+static void put(line_buf *b, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    int k = vsnprintf(b->s + b->n, b->cap - b->n, fmt, ap);
+    va_end(ap);
+    if (k > 0)
+        b->n = b->n + (size_t)k < b->cap ? b->n + (size_t)k : b->cap - 1;
+}
+
+static void put_number(line_buf *b, const char *key, double v)
+{
+    if (isfinite(v))
+        put(b, ",\"%s\":%.9g", key, v);
+    else
+        put(b, ",\"%s\":null", key);
+}
+
+static void write_log_line(tuner *t, const generation *g, const dev_result *dev, const cmaes_status *st, char *line,
                            size_t cap)
 {
-    int n = snprintf(line, cap, "{\"generation\":%ld,\"evals\":%ld,\"loss_min\":%.9g,\"loss_median\":%.9g",
-                     t->st.generation, t->st.evals, g->losses[g->best], g->loss_median);
+    line_buf b = {line, cap, 0};
+    put(&b, "{\"generation\":%ld,\"evals\":%ld", t->st.generation, t->st.evals);
+    put_number(&b, "loss_min", g->losses[g->best]);
+    put_number(&b, "loss_median", g->loss_median);
     if (st)
-        n += snprintf(line + n, cap - n, ",\"sigma\":%.9g", st->sigma);
-    if (!isnan(dev[0]))
-        n += snprintf(line + n, cap - n, ",\"dev_mean\":%.9g", dev[0]);
-    if (!isnan(dev[1]))
-        n += snprintf(line + n, cap - n, ",\"dev_best\":%.9g", dev[1]);
-    if (st && t->cfg.noise_handling)
-        n += snprintf(line + n, cap - n, ",\"noise_level\":%.6g,\"evals_per_candidate\":%.6g", st->noise_level,
-                      st->evals_per_candidate);
+        put_number(&b, "sigma", st->sigma);
+    if (!isnan(dev->mean))
+        put_number(&b, "dev_mean", dev->mean);
+    if (!isnan(dev->best))
+        put_number(&b, "dev_best", dev->best);
+    if (st && t->cfg.noise_handling) {
+        put_number(&b, "noise_level", st->noise_level);
+        put_number(&b, "evals_per_candidate", st->evals_per_candidate);
+    }
     if (st && st->flat_fitness)
-        n += snprintf(line + n, cap - n, ",\"flat_fitness\":true");
+        put(&b, ",\"flat_fitness\":true");
     if (st && st->nonfinite)
-        n += snprintf(line + n, cap - n, ",\"nonfinite\":%d", st->nonfinite);
-    snprintf(line + n, cap - n, ",\"best_train_loss\":%.9g,\"elapsed_s\":%.3f}", t->st.best_train_loss,
-             t->st.elapsed_s + now_seconds() - t->session_start);
+        put(&b, ",\"nonfinite\":%d", st->nonfinite);
+    put_number(&b, "best_train_loss", t->st.best_train_loss);
+    put(&b, ",\"elapsed_s\":%.3f}", t->st.elapsed_s + now_seconds() - t->session_start);
     fprintf(t->log, "%s\n", line);
 }
 
-/* One generation of CMA-ES (or of random search); fills the log line. */
+/* The candidates of this generation: the optimizer's, or λ random draws (then *owned holds them, caller frees). */
+static int ask_candidates(tuner *t, cmaes_batch *b, double **owned, bbt_error *err)
+{
+    *owned = NULL;
+    if (t->es)
+        return cmaes_ask(t->es, b) == CMAES_OK ? 0 : bbt_fail(err, "optimizer: %s", cmaes_errmsg(t->es));
+    b->count = t->cfg.popsize;
+    b->dim = t->cfg.dim;
+    *owned = xmalloc((size_t)b->count * b->dim * sizeof **owned);
+    draw_random(t, *owned, b->count);
+    b->x = *owned;
+    return 0;
+}
+
+/* Hand the losses to the optimizer; an optimizer that ends before the budget ends the run (summary.json says why). */
+static int tell_losses(tuner *t, const generation *g, cmaes_status *st, bbt_error *err)
+{
+    if (cmaes_tell(t->es, g->losses) != CMAES_OK)
+        return bbt_fail(err, "optimizer: %s", cmaes_errmsg(t->es));
+    cmaes_get_status(t->es, st);
+    if (st->finished && t->st.evals < t->cfg.budget)
+        t->st.stop_bits = st->stop;
+    return 0;
+}
+
+/* One generation: ask, score on train, tell, a dev round when due, the log line. */
 static int step(tuner *t, char *line, size_t cap, bbt_error *err)
 {
     int d = t->cfg.dim;
     cmaes_batch b = {0};
-    double *rs_x = NULL;
-    if (t->es) {
-        if (cmaes_ask(t->es, &b) != CMAES_OK)
-            return bbt_fail(err, "optimizer: %s", cmaes_errmsg(t->es));
-    } else {
-        b.count = t->cfg.popsize;
-        rs_x = xmalloc((size_t)b.count * d * sizeof *rs_x);
-        draw_random(t, rs_x, b.count);
-        b.x = rs_x;
-    }
+    double *owned;
+    if (ask_candidates(t, &b, &owned, err))
+        return -1;
     generation g = {b.x, b.count, xmalloc((size_t)b.count * sizeof(double)), 0, 0};
-    int rc = evaluate(t, &g, err);
     double *best_x = xmalloc((size_t)d * sizeof *best_x);
-    if (!rc)
-        memcpy(best_x, g.x + (size_t)g.best * d, (size_t)d * sizeof *best_x);
     cmaes_status st;
-    if (!rc && t->es && cmaes_tell(t->es, g.losses) != CMAES_OK)
-        rc = bbt_fail(err, "optimizer: %s", cmaes_errmsg(t->es));
-    if (!rc && t->es) {
-        cmaes_get_status(t->es, &st);
-        if (st.finished && t->st.evals < t->cfg.budget)
-            t->st.stop_bits = st.stop;
-    }
-    double dev[2] = {NAN, NAN};
+    int rc = evaluate(t, &g, err);
+    if (!rc) /* copied now: the optimizer's rows are gone after tell */
+        memcpy(best_x, g.x + (size_t)g.best * d, (size_t)d * sizeof *best_x);
+    if (!rc && t->es)
+        rc = tell_losses(t, &g, &st, err);
+    dev_result dev = {NAN, NAN};
     if (!rc && (t->st.evals >= t->st.next_dev || tuner_done(t))) {
-        rc = dev_round(t, t->es ? st.mean : NULL, best_x, dev, err);
+        rc = dev_round(t, t->es ? st.mean : NULL, best_x, &dev, err);
         while (t->st.next_dev <= t->st.evals)
             t->st.next_dev += t->cfg.dev_every;
     }
     t->st.generation++;
     if (!rc)
-        write_log_line(t, &g, dev, t->es ? &st : NULL, line, cap);
+        write_log_line(t, &g, &dev, t->es ? &st : NULL, line, cap);
     free(best_x);
     free(g.losses);
-    free(rs_x);
+    free(owned);
     return rc;
 }
 

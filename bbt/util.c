@@ -106,6 +106,17 @@ cJSON *read_json_object(const char *path, const char *what, bbt_error *err)
     return root;
 }
 
+char *json_text(const cJSON *v)
+{
+    char *text = cJSON_Print(v);
+    size_t n = strlen(text);
+    char *out = xmalloc(n + 2);
+    memcpy(out, text, n);
+    memcpy(out + n, "\n", 2);
+    cJSON_free(text);
+    return out;
+}
+
 static int fsync_dir_of(const char *path)
 {
     char *copy = xstrdup(path);

@@ -23,6 +23,9 @@ char *read_file(const char *path, size_t *len, bbt_error *err);
  * ("a task definition"). NULL with a message on failure. Caller frees with cJSON_Delete. */
 struct cJSON *read_json_object(const char *path, const char *what, bbt_error *err);
 
+/* A JSON value as text for a file: pretty-printed, ending in a newline; malloc'ed (caller frees). */
+char *json_text(const struct cJSON *v);
+
 /* Write data to path atomically: a temporary file beside it, fsync, rename, fsync of the directory. A reader sees the
  * old file or the new one, never a mix, even after a crash. */
 int write_file_atomic(const char *path, const void *data, size_t len, bbt_error *err);

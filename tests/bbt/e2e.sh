@@ -86,6 +86,22 @@ rc=0; wait "$pid" || rc=$?
 grep -q -- "--resume" "$work/c.err" || fail "interrupt message does not say how to resume"
 [ -f "$work/c/checkpoint.bin" ] || fail "no checkpoint after Ctrl-C"
 
+echo "-- a run killed before its first generation can be resumed"
+"$BBT" tune "${small[@]}" --checkpoint-every 1000 --out "$work/early" >/dev/null 2>&1 &
+pid=$!
+for _ in $(seq 1 600); do [ -f "$work/early/checkpoint.bin" ] && break; sleep 0.02; done
+kill -9 "$pid" 2>/dev/null || true
+wait "$pid" 2>/dev/null || true
+expect 2 'has not finished' "$BBT" eval --run "$work/early"
+"$BBT" tune --resume "$work/early" >/dev/null
+cmp -s "$work/a/prompt.json" "$work/early/prompt.json" || fail "the run resumed from its first checkpoint kept another prompt"
+
+echo "-- every built-in task runs (one generation each)"
+for task in sst2 yelpp agnews dbpedia mrpc rte snli; do
+    "$BBT" tune --task "$task" --budget 2 --popsize 2 --dim 8 --prompt-len 4 --threads 2 --out "$work/task-$task" >/dev/null ||
+        fail "task $task does not run"
+done
+
 echo "-- eval and predict"
 "$BBT" eval --run "$work/a" --split dev >"$work/eval.json"
 grep -q '"n":32' "$work/eval.json" || fail "eval on dev: $(cat "$work/eval.json")"
@@ -112,8 +128,14 @@ printf 'text\tlabel\n' >"$work/empty.tsv"
 expect 2 'no examples' "$BBT" tune "${small[@]}" --train "$work/empty.tsv" --dev "$work/empty.tsv" --out "$work/x4"
 printf 'text\tlabel\na\t0\nb\t1\n' >"$work/tiny.tsv"
 expect 2 'class "0" has 1 examples' "$BBT" sample --input "$work/tiny.tsv" --k 2 --out "$work/x5"
-printf '{"template": "{text} It was", "label_words": ["bad", "great"]}' >"$work/nomask.json"
-expect 2 'must contain <mask>' "$BBT" tune --task-file "$work/nomask.json" --data "$ASSETS/tasks/sst2/16-13" --out "$work/x6"
+printf '{"template": "{text} <mask> <mask>", "label_words": ["bad", "great"]}' >"$work/twomasks.json"
+expect 2 'must contain <mask> exactly once' "$BBT" tune --task-file "$work/twomasks.json" --data "$ASSETS/tasks/sst2" --out "$work/x6"
+printf '{"template": "{text_a} ? <mask> , {text_b}", "label_words": ["Yes", "No"]}' >"$work/pair.json"
+expect 2 'causal LM reads only up to <mask>: give "causal_template"' "$BBT" tune --task-file "$work/pair.json" \
+    --data "$ASSETS/tasks/rte" --out "$work/x8"
+printf '{"template": "{text} It was <mask>", "label_words": ["bad", "great"], "labelwords": 1}' >"$work/typo.json"
+expect 2 'unknown field "labelwords"' "$BBT" tune --task-file "$work/typo.json" --data "$ASSETS/tasks/sst2" --out "$work/x9"
+expect 2 'prompt-len 600: the model .* takes at most 512' "$BBT" tune --prompt-len 600 --out "$work/x10"
 "$BBT" tune "${small[@]}" --prompt-len 4 --prompt-mode cat --out "$work/cat4" >/dev/null
 expect 2 'shape \[4, 64\].*needs \[8, 64\]' "$BBT" tune "${small[@]}" --prompt-mode cat \
     --init-prompt "$work/cat4/prompt.safetensors" --out "$work/x7"

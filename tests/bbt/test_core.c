@@ -375,3 +375,138 @@ Test(options, values_flags_and_errors)
     cr_assert_eq(opt_parse(&spec, 3, bad4, pos, &n_pos), -1);
     free(name);
 }
+
+/* ---- encoding examples for the real stories260K model (llama2.c tokenizer, causal) ---- */
+
+#include "bbt/scorer.h"
+
+#define MODEL "../shared/assets/models/stories260K"
+
+static void open_scorer(scorer *s, const char *mode, int prompt_len, int first_token_only)
+{
+    tune_config c;
+    tune_config_init(&c);
+    config_set(&c.model, MODEL);
+    config_set(&c.task, "sst2");
+    config_set(&c.prompt_mode, mode);
+    config_set(&c.dtype, "f32");
+    c.prompt_len = prompt_len;
+    c.first_token_only = first_token_only;
+    c.threads = 1;
+    bbt_error err;
+    cr_assert_eq(scorer_open(s, &c, &err), 0, "%s", err.msg);
+    tune_config_free(&c);
+}
+
+/* The tokens of `text` as they are in the middle of a sentence: tokenize("a" + text) minus tokenize("a"). */
+static int mid_sentence(lm *m, const char *text, int *out, int cap)
+{
+    char buf[512];
+    snprintf(buf, sizeof buf, "a%s", text);
+    int a[8], all[256];
+    int na = lm_tokenize(m, "a", 1, 0, a, 8);
+    int n = lm_tokenize(m, buf, strlen(buf), 0, all, 256);
+    cr_assert(na > 0 && n > na && n - na <= cap);
+    cr_assert(!memcmp(all, a, (size_t)na * sizeof(int)));
+    memcpy(out, all + na, (size_t)(n - na) * sizeof(int));
+    return n - na;
+}
+
+Test(encode, add_mode_layout_on_a_causal_model)
+{
+    scorer s;
+    open_scorer(&s, "add", 50, 0);
+    const lm_info *info = s.info;
+    for (int k = 0; k < 50; k++) { /* the rule: from min(1000, V - L) = 462 upwards, ordinary tokens */
+        cr_assert(s.placeholders[k] >= info->vocab - 50 - 10 && s.placeholders[k] < info->vocab);
+        if (k)
+            cr_assert_gt(s.placeholders[k], s.placeholders[k - 1]);
+    }
+    example e = {"nothing happens .", NULL, 0, 1};
+    int *ids, truncated;
+    lm_seq seq;
+    bbt_error err;
+    cr_assert_eq(encode_example(s.model, &s.task, &e, &s.enc, &ids, &seq, &truncated, &err), 0, "%s", err.msg);
+    int want[128];
+    int n_text = mid_sentence(s.model, " . nothing happens . . It was", want, 128);
+    cr_assert_eq(seq.n, 1 + 50 + n_text);
+    cr_assert_eq(ids[0], info->bos);
+    cr_assert(!memcmp(ids + 1, s.placeholders, 50 * sizeof(int)));
+    cr_assert(!memcmp(ids + 51, want, (size_t)n_text * sizeof(int)), "the template's text is tokenized mid-sentence");
+    cr_assert_eq(seq.prompt_pos, 1);
+    cr_assert_eq(seq.read_pos, seq.n - 1, "a causal LM is read at the end of the prefix");
+    cr_assert_eq(seq.mode, LM_PROMPT_ADD);
+    cr_assert_eq(truncated, 0);
+    free(ids);
+    /* label words are scored as " word": the mid-sentence tokens of " great" */
+    int great[8];
+    int n_great = mid_sentence(s.model, " great", great, 8);
+    cr_assert_eq(s.labels.labels[1].n, n_great);
+    cr_assert(!memcmp(s.labels.labels[1].ids, great, (size_t)n_great * sizeof(int)));
+    cr_assert_eq(s.enc.reserve, n_great - 1, "room is kept for the longest label's extra tokens");
+    scorer_close(&s);
+}
+
+Test(encode, cat_mode_inserts_rows_and_long_texts_are_shortened_to_fit)
+{
+    scorer s;
+    open_scorer(&s, "cat", 400, 0);
+    cr_assert_null(s.placeholders);
+    char text[4096] = "";
+    for (int i = 0; i < 300; i++)
+        strcat(text, "word ");
+    example e = {text, NULL, 0, 7};
+    int *ids, truncated;
+    lm_seq seq;
+    bbt_error err;
+    cr_assert_eq(encode_example(s.model, &s.task, &e, &s.enc, &ids, &seq, &truncated, &err), 0, "%s", err.msg);
+    cr_assert_eq(truncated, 1);
+    cr_assert_eq(seq.prompt_pos, 1);
+    cr_assert_eq(ids[0], s.info->bos);
+    cr_assert_leq(seq.n + 400 + s.enc.reserve, s.info->max_pos, "n %d + L 400 + reserve %d", seq.n, s.enc.reserve);
+    cr_assert_gt(seq.n + 400 + s.enc.reserve, s.info->max_pos - 8, "shortened by whole words, not more");
+    free(ids);
+    scorer_close(&s);
+}
+
+Test(scorer, first_token_only_scores_the_first_label_token)
+{
+    scorer all, first;
+    open_scorer(&all, "add", 10, 0);
+    open_scorer(&first, "add", 10, 1);
+    cr_assert_eq(first.enc.reserve, 0);
+    dataset d;
+    encoded_set e;
+    bbt_error err;
+    cr_assert_eq(scorer_load(&first, "../shared/assets/tasks/sst2/16-13/dev.tsv", 1, &d, &e, &err), 0, "%s", err.msg);
+    int C = first.labels.n;
+    float *s1 = malloc((size_t)e.n * C * sizeof *s1), *s2 = malloc((size_t)e.n * C * sizeof *s2);
+    cr_assert_eq(scorer_score(&first, &e, NULL, 1, s1, &err), 0, "%s", err.msg);
+    /* the same first tokens as one-token label words: the same scores (label logits, as lm_batch.raw_logits) */
+    lm_label one[2] = {{first.labels.labels[0].ids, 1}, {first.labels.labels[1].ids, 1}};
+    lm_label *keep = first.labels.labels;
+    first.labels.labels = one;
+    first.first_token_only = 0;
+    cr_assert_eq(scorer_score(&first, &e, NULL, 1, s2, &err), 0, "%s", err.msg);
+    for (int i = 0; i < e.n * C; i++)
+        cr_assert(fabsf(s1[i] - s2[i]) < 1e-4f * fmaxf(1.0f, fabsf(s2[i])), "score %d: %g vs %g", i, s1[i], s2[i]);
+    /* as log-probabilities, the first token alone scores at least as high as the whole label word */
+    first.raw_logits = 0;
+    cr_assert_eq(scorer_score(&first, &e, NULL, 1, s1, &err), 0, "%s", err.msg);
+    first.labels.labels = keep;
+    encoded_set e_all;
+    dataset d_all;
+    cr_assert_eq(scorer_load(&all, "../shared/assets/tasks/sst2/16-13/dev.tsv", 1, &d_all, &e_all, &err), 0);
+    cr_assert_eq(all.raw_logits, 0);
+    cr_assert_eq(scorer_score(&all, &e_all, NULL, 1, s2, &err), 0, "%s", err.msg);
+    for (int i = 0; i < e.n * C; i++)
+        cr_assert_lt(s2[i], s1[i] + 1e-4f, "score %d: whole word %g, first token %g", i, s2[i], s1[i]);
+    free(s1);
+    free(s2);
+    encoded_set_free(&e);
+    encoded_set_free(&e_all);
+    dataset_free(&d);
+    dataset_free(&d_all);
+    scorer_close(&all);
+    scorer_close(&first);
+}

@@ -122,6 +122,33 @@ Test(task, user_task_from_json)
     free(path);
 }
 
+Test(task, templates_for_one_kind_of_model_only)
+{
+    bbt_error err;
+    task t;
+    /* no <mask>: the label follows the template; fine for a causal LM, not for a masked one */
+    char *p1 = temp_file("a.json", "{\"template\": \"{text} It was\", \"label_words\": [\"bad\", \"good\"]}");
+    cr_assert_eq(task_load_json(&t, p1, &err), 0, "%s", err.msg);
+    cr_assert_not_null(t.no_masked);
+    cr_assert_null(t.no_causal);
+    cr_assert_str_eq(t.causal.source, "{text} It was <mask>");
+    task_free(&t);
+    /* text after <mask>: a causal LM cannot read it unless causal_template says how */
+    char *p2 = temp_file("b.json", "{\"template\": \"{text_a} ? <mask> , {text_b}\", \"label_words\": [\"Yes\", \"No\"]}");
+    cr_assert_eq(task_load_json(&t, p2, &err), 0, "%s", err.msg);
+    cr_assert_null(t.no_masked);
+    cr_assert(t.no_causal && strstr(t.no_causal, "causal_template"));
+    task_free(&t);
+    char *p3 = temp_file("c.json", "{\"template\": \"{text_a} ? <mask> , {text_b}\", \"causal_template\": "
+                                   "\"{text_a} ? {text_b} ? <mask>\", \"label_words\": [\"Yes\", \"No\"]}");
+    cr_assert_eq(task_load_json(&t, p3, &err), 0, "%s", err.msg);
+    cr_assert_null(t.no_causal);
+    task_free(&t);
+    free(p1);
+    free(p2);
+    free(p3);
+}
+
 Test(task, user_task_errors_name_file_and_field)
 {
     bbt_error err;
@@ -133,9 +160,23 @@ Test(task, user_task_errors_name_file_and_field)
                                    "\"label_names\": [\"a\"]}");
     cr_assert_eq(task_load_json(&t, p2, &err), -1);
     cr_assert(strstr(err.msg, "label_names"), "%s", err.msg);
-    char *p3 = temp_file("c.json", "{\"template\": \"{text} it was\", \"label_words\": [\"x\"]}");
+    char *p3 = temp_file("c.json", "{\"template\": \"{text} <mask> it <mask>\", \"label_words\": [\"x\"]}");
     cr_assert_eq(task_load_json(&t, p3, &err), -1);
     cr_assert(strstr(err.msg, "\"template\"") && strstr(err.msg, "<mask>"), "%s", err.msg);
+    const char *bad[][2] = {
+        {"{\"template\": \"{text} <mask>\", \"label_words\": [\"x\", \"y\"], \"labelwords\": 1}", "unknown field \"labelwords\""},
+        {"{\"template\": \"{text} <mask>\", \"label_words\": [\"x\", \"y\"], \"positive_class\": \"1\"}", "must be a number"},
+        {"{\"template\": \"{text} <mask>\", \"label_words\": [\"x\", \"y\"], \"columns\": \"s\"}", "must be an object"},
+        {"{\"template\": \"{text} <mask>\", \"label_words\": [\"x\", \"x\"]}", "classes 0 and 1"},
+        {"{\"template\": \"{text} <mask>\", \"label_words\": [\"x\", \"y\"], \"columns\": {\"txt\": \"a\"}}", "\"txt\""},
+        {"{\"template\": \"{text} <mask>\", \"label_words\": [\"x\", \"y\"], \"positive_class\": 2}", "classes are 0..1"},
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        char *pb = temp_file("bad.json", bad[i][0]);
+        cr_assert_eq(task_load_json(&t, pb, &err), -1, "case %zu loaded", i);
+        cr_assert(strstr(err.msg, bad[i][1]), "case %zu: %s", i, err.msg);
+        free(pb);
+    }
     char *p4 = temp_file("d.json", "[1,2]");
     cr_assert_eq(task_load_json(&t, p4, &err), -1);
     cr_assert_eq(task_load_json(&t, "/nonexistent/task.json", &err), -1);
@@ -230,7 +271,7 @@ Test(dataset, shared_split_loads_by_name_and_seed)
     task t;
     dataset d;
     cr_assert_eq(task_builtin(&t, "sst2", &err), 0);
-    char *path = dataset_split_path(ASSETS, NULL, "sst2", 13, "train");
+    char *path = dataset_split_path(ASSETS "/tasks/sst2", 13, "train");
     cr_assert_str_eq(path, ASSETS "/tasks/sst2/16-13/train.tsv");
     cr_assert_eq(dataset_load(&d, path, &t, DATA_NEED_LABELS, &err), 0, "%s", err.msg);
     int counts[2];
@@ -242,7 +283,7 @@ Test(dataset, shared_split_loads_by_name_and_seed)
     dataset_free(&d);
     free(path);
 
-    path = dataset_split_path(ASSETS, NULL, "rte", 42, "test");
+    path = dataset_split_path(ASSETS "/tasks/rte", 42, "test");
     cr_assert_str_eq(path, ASSETS "/tasks/rte/test.tsv");
     task_free(&t);
     cr_assert_eq(task_builtin(&t, "rte", &err), 0);
