@@ -397,7 +397,7 @@ int cmd_bench(int argc, char **argv)
     lm_label labels[2] = {{&lab_ids[0], 1}, {&lab_ids[1], 1}};
     for (long p = 0; !rc && p < P; p++)
         for (long b = 0; b < B; b++)
-            seqs[p * B + b] = (lm_seq){ids[b], lens[b], (int)p, L ? LM_PROMPT_CAT : LM_PROMPT_NONE, 1, -1};
+            seqs[p * B + b] = (lm_seq){ids[b], lens[b], (int)p, L ? LM_PROMPT_CAT : LM_PROMPT_NONE, 1, -1, NULL};
     lm_batch batch = {(int)P, (int)L, prompts, NULL, (int)(B * P), seqs, 2, labels, 0, 0};
     for (long r = -1; !rc && r < reps; r++) {
         double t0 = now_s();

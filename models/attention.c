@@ -147,3 +147,41 @@ int attention_mm(gemm_ctx *g, const attn_seq *seqs, int n_seqs, const attn_shape
     }
     return failed ? -1 : 0;
 }
+
+enum { MATMUL_MIN_KEYS = 384 }; /* measured crossover of the two attention paths (bf16, heads of 64 and 128) */
+
+int attention_run(gemm_ctx *g, lm_attention how, const attn_seq *seqs, int n, const attn_shape *sh, char *err,
+                  size_t errlen)
+{
+    int use_mm = how == LM_ATTN_MATMUL;
+    int split = how == LM_ATTN_AUTO && gemm_ctx_type(g) == ACT_BF16 && sh->head_dim >= 32;
+    attn_seq *longs = NULL, *shorts = NULL;
+    int n_long = 0, n_short = n;
+    if (split) {
+        longs = malloc((size_t)n * sizeof *longs);
+        shorts = malloc((size_t)n * sizeof *shorts);
+        if (!longs || !shorts) {
+            free(longs), free(shorts);
+            snprintf(err, errlen, "out of memory in attention");
+            return -1;
+        }
+        n_short = 0;
+        for (int s = 0; s < n; s++) {
+            if (seqs[s].n >= MATMUL_MIN_KEYS)
+                longs[n_long++] = seqs[s];
+            else
+                shorts[n_short++] = seqs[s];
+        }
+    }
+    int rc = 0;
+    if (use_mm)
+        rc = attention_mm(g, seqs, n, sh, err, errlen);
+    else if (n_long)
+        rc = attention_mm(g, longs, n_long, sh, err, errlen);
+    if (!rc && !use_mm && n_short && attention_batch(split ? shorts : seqs, n_short, sh)) {
+        snprintf(err, errlen, "out of memory in attention");
+        rc = -1;
+    }
+    free(longs), free(shorts);
+    return rc;
+}

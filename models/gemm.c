@@ -51,7 +51,7 @@ static int fail(char *err, size_t errlen, const char *what, dnnl_status_t st)
 }
 
 static dnnl_status_t matmul_pd(gemm_ctx *g, dnnl_primitive_desc_t *pd, int m, int k, int n, int lda, int ldc,
-                               const dnnl_memory_desc_t *wmd, int ep);
+                               const dnnl_memory_desc_t *wmd, int ep, int bias);
 
 int gemm_ctx_create(gemm_ctx **out, act_type t, char *err, size_t errlen)
 {
@@ -73,7 +73,7 @@ int gemm_ctx_create(gemm_ctx **out, act_type t, char *err, size_t errlen)
         dnnl_memory_desc_t any;
         dnnl_dims_t dims = {64, 64};
         dnnl_memory_desc_init_by_tag(&any, 2, dims, dnnl_bf16, dnnl_format_tag_any);
-        st = matmul_pd(g, &pd, 64, 64, 64, 64, 64, &any, GEMM_STORE);
+        st = matmul_pd(g, &pd, 64, 64, 64, 64, 64, &any, GEMM_STORE, 0);
         if (st != dnnl_success) {
             gemm_ctx_free(g);
             if (err && errlen)
@@ -124,15 +124,23 @@ static void md_weights_plain(dnnl_memory_desc_t *md, int k, int n, dnnl_data_typ
 /* The destination's type: fp32 for the residual stream and raw products, the compute type for activations. */
 static dnnl_data_type_t dst_type(const gemm_ctx *g, int ep)
 {
-    return ep == GEMM_SILU || ep == GEMM_MUL ? dnnl_type(g->type) : dnnl_f32;
+    return ep == GEMM_STORE || ep == GEMM_ADD ? dnnl_f32 : dnnl_type(g->type);
 }
 
-/* A matmul primitive descriptor with a user-managed scratchpad and optional post-ops. */
+/* The bias of an N-output product: one fp32 row, broadcast over the M rows. */
+static void md_bias(dnnl_memory_desc_t *md, int n)
+{
+    dnnl_dims_t dims = {1, n};
+    dnnl_memory_desc_init_by_tag(md, 2, dims, dnnl_f32, dnnl_ab);
+}
+
+/* A matmul primitive descriptor with a user-managed scratchpad, an optional bias and optional post-ops. */
 static dnnl_status_t make_pd(gemm_ctx *g, dnnl_primitive_desc_t *pd, const dnnl_memory_desc_t *a,
-                             const dnnl_memory_desc_t *w, const dnnl_memory_desc_t *c, const_dnnl_post_ops_t po)
+                             const dnnl_memory_desc_t *w, const dnnl_memory_desc_t *bias, const dnnl_memory_desc_t *c,
+                             const_dnnl_post_ops_t po)
 {
     dnnl_matmul_desc_t desc;
-    dnnl_status_t st = dnnl_matmul_desc_init(&desc, a, w, NULL, c);
+    dnnl_status_t st = dnnl_matmul_desc_init(&desc, a, w, bias, c);
     if (st != dnnl_success)
         return st;
     dnnl_primitive_attr_t attr;
@@ -147,11 +155,12 @@ static dnnl_status_t make_pd(gemm_ctx *g, dnnl_primitive_desc_t *pd, const dnnl_
 }
 
 static dnnl_status_t matmul_pd(gemm_ctx *g, dnnl_primitive_desc_t *pd, int m, int k, int n, int lda, int ldc,
-                               const dnnl_memory_desc_t *wmd, int ep)
+                               const dnnl_memory_desc_t *wmd, int ep, int bias)
 {
-    dnnl_memory_desc_t a, c;
+    dnnl_memory_desc_t a, c, b;
     md_2d(&a, m, k, lda, dnnl_type(g->type));
     md_2d(&c, m, n, ldc, dst_type(g, ep));
+    md_bias(&b, n);
     dnnl_post_ops_t po = NULL;
     if (ep != GEMM_STORE) {
         dnnl_post_ops_create(&po);
@@ -159,10 +168,14 @@ static dnnl_status_t matmul_pd(gemm_ctx *g, dnnl_primitive_desc_t *pd, int m, in
             dnnl_post_ops_append_sum(po, 1.0f);
         else if (ep == GEMM_SILU)
             dnnl_post_ops_append_eltwise(po, 1.0f, dnnl_eltwise_swish, 1.0f, 0.0f);
+        else if (ep == GEMM_GELU_ERF)
+            dnnl_post_ops_append_eltwise(po, 1.0f, dnnl_eltwise_gelu_erf, 0.0f, 0.0f);
+        else if (ep == GEMM_GELU_TANH)
+            dnnl_post_ops_append_eltwise(po, 1.0f, dnnl_eltwise_gelu_tanh, 0.0f, 0.0f);
         else
             dnnl_post_ops_append_binary(po, dnnl_binary_mul, &c);
     }
-    dnnl_status_t st = make_pd(g, pd, &a, wmd, &c, po);
+    dnnl_status_t st = make_pd(g, pd, &a, wmd, bias ? &b : NULL, &c, po);
     if (po)
         dnnl_post_ops_destroy(po);
     return st;
@@ -203,7 +216,7 @@ int gemm_weight_pack(gemm_ctx *g, gemm_weight *w, const float *rows, int n, int 
     dnnl_primitive_t reorder = NULL;
     dnnl_memory_t src = NULL, dst = NULL;
     dnnl_stream_t stream = NULL;
-    dnnl_status_t st = matmul_pd(g, &pd, PROBE_M, k, n, k, n, &any, 0);
+    dnnl_status_t st = matmul_pd(g, &pd, PROBE_M, k, n, k, n, &any, 0, 0);
     if (st == dnnl_success) {
         dnnl_memory_desc_t plain_md = *wmd;
         *wmd = *dnnl_primitive_desc_query_md(pd, dnnl_query_weights_md, 0);
@@ -248,12 +261,25 @@ int gemm_weight_pack(gemm_ctx *g, gemm_weight *w, const float *rows, int n, int 
     return 0;
 }
 
+int gemm_weight_set_bias(gemm_weight *w, const float *bias)
+{
+    float *b = malloc((size_t)w->n * sizeof *b);
+    if (!b)
+        return -1;
+    memcpy(b, bias, (size_t)w->n * sizeof *b);
+    free(w->bias);
+    w->bias = b;
+    return 0;
+}
+
 void gemm_weight_free(gemm_weight *w)
 {
     free(w->data);
     free(w->md);
+    free(w->bias);
     w->data = NULL;
     w->md = NULL;
+    w->bias = NULL;
 }
 
 void gemm_weight_row(const gemm_weight *w, int i, float *dst)
@@ -394,14 +420,14 @@ static dnnl_status_t execute(gemm_ctx *g, const prim *p, const exec_mem *mem, in
 }
 
 typedef struct run_args {
-    int m, k, n, lda, ldc, ep;
+    int m, k, n, lda, ldc, ep, bias;
     const dnnl_memory_desc_t *wmd;
 } run_args;
 
 static dnnl_status_t build_run(gemm_ctx *g, const void *arg, dnnl_primitive_desc_t *pd)
 {
     const run_args *r = arg;
-    return matmul_pd(g, pd, r->m, r->k, r->n, r->lda, r->ldc, r->wmd, r->ep);
+    return matmul_pd(g, pd, r->m, r->k, r->n, r->lda, r->ldc, r->wmd, r->ep, r->bias);
 }
 
 int gemm_run(gemm_ctx *g, const gemm_weight *w, int m, const void *a, int lda, void *c, int ldc, gemm_epilogue ep,
@@ -410,19 +436,25 @@ int gemm_run(gemm_ctx *g, const gemm_weight *w, int m, const void *a, int lda, v
     if (m <= 0)
         return 0;
     dnnl_status_t st = dnnl_success;
-    int key[KEY_LEN] = {0, m, w->k, w->n, lda, ldc, ep, w->plain};
-    run_args ra = {m, w->k, w->n, lda, ldc, ep, w->md};
+    int bias = w->bias != NULL;
+    int key[KEY_LEN] = {0, m, w->k, w->n, lda, ldc, ep, w->plain, bias};
+    run_args ra = {m, w->k, w->n, lda, ldc, ep, bias, w->md};
     pthread_mutex_lock(&g->lock);
     prim *p = acquire(g, key, build_run, &ra, &st);
     pthread_mutex_unlock(&g->lock);
     if (!p)
         return fail(err, errlen, "creating a matrix product", st);
-    dnnl_memory_desc_t amd, cmd;
+    dnnl_memory_desc_t amd, cmd, bmd;
     md_2d(&amd, m, w->k, lda, dnnl_type(g->type));
     md_2d(&cmd, m, w->n, ldc, dst_type(g, ep));
-    exec_mem mem[4] = {{DNNL_ARG_SRC, &amd, a}, {DNNL_ARG_WEIGHTS, w->md, w->data}, {DNNL_ARG_DST, &cmd, c},
-                       {DNNL_ARG_ATTR_MULTIPLE_POST_OP(0) | DNNL_ARG_SRC_1, &cmd, mul}};
-    st = execute(g, p, mem, ep == GEMM_MUL ? 4 : 3);
+    md_bias(&bmd, w->n);
+    exec_mem mem[5] = {{DNNL_ARG_SRC, &amd, a}, {DNNL_ARG_WEIGHTS, w->md, w->data}, {DNNL_ARG_DST, &cmd, c}};
+    int n_mem = 3;
+    if (ep == GEMM_MUL)
+        mem[n_mem++] = (exec_mem){DNNL_ARG_ATTR_MULTIPLE_POST_OP(0) | DNNL_ARG_SRC_1, &cmd, mul};
+    if (bias)
+        mem[n_mem++] = (exec_mem){DNNL_ARG_BIAS, &bmd, w->bias};
+    st = execute(g, p, mem, n_mem);
     release(g, p);
     return st == dnnl_success ? 0 : fail(err, errlen, "running a matrix product", st);
 }
@@ -447,7 +479,7 @@ static void batched_mds(const gemm_ctx *g, batched_args *x, int b0, int b1, int 
 static dnnl_status_t build_batched(gemm_ctx *g, const void *arg, dnnl_primitive_desc_t *pd)
 {
     const batched_args *x = arg;
-    return make_pd(g, pd, &x->a, &x->b, &x->c, NULL);
+    return make_pd(g, pd, &x->a, &x->b, NULL, &x->c, NULL);
 }
 
 int gemm_batched(gemm_ctx *g, int b0, int b1, int m, int k, int n, const void *a, const void *b, int b_trans,

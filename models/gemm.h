@@ -25,6 +25,7 @@ typedef struct gemm_weight {
     void *data;
     size_t bytes;
     void *md;          /* the layout (a dnnl_memory_desc_t), owned */
+    float *bias;       /* N fp32 values added to every product row before the epilogue, or NULL; owned */
 } gemm_weight;
 
 /* Create the context for compute type t (ACT_F32 or ACT_BF16). Returns 0, or -1 with a message in err. */
@@ -38,15 +39,21 @@ int gemm_weight_pack(gemm_ctx *g, gemm_weight *w, const float *w_rows, int n, in
                      char *err, size_t errlen);
 void gemm_weight_free(gemm_weight *w);
 
+/* Give a packed weight a bias (n floats, copied): every product through it then adds the bias to each row before its
+ * epilogue (C = epilogue(A · Wᵀ + b)), inside the GEMM. Returns 0 or -1 (memory). */
+int gemm_weight_set_bias(gemm_weight *w, const float *bias);
+
 /* Row i of a plain weight as fp32 into dst (k floats). */
 void gemm_weight_row(const gemm_weight *w, int i, float *dst);
 
-/* What happens to the product P = A · Wᵀ on its way out (fused into the GEMM, so no extra pass over memory). */
+/* What happens to the product P = A · Wᵀ (+ bias) on its way out (fused into the GEMM, so no extra pass over memory). */
 typedef enum gemm_epilogue {
     GEMM_STORE = 0,    /* C = P, C fp32 */
     GEMM_ADD = 1,      /* C += P, C fp32 (the residual connection) */
     GEMM_SILU = 2,     /* C = silu(P) = P·sigmoid(P), C in the compute type (the gate of SwiGLU) */
-    GEMM_MUL = 3       /* C = P ⊙ M elementwise, C and M in the compute type, M with C's shape and row stride */
+    GEMM_MUL = 3,      /* C = P ⊙ M elementwise, C and M in the compute type, M with C's shape and row stride */
+    GEMM_GELU_ERF = 4, /* C = gelu(P) = P·Φ(P) with the exact erf, C in the compute type (BERT's feed-forward) */
+    GEMM_GELU_TANH = 5 /* C = gelu(P) by the tanh approximation, C in the compute type (GPT-2's feed-forward) */
 } gemm_epilogue;
 
 /* C[m × n] from A[m × k] · Wᵀ through the epilogue. A in the context's type with rows lda elements apart; C (type as

@@ -98,6 +98,13 @@ static inline void act_store_short(void *dst, act_type t, const float *src, int 
 /* Rows [0, m) of x (stride ldx floats): y[r] = x[r] / rms(x[r]) * w, written as `t` with stride ldy elements. */
 void rmsnorm_rows(void *y, act_type t, int ldy, const float *x, int ldx, const float *w, int m, int n, float eps);
 
+/* LayerNorm of rows [0, m) of x (stride ldx floats): v = (x − mean) / sqrt(var + eps) · w + b, with the population
+ * variance. v goes to y as `t` (stride ldy elements; y may be NULL) and, when xo is not NULL, as fp32 to xo (stride ldx;
+ * xo may be x: a post-norm model's residual stream is normalised in place while its copy for the next product is
+ * written in the compute type, in one pass). */
+void layernorm_rows(void *y, act_type t, int ldy, float *xo, const float *x, int ldx, const float *w, const float *b,
+                    int m, int n, float eps);
+
 /* Rotary position embedding on interleaved pairs (2j, 2j+1) of each head, in place.
  * For each row r: the first n_heads heads of head_dim floats start at x + r*ldx + off. cs holds, per position p,
  * head_dim/2 (cos, sin) pairs: cs[(p * head_dim/2 + j) * 2 + {0,1}]. Optional bias (n_heads*head_dim floats) is added
@@ -183,6 +190,8 @@ void attn_scratch_free(attn_scratch *w);
     void attn_task_##isa(const attn_seq *sq, const attn_shape *sh, int kvh, void *scratch);                          \
     void rmsnorm_block_##isa(void *y, act_type t, int ldy, const float *x, int ldx, const float *w, int r0, int r1,  \
                              int n, float eps);                                                                      \
+    void layernorm_block_##isa(void *y, act_type t, int ldy, float *xo, const float *x, int ldx, const float *w,     \
+                               const float *b, int r0, int r1, int n, float eps);                                    \
     void rope_block_##isa(float *x, int ldx, int r0, int r1, const int *pos, int n_heads, int head_dim,              \
                           const float *cs, const float *bias);
 /* One row of masked softmax: p[j] = exp(s[j] − max) / Σ over the visible keys [a0, a1) ∪ [b0, b1), 0 for the other

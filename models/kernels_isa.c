@@ -121,6 +121,54 @@ void ISA_NAME(rmsnorm_block)(void *y, act_type t, int ldy, const float *x, int l
     }
 }
 
+/* LayerNorm in two passes over the row (mean, then the centred sum of squares): no cancellation when the mean is large
+ * against the spread. y (act type) and xo (fp32) are optional outputs; xo may be x. */
+void ISA_NAME(layernorm_block)(void *y, act_type t, int ldy, float *xo, const float *x, int ldx, const float *w,
+                               const float *b, int r0, int r1, int n, float eps)
+{
+    size_t es = act_size(t);
+    for (int r = r0; r < r1; r++) {
+        const float *xr = x + (size_t)r * ldx;
+        vf acc = {0};
+        for (int i = 0; i < n; i += QB)
+            acc += vload_n(xr + i, n - i < QB ? n - i : QB);
+        float sum = 0.0f;
+        for (int l = 0; l < QB; l++)
+            sum += acc[l];
+        float mean = sum / (float)n;
+        acc = (vf){0};
+        for (int i = 0; i < n; i += QB) {
+            int k = n - i < QB ? n - i : QB;
+            vf d = vload_n(xr + i, k) - mean;
+            if (k < QB) /* the zero padding of a short tail would add mean² per missing lane */
+                for (int l = k; l < QB; l++)
+                    d[l] = 0.0f;
+            acc += d * d;
+        }
+        float ss = 0.0f;
+        for (int l = 0; l < QB; l++)
+            ss += acc[l];
+        float inv = 1.0f / sqrtf(ss / (float)n + eps);
+        char *yr = y ? (char *)y + (size_t)r * ldy * es : NULL;
+        float *xo_r = xo ? xo + (size_t)r * ldx : NULL;
+        for (int i = 0; i < n; i += QB) {
+            int k = n - i < QB ? n - i : QB;
+            vf v = (vload_n(xr + i, k) - mean) * inv * vload_n(w + i, k) + vload_n(b + i, k);
+            if (yr)
+                vstore_act(yr + (size_t)i * es, t, v, k);
+            if (xo_r) {
+                if (k == QB) {
+                    vstore(xo_r + i, v);
+                } else {
+                    float tmp[QB];
+                    vstore(tmp, v);
+                    memcpy(xo_r + i, tmp, (size_t)k * sizeof(float));
+                }
+            }
+        }
+    }
+}
+
 /* Masked softmax of one row of scores (attention through matrix products). */
 void ISA_NAME(softmax_row)(float *s, int n, int a0, int a1, int b0, int b1, void *p, act_type t)
 {
