@@ -8,8 +8,10 @@
  *           the soft prompt meets this output: added onto rows prompt_pos.. ("add") or inserted as rows before token
  *           prompt_pos ("cat"; no position or type embedding, the tokens keep their positions)
  *     for each layer (post-norm):
- *         qkv = x · [Wq Wk Wv]ᵀ + b                    one GEMM for the three projections, biases inside it
- *         att = softmax(q kᵀ / √d) v                     per sequence: every row sees every row of its own sequence
+ *         qkv = x · [Wq Wk Wv]ᵀ + b                    one GEMM for the three projections, biases inside it,
+ *                                                        written in the compute type
+ *         att = softmax(q kᵀ / √d) v                     per sequence: every row sees every row of its own sequence;
+ *                                                        in bf16 as two matrix products reading q, k, v in place
  *         x   = LayerNorm(x + att · Woᵀ + bo)            residual add inside the GEMM; the norm writes x (fp32) and
  *         h   = gelu(x · W1ᵀ + b1)                       its copy in the compute type in one pass; exact-erf GELU
  *         x   = LayerNorm(x + h · W2ᵀ + b2)              fused into the GEMM
@@ -482,12 +484,13 @@ static int attend(const bert *B, bert_ws *w, const enc_batch *eb, int sel)
             w->kend[q->row0 + r] = q->n;
             w->bstart[q->row0 + r] = q->n + 1;
         }
-        const float *base = w->qkv + (size_t)q->row0 * ld;
+        const char *base = (const char *)w->qkv + (size_t)q->row0 * ld * es; /* q|k|v in the compute type */
         w->aseq[s] = (attn_seq){
-            .n = q->n, .q = base, .k = base + dim, .v = base + 2 * dim, .ldq = ld, .ldk = ld, .ldv = ld,
+            .n = q->n, .q = base, .k = base + dim * es, .v = base + 2 * dim * es, .ldq = ld, .ldk = ld, .ldv = ld,
             .kend = w->kend + q->row0, .bstart = w->bstart + q->row0, .pos = w->iota,
             .qrows = sel ? eb->outs + q->out0 : w->iota, .nq = sel ? q->nout : q->n,
-            .out = (char *)w->att + (size_t)(sel ? q->out0 : q->row0) * dim * es, .ldo = dim, .t = B->act};
+            .out = (char *)w->att + (size_t)(sel ? q->out0 : q->row0) * dim * es, .ldo = dim, .t = B->act,
+            .in_t = B->act};
     }
     const bert_cfg *c = &B->c;
     attn_shape sh = {c->heads, c->heads, dim / c->heads, 1.0f / sqrtf((float)(dim / c->heads)), 0, NULL};
@@ -522,7 +525,7 @@ static int forward(const bert *B, bert_ws *w, const enc_batch *eb, const float *
             add_deep(B, w->x, w->xb, R, eb->deep, deep + (size_t)l * deep_layer_stride);
         if (trace)
             memcpy(trace + l * plane, w->x, plane * sizeof(float));
-        GEMM(&ly->wqkv, R, w->xb, dim, w->qkv, 3 * dim, GEMM_STORE);
+        GEMM(&ly->wqkv, R, w->xb, dim, w->qkv, 3 * dim, GEMM_STORE_ACT);
         int sel = l == c->layers - 1 && eb->n_out < R;
         if (attend(B, w, eb, sel))
             return -1;

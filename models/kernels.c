@@ -43,7 +43,7 @@ typedef struct isa_kernels {
                       float);
     void (*rope)(float *, int, int, int, const int *, int, int, const float *, const float *);
     void (*attn)(const attn_seq *, const attn_shape *, int, void *);
-    void (*softmax)(float *, int, int, int, int, int, void *, act_type);
+    void (*softmax)(float *, int, int, int, int, int, float, void *, act_type);
 } isa_kernels;
 
 static isa_kernels pick_kernels(void)
@@ -103,9 +103,9 @@ void add_bias_rows(float *x, int ldx, int off, int m, const float *bias, int n)
     }
 }
 
-void softmax_row(float *s, int n, int a0, int a1, int b0, int b1, void *p, act_type t)
+void softmax_row(float *s, int n, int a0, int a1, int b0, int b1, float scale, void *p, act_type t)
 {
-    pick_kernels().softmax(s, n, a0, a1, b0, b1, p, t);
+    pick_kernels().softmax(s, n, a0, a1, b0, b1, scale, p, t);
 }
 
 int attention_batch(const attn_seq *seqs, int n_seqs, const attn_shape *sh)

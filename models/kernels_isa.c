@@ -60,6 +60,19 @@ static inline vf vexp(vf x)
     return p * (vf)((ki + 127) << 23);
 }
 
+/* A cheaper exp for values that end in bf16 (8 significant bits): a degree-4 polynomial, relative error ≈ 4e-5. */
+static inline vf vexp_bf16(vf x)
+{
+    x = vselect(x < vsplat(-87.0f), vsplat(-87.0f), x);
+    x = vselect(x > vsplat(88.0f), vsplat(88.0f), x);
+    vf t = x * 1.44269504f + 12582912.0f;
+    vf k = t - 12582912.0f;
+    vi ki = (vi)t - 0x4b400000;
+    vf r = x - k * 0.693145752f - k * 1.42860677e-6f;
+    vf p = 1.0f + r * (1.0f + r * (0.5f + r * (1.6666667e-1f + r * 4.1666668e-2f)));
+    return p * (vf)((ki + 127) << 23);
+}
+
 /* 16 floats → bf16 (round to nearest even, NaN kept) stored at p. */
 static inline void vstore_bf16(uint16_t *p, vf x)
 {
@@ -170,31 +183,41 @@ void ISA_NAME(layernorm_block)(void *y, act_type t, int ldy, float *xo, const fl
 }
 
 /* Masked softmax of one row of scores (attention through matrix products). */
-void ISA_NAME(softmax_row)(float *s, int n, int a0, int a1, int b0, int b1, void *p, act_type t)
+void ISA_NAME(softmax_row)(float *s, int n, int a0, int a1, int b0, int b1, float scale, void *p, act_type t)
 {
-    float mx = -INFINITY, sum = 0.0f;
-#pragma omp simd reduction(max : mx)
-    for (int j = a0; j < a1; j++)
-        mx = s[j] > mx ? s[j] : mx;
-#pragma omp simd reduction(max : mx)
-    for (int j = b0; j < b1; j++)
-        mx = s[j] > mx ? s[j] : mx;
-#pragma omp simd reduction(+ : sum)
-    for (int j = a0; j < a1; j++) {
-        s[j] = exp_poly(s[j] - mx);
-        sum += s[j];
+    const vi lane = {0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15};
+    vf mxv = vsplat(-INFINITY), sum = {0};
+    for (int j = 0; j < n; j += QB) { /* 16 keys at a time; lanes past n or hidden keep -inf */
+        vi jv = lane + j;
+        vi vis = ((jv >= a0) & (jv < a1)) | ((jv >= b0) & (jv < b1));
+        vf v = vload_n(s + j, n - j < QB ? n - j : QB);
+        mxv = vselect(vis & (v > mxv), v, mxv);
     }
-#pragma omp simd reduction(+ : sum)
-    for (int j = b0; j < b1; j++) {
-        s[j] = exp_poly(s[j] - mx);
-        sum += s[j];
+    float mx = -INFINITY;
+    for (int l = 0; l < QB; l++)
+        mx = mxv[l] > mx ? mxv[l] : mx;
+    for (int j = 0; j < n; j += QB) {
+        int k = n - j < QB ? n - j : QB;
+        vi jv = lane + j;
+        vi vis = (((jv >= a0) & (jv < a1)) | ((jv >= b0) & (jv < b1))) & (jv < n);
+        vf x = (vload_n(s + j, k) - mx) * scale;
+        vf e = vselect(vis, t == ACT_BF16 ? vexp_bf16(x) : vexp(x), (vf){0});
+        sum += e;
+        if (k == QB)
+            vstore(s + j, e);
+        else
+            for (int l = 0; l < k; l++)
+                s[j + l] = e[l];
     }
-    float inv = sum > 0.0f ? 1.0f / sum : 0.0f;
-    for (int j = 0; j < n; j++) {
-        float v = (j >= a0 && j < a1) || (j >= b0 && j < b1) ? s[j] * inv : 0.0f;
-        s[j] = v;
+    float total = 0.0f;
+    for (int l = 0; l < QB; l++)
+        total += sum[l];
+    float inv = total > 0.0f ? 1.0f / total : 0.0f;
+    size_t es = act_size(t);
+    for (int j = 0; j < n; j += QB) {
+        int k = n - j < QB ? n - j : QB;
+        vstore_act((char *)p + (size_t)j * es, t, vload_n(s + j, k) * inv, k);
     }
-    act_store_short(p, t, s, n);
 }
 
 /* Rotary pairs (2j, 2j+1) of every head, in place, after adding an optional bias. */
@@ -369,10 +392,10 @@ static inline void block_values(vf *o, const vf *s, const float *v, int hdp, int
 }
 
 /* Ask for the cache lines of n floats at p (rows of q|k|v lie a few KB apart, too far for the hardware prefetcher). */
-static inline void prefetch(const float *p, int n)
+static inline void prefetch(const void *p, int n)
 {
     for (int i = 0; i < n; i += 16)
-        __builtin_prefetch(p + i);
+        __builtin_prefetch((const float *)p + i);
 }
 
 enum { AHEAD = 6 }; /* rows prefetched ahead */
@@ -382,25 +405,29 @@ enum { AHEAD = 6 }; /* rows prefetched ahead */
 static void gather_qkv(const attn_seq *sq, const attn_shape *sh, int kvh, attn_scratch *w)
 {
     int n = sq->n, hd = sh->head_dim, hdp = padded(hd), group = sh->n_heads / sh->n_kv;
+    size_t es = act_size(sq->in_t);
+    float tmp[hd];
     for (int r = 0; r < n; r++) {
         if (r + AHEAD < n) {
-            prefetch(sq->k + (size_t)(r + AHEAD) * sq->ldk + kvh * hd, hd);
-            prefetch(sq->v + (size_t)(r + AHEAD) * sq->ldv + kvh * hd, hd);
+            prefetch((const char *)sq->k + ((size_t)(r + AHEAD) * sq->ldk + kvh * hd) * es, hd);
+            prefetch((const char *)sq->v + ((size_t)(r + AHEAD) * sq->ldv + kvh * hd) * es, hd);
         }
         float *kr = w->k + (size_t)r * hdp, *vr = w->v + (size_t)r * hdp;
-        rope_head(kr, sq->k + (size_t)r * sq->ldk + kvh * hd, hd, sh->rope, sq->pos[r], 1.0f);
-        memcpy(vr, sq->v + (size_t)r * sq->ldv + kvh * hd, (size_t)hd * sizeof(float));
+        rope_head(kr, qkv_floats(sq->k, sq->in_t, (size_t)r * sq->ldk + kvh * hd, hd, tmp), hd, sh->rope,
+                  sq->pos[r], 1.0f);
+        memcpy(vr, qkv_floats(sq->v, sq->in_t, (size_t)r * sq->ldv + kvh * hd, hd, tmp), (size_t)hd * sizeof(float));
         for (int d = hd; d < hdp; d++)
             kr[d] = vr[d] = 0.0f;
     }
     for (int i = 0; i < sq->nq; i++) {
         if (i + AHEAD < sq->nq)
-            prefetch(sq->q + (size_t)(sq->qrows[i + AHEAD] - sq->q0) * sq->ldq + kvh * group * hd, group * hd);
+            prefetch((const char *)sq->q + ((size_t)(sq->qrows[i + AHEAD] - sq->q0) * sq->ldq + kvh * group * hd) * es,
+                     group * hd);
         int r = sq->qrows[i];
         for (int g = 0; g < group; g++) {
             float *qi = w->q + ((size_t)g * sq->nq + i) * hdp;
-            rope_head(qi, sq->q + (size_t)(r - sq->q0) * sq->ldq + (kvh * group + g) * hd, hd, sh->rope, sq->pos[r],
-                      sh->scale);
+            rope_head(qi, qkv_floats(sq->q, sq->in_t, (size_t)(r - sq->q0) * sq->ldq + (kvh * group + g) * hd, hd,
+                                     tmp), hd, sh->rope, sq->pos[r], sh->scale);
             for (int d = hd; d < hdp; d++)
                 qi[d] = 0.0f;
         }
