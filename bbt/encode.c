@@ -207,7 +207,7 @@ int encode_example(lm *m, const task *t, const example *e, const encode_options 
     wrapping w;
     if (find_wrapping(m, &w, err))
         return -1;
-    int limit = info->max_pos - (o->mode == LM_PROMPT_CAT ? o->prompt_len : 0);
+    int limit = info->max_pos - (o->mode == LM_PROMPT_CAT ? o->prompt_len : 0) - (masked ? 0 : o->label_rows);
     example copy = {xstrdup(e->text_a), e->text_b ? xstrdup(e->text_b) : NULL, e->label, e->line};
     idlist ids = {0};
     int rc;

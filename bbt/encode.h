@@ -23,6 +23,8 @@ typedef struct encode_options {
     int prompt_len;          /* L */
     const int *placeholders; /* L token ids for add mode */
     int label_space;         /* 1: label words are scored as " word" (mid-sentence); 0: as "word" */
+    int label_rows;          /* rows a causal LM needs after the prefix for the label tokens beyond the first (the
+                                longest label's length − 1; 0 for a masked LM or first-token scoring) */
 } encode_options;
 
 /* The encoded examples of one split: sequences ready for lm_score, with their labels. */

@@ -49,6 +49,9 @@ static int setup_encoding(scorer *s, const tune_config *cfg, bbt_error *err)
     }
     if (encode_labels(s->model, &s->task, &s->enc, &s->labels, err))
         return -1;
+    for (int j = 0; s->info->kind == LM_CAUSAL && !cfg->first_token_only && j < s->labels.n; j++)
+        if (s->labels.labels[j].n - 1 > s->enc.label_rows)
+            s->enc.label_rows = s->labels.labels[j].n - 1;
     s->raw_logits = labels_single_token(s, cfg);
     s->loss = (loss_kind)loss_from_name(cfg->loss);
     return 0;

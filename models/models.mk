@@ -54,8 +54,9 @@ $(MODELS_TEST): $(MODELS_TEST_OBJ) $(BENCH_TOOL_OBJ) $(MODELS_LIB)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(LDFLAGS) $^ -o $@ $(LIBS_MODELS) $(LIBS_TEST)
 
-# End-to-end checks of the commands (bbt generate, bbt bench, bbt info).
-TEST_SCRIPTS += tests/models/commands.sh
+# End-to-end checks of the commands (bbt generate, bbt bench, bbt info), and of BERT, RoBERTa and GPT-2 shaped models
+# through them and `bbt tune`.
+TEST_SCRIPTS += tests/models/commands.sh tests/models/encoders.sh
 
 # libFuzzer target for the safetensors header parser.
 FUZZ_TARGETS += safetensors

@@ -1,8 +1,6 @@
 /* test_bad_input.c — every kind of bad input gets a clear error naming the file/field/value, never a crash. */
 #include "tests/models/models_test.h"
 
-#include <cjson/cJSON.h>
-
 /* The message of a failing lm_open must contain each of the given fragments. */
 static void expect_open_error(const char *path, int code, const char *frag1, const char *frag2)
 {
@@ -15,14 +13,6 @@ static void expect_open_error(const char *path, int code, const char *frag1, con
         cr_expect(strstr(err, frag1), "error '%s' does not mention '%s'", err, frag1);
     if (frag2)
         cr_expect(strstr(err, frag2), "error '%s' does not mention '%s'", err, frag2);
-}
-
-static void write_bytes(const char *path, const void *data, size_t n)
-{
-    FILE *f = fopen(path, "wb");
-    cr_assert(f);
-    cr_assert_eq(fwrite(data, 1, n, f), n);
-    fclose(f);
 }
 
 /* A safetensors file with the given header (length field = hdr_len unless 0) followed by data_bytes bytes. */
@@ -99,27 +89,6 @@ static char *model_dir(void)
     cr_assert_eq(mw_write_hf(&w, dir, ST_F32, 1, err, sizeof err), 0, "%s", err);
     mw_free(&w);
     return dir;
-}
-
-/* Rewrite a key of dir/config.json (value NULL: delete it). */
-static void edit_config(const char *dir, const char *key, cJSON *value)
-{
-    char path[4200];
-    snprintf(path, sizeof path, "%s/config.json", dir);
-    FILE *f = fopen(path, "rb");
-    cr_assert(f);
-    char buf[8192];
-    size_t n = fread(buf, 1, sizeof buf - 1, f);
-    buf[n] = 0;
-    fclose(f);
-    cJSON *c = cJSON_Parse(buf);
-    cJSON_DeleteItemFromObject(c, key);
-    if (value)
-        cJSON_AddItemToObject(c, key, value);
-    char *text = cJSON_Print(c);
-    write_bytes(path, text, strlen(text));
-    free(text);
-    cJSON_Delete(c);
 }
 
 Test(bad_input, config_problems)

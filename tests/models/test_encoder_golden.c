@@ -232,6 +232,12 @@ static void check_model(const mw_xshape *shape, uint64_t seed, const char *golde
         snprintf(tag, sizeof tag, "%s variant %d", g.model, variant);
         for (int k = 0; k < g.n_cases; k++)
             run_case(m, &g, &g.cases[k], seqs, labels, o.dtype == LM_BF16, tag);
+        if (shape->arch == MW_GPT2 && o.dtype == LM_F32) { /* the key/value cache picks what recomputation picks */
+            int got[12], want[12], made = lm_generate(m, g.seqs[0].ids, 6, 12, 0.0f, 0, got);
+            cr_assert_geq(made, 1, "%s", lm_errmsg(m));
+            greedy_by_logits(m, g.seqs[0].ids, 6, made, want, shape->vocab);
+            cr_expect_arr_eq(got, want, (size_t)made * sizeof(int), "%s: cached generation", tag);
+        }
         lm_close(m);
     }
     golden_free(&g);
@@ -254,4 +260,31 @@ Test(encoder_golden, gpt2)
 {
     mw_xshape s = {MW_GPT2, 32, 80, 2, 4, 61, 48, 1, 0};
     check_model(&s, 23, "tests/reference/encoder_gpt2_golden.txt");
+}
+
+/* Add mode with all-zero prompts (input and deep) is no prompt at all; a non-zero one changes the scores. */
+Test(encoder_golden, zero_prompts_are_no_prompt)
+{
+    mw_xshape shapes[2] = {{MW_ROBERTA, 32, 64, 2, 4, 61, 40, 1, 0}, {MW_GPT2, 32, 64, 2, 4, 61, 40, 1, 0}};
+    for (int k = 0; k < 2; k++) {
+        char *dir = temp_dir(), err[512];
+        cr_assert_eq(mw_write_xformer(&shapes[k], 3, dir, ST_F32, err, sizeof err), 0, "%s", err);
+        lm *m = open_model(dir, LM_F32, 2);
+        int ids[12] = {0, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 2}, l0[1] = {20}, l1[2] = {21, 22};
+        lm_label labels[2] = {{l0, 1}, {l1, 2}};
+        float zero[3 * 32] = {0}, zdeep[2 * 3 * 32] = {0}, some[3 * 32];
+        for (int i = 0; i < 3 * 32; i++)
+            some[i] = 0.3f * (float)((i * 37) % 11 - 5);
+        lm_seq add = {ids, 12, 0, LM_PROMPT_ADD, 2, 9, NULL}, none = {ids, 12, 0, LM_PROMPT_NONE, 0, 9, NULL};
+        lm_batch b0 = {1, 3, zero, zdeep, 1, &add, 2, labels, 0, 0}, b1 = {0, 0, NULL, NULL, 1, &none, 2, labels, 0, 0};
+        lm_batch b2 = {1, 3, some, NULL, 1, &add, 2, labels, 0, 0};
+        float s0[2], s1[2], s2[2];
+        cr_assert_eq(lm_score(m, &b0, s0), LM_OK, "%s", lm_errmsg(m));
+        cr_assert_eq(lm_score(m, &b1, s1), LM_OK, "%s", lm_errmsg(m));
+        cr_assert_eq(lm_score(m, &b2, s2), LM_OK, "%s", lm_errmsg(m));
+        expect_close_f(s0, s1, 2, 1e-6, "zero prompt vs none");
+        cr_expect(fabsf(s2[0] - s1[0]) > 1e-3, "a prompt changes the score");
+        lm_close(m);
+        rm_tree(dir);
+    }
 }
