@@ -22,7 +22,6 @@
  * embedding table instead of a product with the whole vocabulary. Sequences are independent and never padded.
  */
 #include <math.h>
-#include <omp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -332,29 +331,17 @@ int bert_open_hf(lm *m, hf_model *hf)
             goto fail;
     if (load_head(B, hf, &nm, err, sizeof err))
         goto fail;
-    int nt = omp_get_max_threads() > m->opts.threads ? omp_get_max_threads() : m->opts.threads;
-    if (!(B->ws = calloc((size_t)nt, sizeof *B->ws))) {
+    B->n_ws = lm_thread_slots(m);
+    if (!(B->ws = calloc((size_t)B->n_ws, sizeof *B->ws))) {
         rc = LM_ENOMEM;
         snprintf(err, sizeof err, "out of memory");
         goto fail;
     }
-    B->n_ws = nt;
-
-    lm_info *in = &m->info;
-    in->arch = roberta ? "roberta" : "bert";
-    in->kind = LM_MASKED;
-    in->hidden = c.dim;
-    in->layers = c.layers;
-    in->heads = in->kv_heads = c.heads;
-    in->head_dim = c.dim / c.heads;
-    in->ffn = c.ffn;
-    in->vocab = c.vocab;
-    in->max_pos = roberta ? c.positions - c.pad - 1 : c.positions;
-    in->bos = in->eos = in->unk = in->mask = in->cls = in->sep = -1;
-    in->pad = c.pad;
-    in->tied = c.tied;
-    in->ffn_gated = 0;
-    in->type_vocab = c.types;
+    m->info = (lm_info){.arch = roberta ? "roberta" : "bert", .kind = LM_MASKED, .hidden = c.dim, .layers = c.layers,
+                        .heads = c.heads, .kv_heads = c.heads, .head_dim = c.dim / c.heads, .ffn = c.ffn,
+                        .vocab = c.vocab, .max_pos = roberta ? c.positions - c.pad - 1 : c.positions, .bos = -1,
+                        .eos = -1, .pad = c.pad, .unk = -1, .mask = -1, .cls = -1, .sep = -1, .tied = c.tied,
+                        .type_vocab = c.types};
     m->ops = &bert_ops;
     m->impl = B;
     m->embeddings = B->word;

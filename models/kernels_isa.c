@@ -46,31 +46,32 @@ static inline void vstore(float *p, vf v) { memcpy(p, &v, sizeof v); }
 static inline vf vsplat(float x) { return (vf){0} + x; }
 static inline vf vselect(vi mask, vf a, vf b) { return (vf)(((vi)a & mask) | ((vi)b & ~mask)); }
 
-/* exp_poly on 16 lanes, the same arithmetic as the scalar version. */
-static inline vf vexp(vf x)
+/* exp(x) = 2^k · exp(r) with |r| ≤ ln2/2 (see exp_poly): the reduction, and 2^k as a float in *scale. */
+static inline vf vexp_reduce(vf x, vf *scale)
 {
     x = vselect(x < vsplat(-87.0f), vsplat(-87.0f), x);
     x = vselect(x > vsplat(88.0f), vsplat(88.0f), x);
     vf t = x * 1.44269504f + 12582912.0f;
     vf k = t - 12582912.0f;
     vi ki = (vi)t - 0x4b400000;
-    vf r = x - k * 0.693145752f - k * 1.42860677e-6f;
+    *scale = (vf)((ki + 127) << 23);
+    return x - k * 0.693145752f - k * 1.42860677e-6f;
+}
+
+/* exp_poly on 16 lanes, the same arithmetic as the scalar version. */
+static inline vf vexp(vf x)
+{
+    vf scale, r = vexp_reduce(x, &scale);
     vf p = 1.0f + r * (1.0f + r * (0.5f + r * (1.6666667e-1f + r * (4.1666668e-2f + r * (8.3333338e-3f
            + r * 1.3888889e-3f)))));
-    return p * (vf)((ki + 127) << 23);
+    return p * scale;
 }
 
 /* A cheaper exp for values that end in bf16 (8 significant bits): a degree-4 polynomial, relative error ≈ 4e-5. */
 static inline vf vexp_bf16(vf x)
 {
-    x = vselect(x < vsplat(-87.0f), vsplat(-87.0f), x);
-    x = vselect(x > vsplat(88.0f), vsplat(88.0f), x);
-    vf t = x * 1.44269504f + 12582912.0f;
-    vf k = t - 12582912.0f;
-    vi ki = (vi)t - 0x4b400000;
-    vf r = x - k * 0.693145752f - k * 1.42860677e-6f;
-    vf p = 1.0f + r * (1.0f + r * (0.5f + r * (1.6666667e-1f + r * 4.1666668e-2f)));
-    return p * (vf)((ki + 127) << 23);
+    vf scale, r = vexp_reduce(x, &scale);
+    return (1.0f + r * (1.0f + r * (0.5f + r * (1.6666667e-1f + r * 4.1666668e-2f)))) * scale;
 }
 
 /* 16 floats → bf16 (round to nearest even, NaN kept) stored at p. */

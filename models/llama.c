@@ -33,7 +33,6 @@
 #include "models/llama.h"
 
 #include <math.h>
-#include <omp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -343,31 +342,16 @@ int llama_create(lm *m, const llama_cfg *c, const llama_source *src, const char 
         if (bad)
             goto fail;
     }
-    int nt = omp_get_max_threads() > m->opts.threads ? omp_get_max_threads() : m->opts.threads;
-    if (!(L->ws = calloc((size_t)nt, sizeof *L->ws))) {
+    L->n_ws = lm_thread_slots(m);
+    if (!(L->ws = calloc((size_t)L->n_ws, sizeof *L->ws))) {
         rc = LM_ENOMEM;
         snprintf(err, sizeof err, "out of memory");
         goto fail;
     }
-    L->n_ws = nt;
-
-    lm_info *in = &m->info;
-    in->arch = arch;
-    in->kind = LM_CAUSAL;
-    in->hidden = c->dim;
-    in->layers = c->layers;
-    in->heads = c->heads;
-    in->kv_heads = c->kv_heads;
-    in->head_dim = c->head_dim;
-    in->ffn = c->ffn;
-    in->vocab = c->vocab;
-    in->max_pos = c->max_pos;
-    in->bos = c->bos;
-    in->eos = c->eos;
-    in->pad = c->pad;
-    in->unk = in->mask = in->cls = in->sep = -1;
-    in->tied = c->tied;
-    in->ffn_gated = c->ffn_act == FFN_SWIGLU;
+    m->info = (lm_info){.arch = arch, .kind = LM_CAUSAL, .hidden = c->dim, .layers = c->layers, .heads = c->heads,
+                        .kv_heads = c->kv_heads, .head_dim = c->head_dim, .ffn = c->ffn, .vocab = c->vocab,
+                        .max_pos = c->max_pos, .bos = c->bos, .eos = c->eos, .pad = c->pad, .unk = -1, .mask = -1,
+                        .cls = -1, .sep = -1, .tied = c->tied, .ffn_gated = c->ffn_act == FFN_SWIGLU};
     m->ops = &llama_ops;
     m->impl = L;
     m->embeddings = L->tok_emb;

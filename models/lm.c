@@ -332,6 +332,11 @@ static int check_ids(lm *m, const int *ids, int n, const char *what, int index)
     return LM_OK;
 }
 
+int lm_thread_slots(const lm *m)
+{
+    return omp_get_max_threads() > m->opts.threads ? omp_get_max_threads() : m->opts.threads;
+}
+
 int lm_read_pos(const lm *m, const lm_seq *q)
 {
     if (q->read_pos >= 0)

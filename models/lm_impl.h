@@ -41,6 +41,9 @@ struct lm {
 /* Set the handle's message (printf-style) and return code. */
 int lm_fail(lm *m, int code, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 
+/* Scratch slots an engine keeps: one per OpenMP thread number a call may run on. */
+int lm_thread_slots(const lm *m);
+
 /* The row a sequence is read at (resolves read_pos = -1; the batch has been checked). */
 int lm_read_pos(const lm *m, const lm_seq *q);
 

@@ -29,23 +29,15 @@ import sys
 import numpy as np
 import torch
 
+from llama_ref import read_safetensors
+
 torch.set_default_dtype(torch.float64)
 F = torch.nn.functional
 
 
-def read_safetensors(path):
-    raw = open(path, "rb").read()
-    n = struct.unpack("<Q", raw[:8])[0]
-    header = json.loads(raw[8:8 + n])
-    out = {}
-    for name, e in header.items():
-        if name == "__metadata__":
-            continue
-        assert e["dtype"] == "F32", "the reference reads F32 tensors"
-        b, en = e["data_offsets"]
-        a = np.frombuffer(raw[8 + n + b:8 + n + en], dtype="<f4").astype(np.float64).reshape(e["shape"])
-        out[name] = torch.from_numpy(a.copy())
-    return out
+def read_tensors(path):
+    """The F32 tensors of a safetensors file as float64 torch tensors (the numpy reader of llama_ref.py)."""
+    return {k: torch.from_numpy(v.copy()) for k, v in read_safetensors(path).items()}
 
 
 class MaskedLM:
@@ -252,6 +244,20 @@ def write_seq(out, s):
         " ".join(map(str, s["types"])) if any(s["types"]) else "", s["prompt"], s["mode"], s["pos"], s["read"]))
 
 
+def write_inputs(out, rng, layers, L, H, labels, seqs):
+    """Two random prompts of L rows and their deep prompts, then the labels and the sequences, into the golden file."""
+    prompts = torch.tensor(rng.normal(0.0, 0.5, size=(2, L, H)))
+    deep = torch.tensor(rng.normal(0.0, 0.3, size=(2, layers, L, H)))
+    out.write("prompts 2 %d %d %s\n" % (L, H, fmt(prompts)))
+    out.write("deep 2 %d %d %d %s\n" % (layers, L, H, fmt(deep)))
+    out.write("labels %d\n" % len(labels))
+    for lab in labels:
+        out.write("label %d %s\n" % (len(lab), " ".join(map(str, lab))))
+    for s in seqs:
+        write_seq(out, s)
+    return prompts, deep
+
+
 def masked_cases(model, rng, out):
     V, H, L = model.vocab, model.H, 4
     special = {model.pad, 0, 1, 2, 3}
@@ -268,16 +274,8 @@ def masked_cases(model, rng, out):
     if model.roberta:  # a padding id inside a sequence: RoBERTa gives it the padding position
         seqs[5]["ids"][4] = model.pad
     assert not special & set(seqs[1]["ids"][1:])
-    prompts = torch.tensor(rng.normal(0.0, 0.5, size=(2, L, H)))
-    deep = torch.tensor(rng.normal(0.0, 0.3, size=(2, model.layers, L, H)))
     labels = [[7], [11, 5], [13]]
-    out.write("prompts 2 %d %d %s\n" % (L, H, fmt(prompts)))
-    out.write("deep 2 %d %d %d %s\n" % (model.layers, L, H, fmt(deep)))
-    out.write("labels %d\n" % len(labels))
-    for lab in labels:
-        out.write("label %d %s\n" % (len(lab), " ".join(map(str, lab))))
-    for s in seqs:
-        write_seq(out, s)
+    prompts, deep = write_inputs(out, rng, model.layers, L, H, labels, seqs)
     for name, idx, use_deep in (("all", range(6), 0), ("deep", [1, 2, 3], 1), ("one", [4], 0)):
         sel = [seqs[i] for i in idx]
         vals = model.scores(sel, prompts, deep if use_deep else None, labels)
@@ -301,16 +299,8 @@ def gpt2_cases(model, rng, out, V):
         dict(ids=tok(18), types=none(18), prompt=1, mode="cat", pos=12, read=10),  # the prompt after the read row
         dict(ids=tok(9), types=none(9), prompt=0, mode="add", pos=5, read=6),      # add rows past the read row
     ]
-    prompts = torch.tensor(rng.normal(0.0, 0.5, size=(2, L, H)))
-    deep = torch.tensor(rng.normal(0.0, 0.3, size=(2, model.layers, L, H)))
     labels = [[5], [7, 11], [13, 17, 19]]
-    out.write("prompts 2 %d %d %s\n" % (L, H, fmt(prompts)))
-    out.write("deep 2 %d %d %d %s\n" % (model.layers, L, H, fmt(deep)))
-    out.write("labels %d\n" % len(labels))
-    for lab in labels:
-        out.write("label %d %s\n" % (len(lab), " ".join(map(str, lab))))
-    for s in seqs:
-        write_seq(out, s)
+    prompts, deep = write_inputs(out, rng, model.layers, L, H, labels, seqs)
     for first_only, raw, use_deep in ((0, 0, 0), (1, 0, 0), (0, 1, 0), (0, 0, 1)):
         vals = model.scores(seqs, prompts, deep if use_deep else None, labels, first_only, raw)
         out.write("batch %d %d %d %d %s scores %s\n" % (first_only, raw, use_deep, len(seqs),
@@ -327,7 +317,7 @@ def gpt2_cases(model, rng, out, V):
 def main():
     d = sys.argv[1]
     cfg = json.load(open(d + "/config.json"))
-    t = read_safetensors(d + "/model.safetensors")
+    t = read_tensors(d + "/model.safetensors")
     out = sys.stdout
     arch = cfg["model_type"]
     out.write("# golden values from tests/reference/encoder_ref.py (PyTorch, float64) for a random %s\n" % arch)
