@@ -10,7 +10,7 @@
  * Queries go in blocks small enough that S stays within a few MB; a block only multiplies by the keys it can see.
  * The dense copies are needed: oneDNN 2.6's fast batched kernels take only batch-major dense matrices (strided views
  * of q|k|v fall back to its reference kernel, 1000× slower). When q, k and v arrive in the compute type with nothing
- * to rotate (BERT, GPT-2) a copy is one memcpy per row and head; otherwise rows are rotated and converted on the way.
+ * to rotate (BERT) a copy is a few vector moves per row and head; otherwise rows are rotated and converted on the way.
  * Sequences run in parallel, one per thread, with single-threaded products (or one at a time with every thread when
  * there are fewer sequences than threads).
  */
@@ -49,6 +49,18 @@ static void scratch_free(mm_scratch *w)
     free(w->qb.p), free(w->kb.p), free(w->vb.p), free(w->p.p), free(w->s.p), free(w->o.p);
 }
 
+/* One head's values from q|k|v to a dense matrix and back: a call to memcpy per 128 bytes costs as much as the copy,
+ * so the usual head sizes get copies of a constant size, which the compiler turns into a few vector moves. */
+static inline void copy_head(void *dst, const void *src, size_t bytes)
+{
+    if (bytes == 128)
+        memcpy(dst, src, 128);
+    else if (bytes == 256)
+        memcpy(dst, src, 256);
+    else
+        memcpy(dst, src, bytes);
+}
+
 /* q, k, v are copied as they are (no rotation, already in the compute type), and scale goes into the softmax. */
 static int plain_copy(const attn_seq *sq, const attn_shape *sh, act_type t)
 {
@@ -61,7 +73,7 @@ static void put_head(void *dst, act_type t, const void *src, size_t off, const a
 {
     int hd = sh->head_dim;
     if (plain_copy(sq, sh, t)) {
-        memcpy(dst, (const char *)src + off * act_size(t), (size_t)hd * act_size(t));
+        copy_head(dst, (const char *)src + off * act_size(t), (size_t)hd * act_size(t));
         return;
     }
     float rot[hd], tmp[hd];
@@ -80,7 +92,7 @@ static void pack_kv(const attn_seq *sq, const attn_shape *sh, act_type t, mm_scr
             size_t at = ((size_t)kv * n + r) * hd * es, off = (size_t)r * sq->ldv + kv * hd;
             put_head((char *)w->kb.p + at, t, sq->k, (size_t)r * sq->ldk + kv * hd, sq, sh, r, 1.0f);
             if (sq->in_t == t)
-                memcpy((char *)w->vb.p + at, (const char *)sq->v + off * es, (size_t)hd * es);
+                copy_head((char *)w->vb.p + at, (const char *)sq->v + off * es, (size_t)hd * es);
             else
                 act_store((char *)w->vb.p + at, t, qkv_floats(sq->v, sq->in_t, off, hd, tmp), hd);
         }
@@ -126,7 +138,7 @@ static int attend_block(gemm_ctx *g, const attn_seq *sq, const attn_shape *sh, a
             const char *src = (const char *)w->o.p + ((size_t)h * mb + i) * hd * es;
             char *dst = (char *)sq->out + ((size_t)(i0 + i) * sq->ldo + (size_t)h * hd) * act_size(sq->t);
             if (sq->t == t)
-                memcpy(dst, src, (size_t)hd * es);
+                copy_head(dst, src, (size_t)hd * es);
             else
                 act_store(dst, sq->t, qkv_floats(src, t, 0, hd, tmp), hd);
         }
