@@ -122,8 +122,8 @@ typedef struct names {
 
 /* A tensor read into fresh memory; NULL with err. When `alt` is given and `name` is absent, alt is read instead
  * (older checkpoints name LayerNorm parameters gamma and beta, and some keep the decoder's bias under another name). */
-static float *read_new(const hf_model *hf, const char *name, const char *alt, int64_t rows, int64_t cols, char *err,
-                       size_t errlen)
+static float *read_new(const hf_model *hf, const char *name, const char *alt, int ndim, int64_t rows, int64_t cols,
+                       char *err, size_t errlen)
 {
     float *v = malloc((size_t)(rows * cols) * sizeof *v);
     if (!v) {
@@ -132,7 +132,7 @@ static float *read_new(const hf_model *hf, const char *name, const char *alt, in
     }
     const char *which = alt && !hf_has(hf, name) && hf_has(hf, alt) ? alt : name;
     int64_t shape[2] = {rows, cols};
-    if (hf_read(hf, which, cols > 1 ? 2 : 1, shape, v, err, errlen)) {
+    if (hf_read(hf, which, ndim, shape, v, err, errlen)) {
         free(v);
         return NULL;
     }
@@ -147,8 +147,9 @@ static int read_norm(const hf_model *hf, const char *prefix, int dim, float **g,
     snprintf(bn, sizeof bn, "%s.bias", prefix);
     snprintf(ga, sizeof ga, "%s.gamma", prefix);
     snprintf(be, sizeof be, "%s.beta", prefix);
-    return (*g = read_new(hf, wn, ga, dim, 1, err, errlen)) && (*b = read_new(hf, bn, be, dim, 1, err, errlen)) ? 0
-                                                                                                                : -1;
+    if (!(*g = read_new(hf, wn, ga, 1, dim, 1, err, errlen)) || !(*b = read_new(hf, bn, be, 1, dim, 1, err, errlen)))
+        return -1;
+    return 0;
 }
 
 /* A Linear layer (or several stacked: q, k, v) packed as one weight with its bias. */
@@ -207,9 +208,9 @@ static int load_embeddings(bert *B, const hf_model *hf, const names *nm, char *e
     snprintf(pn, sizeof pn, "%sembeddings.position_embeddings.weight", nm->base);
     snprintf(tn, sizeof tn, "%sembeddings.token_type_embeddings.weight", nm->base);
     snprintf(ln, sizeof ln, "%sembeddings.LayerNorm", nm->base);
-    if (!(B->word = read_new(hf, wn, NULL, c->vocab, c->dim, err, errlen)) ||
-        !(B->pos_emb = read_new(hf, pn, NULL, c->positions, c->dim, err, errlen)) ||
-        !(B->type_emb = read_new(hf, tn, NULL, c->types, c->dim, err, errlen)) ||
+    if (!(B->word = read_new(hf, wn, NULL, 2, c->vocab, c->dim, err, errlen)) ||
+        !(B->pos_emb = read_new(hf, pn, NULL, 2, c->positions, c->dim, err, errlen)) ||
+        !(B->type_emb = read_new(hf, tn, NULL, 2, c->types, c->dim, err, errlen)) ||
         read_norm(hf, ln, c->dim, &B->emb_g, &B->emb_b, err, errlen))
         return -1;
     return 0;
@@ -221,9 +222,9 @@ static int load_head(bert *B, const hf_model *hf, const names *nm, char *err, si
     const char *dense[1] = {nm->dense};
     if (read_linear(B, hf, &B->head, dense, 1, c->dim, c->dim, err, errlen) ||
         read_norm(hf, nm->norm, c->dim, &B->head_g, &B->head_b, err, errlen) ||
-        !(B->dec_bias = read_new(hf, nm->bias, nm->dec_bias, c->vocab, 1, err, errlen)))
+        !(B->dec_bias = read_new(hf, nm->bias, nm->dec_bias, 1, c->vocab, 1, err, errlen)))
         return -1;
-    if (!c->tied && !(B->decoder = read_new(hf, nm->decoder, NULL, c->vocab, c->dim, err, errlen)))
+    if (!c->tied && !(B->decoder = read_new(hf, nm->decoder, NULL, 2, c->vocab, c->dim, err, errlen)))
         return -1;
     return 0;
 }
