@@ -397,11 +397,13 @@ static int token_row(const lm_batch *b, const lm_seq *q, int i)
 }
 
 /* The embedding output of one sequence at rows [r0, r0 + seq_rows) of w->x, before its LayerNorm: token rows get
- * word + position + type embeddings; inserted prompt rows are left for embed_prompt. */
+ * word + position + type embeddings; inserted prompt rows are zeroed here and filled by embed_prompt. */
 static void embed_tokens(const bert *B, const lm_batch *b, const lm_seq *q, float *x)
 {
     const bert_cfg *c = &B->c;
     int dim = c->dim, count = 0;
+    if (q->mode == LM_PROMPT_CAT)
+        memset(x + (size_t)q->prompt_pos * dim, 0, (size_t)b->prompt_len * dim * sizeof(float));
     for (int i = 0; i < q->n; i++) {
         int id = q->ids[i], type = q->type_ids ? q->type_ids[i] : 0, pos = i;
         if (c->roberta) /* Hugging Face's numbering: padding tokens sit at pad, the others count on from pad + 1
