@@ -77,9 +77,11 @@ typedef struct gemm_view {
     long s0, s1, rs, cs;
 } gemm_view;
 
-/* The same batched product on matrices read and written in place through views, no copies: A b0·b1 matrices m × k,
+/* The same batched product on matrices read and written where they lie, through views: A b0·b1 matrices m × k,
  * B b0 matrices k × n (shared along b1: its s1 is ignored), C b0·b1 matrices m × n, fp32 or (c_act) in the compute
- * type. A and B in the compute type. Returns 0 or -1 with err. */
+ * type. A and B in the compute type. Returns 0 or -1 with err. Speed: oneDNN 2.6 has fast kernels only for dense
+ * batch-major views (matrices one after the other, rows contiguous or B transposed); other strides run its reference
+ * kernel, ~1000× slower. */
 int gemm_batched_view(gemm_ctx *g, int b0, int b1, int m, int k, int n, const gemm_view *a, const gemm_view *b,
                       const gemm_view *c, int c_act, char *err, size_t errlen);
 
