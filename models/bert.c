@@ -47,15 +47,9 @@ typedef struct bert_layer {
     float *ln1_g, *ln1_b, *ln2_g, *ln2_b;
 } bert_layer;
 
-/* Scratch for one forward pass over up to cap_rows rows; one per thread slot. */
-typedef struct bert_ws {
-    int cap_rows, cap_seqs, cap_out;
-    float *x, *qkv, *xs, *hid;
-    void *xb, *att, *h;
-    int *kend, *bstart, *deep, *outs, *iota;
-    attn_seq *aseq;
-    char err[512];
-} bert_ws;
+/* Scratch for one forward pass over up to cap_rows rows, one per thread slot (chunks.h); ffn1 holds the
+ * feed-forward's hidden rows; q|k|v are in the compute type. */
+typedef chunk_ws bert_ws;
 
 typedef struct bert {
     bert_cfg c;
@@ -104,11 +98,8 @@ static void bert_free(void *impl)
     gemm_weight_free(&B->head);
     gemm_weight_free(&B->dec);
     free(B->head_g), free(B->head_b), free(B->dec_bias), free(B->decoder);
-    for (int i = 0; i < B->n_ws; i++) {
-        bert_ws *w = &B->ws[i];
-        free(w->x), free(w->qkv), free(w->xs), free(w->hid), free(w->xb), free(w->att), free(w->h);
-        free(w->kend), free(w->bstart), free(w->deep), free(w->outs), free(w->iota), free(w->aseq);
-    }
+    for (int i = 0; i < B->n_ws; i++)
+        chunk_ws_free(&B->ws[i]);
     free(B->ws);
     gemm_ctx_free(B->g);
     free(B);
@@ -357,28 +348,8 @@ fail:
 static int ws_reserve(const bert *B, bert_ws *w, int rows, int n_seqs, int n_out)
 {
     const bert_cfg *c = &B->c;
-    size_t es = act_size(B->act);
-    if (rows > w->cap_rows) {
-        if (grow_block(&w->xb, (size_t)rows * c->dim * es) || grow_block(&w->att, (size_t)rows * c->dim * es) ||
-            grow_block(&w->h, (size_t)rows * c->ffn * es) || !GROW(w->x, (size_t)rows * c->dim) ||
-            !GROW(w->qkv, (size_t)rows * 3 * c->dim) || !GROW(w->kend, rows) || !GROW(w->bstart, rows) ||
-            !GROW(w->deep, rows) || !GROW(w->iota, rows))
-            return -1;
-        for (int i = 0; i < rows; i++)
-            w->iota[i] = i;
-        w->cap_rows = rows;
-    }
-    if (n_seqs > w->cap_seqs) {
-        if (!GROW(w->aseq, n_seqs))
-            return -1;
-        w->cap_seqs = n_seqs;
-    }
-    if (n_out > w->cap_out) {
-        if (!GROW(w->outs, n_out) || !GROW(w->xs, (size_t)n_out * c->dim) || !GROW(w->hid, (size_t)n_out * c->dim))
-            return -1;
-        w->cap_out = n_out;
-    }
-    return 0;
+    chunk_widths cw = {c->dim, c->dim, c->dim, 3 * c->dim, c->ffn, 0, B->act};
+    return chunk_ws_reserve(w, &cw, rows, n_seqs, n_out);
 }
 
 #define GEMM(wt, m, a, lda, c_, ldc, ep)                                                                            \
@@ -528,8 +499,8 @@ static int forward(const bert *B, bert_ws *w, const enc_batch *eb, const float *
         }
         GEMM(&ly->wo, m, w->att, dim, x, dim, GEMM_ADD);
         layernorm_rows(w->xb, B->act, dim, x, x, dim, ly->ln1_g, ly->ln1_b, m, dim, c->eps);
-        GEMM(&ly->w1, m, w->xb, dim, w->h, c->ffn, c->gelu_tanh ? GEMM_GELU_TANH : GEMM_GELU_ERF);
-        GEMM(&ly->w2, m, w->h, c->ffn, x, dim, GEMM_ADD);
+        GEMM(&ly->w1, m, w->xb, dim, w->ffn1, c->ffn, c->gelu_tanh ? GEMM_GELU_TANH : GEMM_GELU_ERF);
+        GEMM(&ly->w2, m, w->ffn1, c->ffn, x, dim, GEMM_ADD);
         layernorm_rows(w->xb, B->act, dim, x, x, dim, ly->ln2_g, ly->ln2_b, m, dim, c->eps);
         if (l == c->layers - 1 && !sel) /* every row was needed: they are the output */
             memcpy(w->xs, w->x, (size_t)m * dim * sizeof(float));

@@ -56,3 +56,39 @@ int grow_block(void *p, size_t bytes)
     *(void **)p = q;
     return 0;
 }
+
+int chunk_ws_reserve(chunk_ws *w, const chunk_widths *cw, int rows, int n_seqs, int n_out)
+{
+    size_t es = act_size(cw->t);
+    if (rows > w->cap_rows) {
+        if (grow_block(&w->xb, (size_t)rows * cw->xb * es) || grow_block(&w->att, (size_t)rows * cw->att * es) ||
+            grow_block(&w->ffn1, (size_t)rows * cw->ffn * es) ||
+            (cw->gated && grow_block(&w->ffn2, (size_t)rows * cw->ffn * es)) || !GROW(w->x, (size_t)rows * cw->dim) ||
+            !GROW(w->qkv, (size_t)rows * cw->qkv) || !GROW(w->pos, rows) || !GROW(w->kend, rows) ||
+            !GROW(w->bstart, rows) || !GROW(w->deep, rows) || !GROW(w->iota, rows))
+            return -1;
+        for (int i = 0; i < rows; i++)
+            w->iota[i] = i;
+        w->cap_rows = rows;
+    }
+    if (n_seqs > w->cap_seqs) {
+        if (!GROW(w->aseq, n_seqs))
+            return -1;
+        w->cap_seqs = n_seqs;
+    }
+    if (n_out > w->cap_out) {
+        if (!GROW(w->outs, n_out) || !GROW(w->xs, (size_t)n_out * cw->dim) || !GROW(w->hid, (size_t)n_out * cw->dim))
+            return -1;
+        free(w->logits);
+        w->logits = NULL;
+        w->cap_out = n_out;
+    }
+    return 0;
+}
+
+void chunk_ws_free(chunk_ws *w)
+{
+    free(w->x), free(w->qkv), free(w->xs), free(w->hid), free(w->logits);
+    free(w->xb), free(w->att), free(w->ffn1), free(w->ffn2);
+    free(w->pos), free(w->kend), free(w->bstart), free(w->deep), free(w->outs), free(w->iota), free(w->aseq);
+}

@@ -10,6 +10,8 @@
 
 #include <stddef.h>
 
+#include "models/kernels.h"
+
 /* Rows per forward chunk: measured on hidden 64 and 768, 1024 rows keep a chunk's q|k|v in cache for attention while
  * the products stay efficient (512–1024 best, 4096 ~15% slower). */
 enum { DEFAULT_CHUNK_ROWS = 1024 };
@@ -29,5 +31,30 @@ int run_chunks(const int *rows, int n_seqs, int chunk_rows, int threads, double 
  * the engines' scratch space grows with it. 0, or -1 (memory). */
 int grow_block(void *p, size_t bytes);
 #define GROW(ptr, n) (grow_block(&(ptr), (size_t)(n) * sizeof *(ptr)) == 0)
+
+/* The scratch space of one forward chunk (one per thread slot), as every engine lays it out: the residual stream x,
+ * q|k|v, the normalised rows xb and the attention output in the compute type, the feed-forward's hidden rows (ffn1,
+ * and ffn2 for a gated one), each row's position, attention range and deep-prompt offset, the needed rows (outs, their
+ * states xs and final states hid), vocabulary logits, and the slot's error message. */
+typedef struct chunk_ws {
+    int cap_rows, cap_seqs, cap_out;
+    float *x, *qkv, *xs, *hid, *logits;
+    void *xb, *att, *ffn1, *ffn2;
+    int *pos, *kend, *bstart, *deep, *outs, *iota;   /* iota[i] = i */
+    attn_seq *aseq;
+    char err[512];
+} chunk_ws;
+
+/* The widths (values per row) of a model's chunk buffers. */
+typedef struct chunk_widths {
+    int dim, xb, att, qkv, ffn;
+    int gated;                /* a second ffn buffer */
+    act_type t;               /* the compute type (xb, att, ffn in it; x, qkv, xs, hid in fp32) */
+} chunk_widths;
+
+/* Room for rows rows, n_seqs sequences and n_out needed rows (the logits, when grown, are dropped: ws_logits-style
+ * users allocate them on first use). 0, or -1 (memory; what was there is kept). */
+int chunk_ws_reserve(chunk_ws *w, const chunk_widths *cw, int rows, int n_seqs, int n_out);
+void chunk_ws_free(chunk_ws *w);
 
 #endif

@@ -51,15 +51,9 @@ typedef struct llama_layer {
     gemm_weight w2;       /* ffn → dim */
 } llama_layer;
 
-/* Scratch for one forward pass over up to cap_rows rows; one per thread. */
-typedef struct llama_ws {
-    int cap_rows, cap_seqs, cap_out;
-    float *x, *qkv, *xs, *hid, *logits;
-    void *xb, *att, *hg, *hb;
-    int *pos, *kend, *bstart, *deep, *outs, *iota;
-    attn_seq *aseq;
-    char err[512];
-} llama_ws;
+/* Scratch for one forward pass over up to cap_rows rows, one per thread slot (chunks.h); ffn1 holds the gate's
+ * output and ffn2 the gated product (SwiGLU), or ffn1 the GELU output (GPT-2). */
+typedef chunk_ws llama_ws;
 
 /* Generation state: one sequence's keys and values, so each new token costs one row. */
 typedef struct kv_cache {
@@ -152,13 +146,8 @@ static void llama_free(void *impl)
     free(L->final_norm_b);
     free(L->inv_freq);
     free(L->rope);
-    for (int i = 0; i < L->n_ws; i++) {
-        llama_ws *w = &L->ws[i];
-        free(w->x), free(w->qkv), free(w->xs), free(w->hid), free(w->logits);
-        free(w->xb), free(w->att), free(w->hg), free(w->hb);
-        free(w->pos), free(w->kend), free(w->bstart), free(w->deep), free(w->outs), free(w->iota);
-        free(w->aseq);
-    }
+    for (int i = 0; i < L->n_ws; i++)
+        chunk_ws_free(&L->ws[i]);
     free(L->ws);
     free(L->cache.ids);
     free(L->cache.kv);
@@ -363,37 +352,12 @@ fail:
 
 /* ---- the forward pass ---- */
 
-static int ws_reserve(const llama *L, llama_ws *w, int rows, int n_seqs, int n_out, int logits_rows)
+static int ws_reserve(const llama *L, llama_ws *w, int rows, int n_seqs, int n_out)
 {
     const llama_cfg *c = &L->c;
-    size_t es = act_size(L->act);
     int qd = c->heads * c->head_dim, kvd = c->kv_heads * c->head_dim;
-    if (rows > w->cap_rows) {
-        if (grow_block(&w->xb, (size_t)rows * (c->dim > qd ? c->dim : qd) * es) ||
-            grow_block(&w->att, (size_t)rows * qd * es) || grow_block(&w->hg, (size_t)rows * c->ffn * es) ||
-            grow_block(&w->hb, (size_t)rows * c->ffn * es) || !GROW(w->x, (size_t)rows * c->dim) ||
-            !GROW(w->qkv, (size_t)rows * (qd + 2 * kvd)) ||
-            !GROW(w->pos, rows) || !GROW(w->kend, rows) ||
-            !GROW(w->bstart, rows) || !GROW(w->deep, rows) || !GROW(w->iota, rows))
-            return -1;
-        for (int i = 0; i < rows; i++)
-            w->iota[i] = i;
-        w->cap_rows = rows;
-    }
-    if (n_seqs > w->cap_seqs) {
-        if (!GROW(w->aseq, n_seqs))
-            return -1;
-        w->cap_seqs = n_seqs;
-    }
-    if (n_out > w->cap_out || logits_rows > w->cap_out) {
-        int n = n_out > logits_rows ? n_out : logits_rows;
-        if (!GROW(w->outs, n) || !GROW(w->xs, (size_t)n * c->dim) || !GROW(w->hid, (size_t)n * c->dim))
-            return -1;
-        free(w->logits);
-        w->logits = NULL;
-        w->cap_out = n;
-    }
-    return 0;
+    chunk_widths cw = {c->dim, c->dim > qd ? c->dim : qd, qd, qd + 2 * kvd, c->ffn, c->ffn_act == FFN_SWIGLU, L->act};
+    return chunk_ws_reserve(w, &cw, rows, n_seqs, n_out);
 }
 
 /* Room for cap_out rows of vocabulary logits (allocated on first use: raw-logit scoring never needs it). */
@@ -489,14 +453,16 @@ static int layer_rest(const llama *L, llama_ws *w, const llama_layer *ly, float 
     int dim = c->dim, qd = c->heads * c->head_dim;
     GEMM(&ly->wo, m, w->att, qd, x, dim, GEMM_ADD, NULL);
     norm_rows(L, w->xb, L->act, x, ly->ffn_norm, ly->ffn_norm_b, m);
+    void *hidden = w->ffn1;
     if (c->ffn_act == FFN_SWIGLU) {
-        GEMM(&ly->w1, m, w->xb, dim, w->hg, c->ffn, GEMM_SILU, NULL);
-        GEMM(&ly->w3, m, w->xb, dim, w->hb, c->ffn, GEMM_MUL, w->hg);
+        GEMM(&ly->w1, m, w->xb, dim, w->ffn1, c->ffn, GEMM_SILU, NULL);
+        GEMM(&ly->w3, m, w->xb, dim, w->ffn2, c->ffn, GEMM_MUL, w->ffn1);
+        hidden = w->ffn2;
     } else {
-        GEMM(&ly->w1, m, w->xb, dim, w->hb, c->ffn, c->ffn_act == FFN_GELU_TANH ? GEMM_GELU_TANH : GEMM_GELU_ERF,
+        GEMM(&ly->w1, m, w->xb, dim, w->ffn1, c->ffn, c->ffn_act == FFN_GELU_TANH ? GEMM_GELU_TANH : GEMM_GELU_ERF,
              NULL);
     }
-    GEMM(&ly->w2, m, w->hb, c->ffn, x, dim, GEMM_ADD, NULL);
+    GEMM(&ly->w2, m, hidden, c->ffn, x, dim, GEMM_ADD, NULL);
     return 0;
 }
 
@@ -684,7 +650,7 @@ static int run_chunk(const llama *L, llama_ws *w, const lm_batch *b, const seq_p
         rows += plan[s].rows;
         n_out += plan[s].nout;
     }
-    if (ws_reserve(L, w, rows, n, n_out, n_out)) {
+    if (ws_reserve(L, w, rows, n, n_out)) {
         snprintf(w->err, sizeof w->err, "out of memory for a chunk of %d rows", rows);
         return -1;
     }
@@ -763,7 +729,7 @@ static int llama_hidden(lm *m, const lm_batch *b, int s, float *out)
     one.n_labels = 0;
     seq_plan p;
     plan_seq(&one, &q, &p);
-    if (rope_reserve(L, p.rows) || ws_reserve(L, w, p.rows, 1, p.rows, p.rows))
+    if (rope_reserve(L, p.rows) || ws_reserve(L, w, p.rows, 1, p.rows))
         return lm_fail(m, LM_ENOMEM, "out of memory for a sequence of %d rows", p.rows);
     fwd_seq seq;
     fwd_batch fb = {p.rows, 1, p.rows, &seq, w->pos, w->kend, w->bstart, w->outs, b->deep_prompts ? w->deep : NULL,
@@ -784,7 +750,7 @@ static int run_plain(lm *m, const int *ids, int n, int nout)
 {
     llama *L = m->impl;
     llama_ws *w = &L->ws[0];
-    if (rope_reserve(L, n) || ws_reserve(L, w, n, 1, nout, nout))
+    if (rope_reserve(L, n) || ws_reserve(L, w, n, 1, nout))
         return lm_fail(m, LM_ENOMEM, "out of memory for a sequence of %d tokens", n);
     fwd_seq seq = {0, n, 0, nout};
     fwd_batch fb = {n, 1, nout, &seq, w->pos, w->kend, w->bstart, w->outs, NULL, w->x};
@@ -894,7 +860,7 @@ static int llama_next_logits(lm *m, const int *ids, int n, float *out)
     int keep = 0;
     while (keep < kc->len && keep < n - 1 && kc->ids[keep] == ids[keep])
         keep++;
-    if (rope_reserve(L, n) || ws_reserve(L, w, n, 1, n, 1) || cache_reserve(L, n))
+    if (rope_reserve(L, n) || ws_reserve(L, w, n, 1, n) || cache_reserve(L, n))
         return lm_fail(m, LM_ENOMEM, "out of memory for a sequence of %d tokens", n);
     kc->len = keep; /* until the new rows are in */
     memcpy(kc->ids + keep, ids + keep, (size_t)(n - keep) * sizeof *ids);
