@@ -264,9 +264,9 @@ static void bench_help(FILE *f)
                "                 [--dtype f32|bf16] [--reps R] [--tsv FILE]\n"
                "Time lm_score on a batch of P prompts x B sequences: each sequence is BOS, the L rows of its soft\n"
                "prompt (cat mode), then text tokens, T rows in all; two one-token labels are scored after the last\n"
-               "token. Prints one JSON line: s_per_batch (median of R repetitions after a warm-up), tokens_per_s (rows\n"
-               "per second), gflops (nominal: every row through every layer, attention, the head for the read rows),\n"
-               "evals_per_s (prompts per second, as BBT counts evaluations).\n\n" MODEL_HELP
+               "token (a masked LM: at a mask token there). Prints one JSON line: s_per_batch (median of R repetitions\n"
+               "after a warm-up), tokens_per_s (rows per second), gflops (nominal: every row through every layer,\n"
+               "attention, the head for the read rows), evals_per_s (prompts per second, as BBT counts evaluations).\n\n" MODEL_HELP
                "  --dtype f32|bf16   compute type (default bf16)\n"
                "  --batch B          sequences per prompt (default 32)\n"
                "  --seq T            rows per sequence, prompt rows included (default 128)\n"
@@ -335,6 +335,9 @@ static int bench_tokens(lm *m, const char *tsv, int B, int text_len, int **ids, 
     }
     if (fp)
         fclose(fp);
+    if (in->kind == LM_MASKED && in->mask >= 0) /* a masked LM is read at its mask: put one at the end */
+        for (int b = 0; b < B; b++)
+            ids[b][lens[b] - 1] = in->mask;
     return EXIT_OK;
 }
 
@@ -342,7 +345,8 @@ static int bench_tokens(lm *m, const char *tsv, int B, int text_len, int **ids, 
 static double bench_flops(const lm_info *in, const lm_batch *b)
 {
     double qd = (double)in->heads * in->head_dim, kvd = (double)in->kv_heads * in->head_dim, H = in->hidden;
-    double per_row = 2.0 * in->layers * (H * (qd + 2 * kvd) + qd * H + 3.0 * H * in->ffn), total = 0.0;
+    double per_row = 2.0 * in->layers * (H * (qd + 2 * kvd) + qd * H + (in->ffn_gated ? 3.0 : 2.0) * H * in->ffn);
+    double total = 0.0;
     for (int s = 0; s < b->n_seqs; s++) {
         double n = b->seqs[s].n + (b->seqs[s].mode == LM_PROMPT_CAT ? b->prompt_len : 0);
         total += n * per_row + 2.0 * in->layers * qd * n * (n + 1) + 2.0 * H * in->vocab;
@@ -397,7 +401,7 @@ int cmd_bench(int argc, char **argv)
     lm_label labels[2] = {{&lab_ids[0], 1}, {&lab_ids[1], 1}};
     for (long p = 0; !rc && p < P; p++)
         for (long b = 0; b < B; b++)
-            seqs[p * B + b] = (lm_seq){ids[b], lens[b], (int)p, L ? LM_PROMPT_CAT : LM_PROMPT_NONE, 1, -1};
+            seqs[p * B + b] = (lm_seq){ids[b], lens[b], (int)p, L ? LM_PROMPT_CAT : LM_PROMPT_NONE, 1, -1, NULL};
     lm_batch batch = {(int)P, (int)L, prompts, NULL, (int)(B * P), seqs, 2, labels, 0, 0};
     for (long r = -1; !rc && r < reps; r++) {
         double t0 = now_s();

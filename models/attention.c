@@ -3,11 +3,14 @@
  * For heads of 32 dimensions or more, Q·Kᵀ and P·V are real matrix products and run far faster on the matrix units
  * than as vector loops (kernels_isa.c keeps the vector kernel for small heads and for the fp32 reference path). Per
  * sequence, with g = query heads per key/value head:
- *     Qb[kv][g][i][d] = q · scale, Kb[kv][t][d], Vb[kv][t][d]      in the compute type, dense
+ *     Qb[kv][g][i][d] = q, Kb[kv][t][d], Vb[kv][t][d]                in the compute type, dense
  *     S[kv][g][i][t]  = Qb · Kbᵀ                                     one batched product (Kb shared by the g heads)
- *     P               = masked softmax of each row of S              (causal, label branches, sliding window)
- *     O[kv][g][i][d]  = P · Vb                                       one batched product
+ *     P               = masked softmax of each row of S · scale      (causal, label branches, sliding window)
+ *     O[kv][g][i][d]  = P · Vb                                       one batched product, in the compute type
  * Queries go in blocks small enough that S stays within a few MB; a block only multiplies by the keys it can see.
+ * The dense copies are needed: oneDNN 2.6's fast batched kernels take only batch-major dense matrices (strided views
+ * of q|k|v fall back to its reference kernel, 1000× slower). When q, k and v arrive in the compute type with nothing
+ * to rotate (BERT) a copy is a few vector moves per row and head; otherwise rows are rotated and converted on the way.
  * Sequences run in parallel, one per thread, with single-threaded products (or one at a time with every thread when
  * there are fewer sequences than threads).
  */
@@ -26,7 +29,7 @@ typedef struct buf {
 } buf;
 
 typedef struct mm_scratch {
-    buf qb, kb, vb, p, s, o;   /* see the header comment; s and o are fp32 */
+    buf qb, kb, vb, p, s, o;   /* see the header comment; s is fp32 */
 } mm_scratch;
 
 static int grow(buf *b, size_t need)
@@ -46,18 +49,52 @@ static void scratch_free(mm_scratch *w)
     free(w->qb.p), free(w->kb.p), free(w->vb.p), free(w->p.p), free(w->s.p), free(w->o.p);
 }
 
+/* One head's values from q|k|v to a dense matrix and back: a call to memcpy per 128 bytes costs as much as the copy,
+ * so the usual head sizes get copies of a constant size, which the compiler turns into a few vector moves. */
+static inline void copy_head(void *dst, const void *src, size_t bytes)
+{
+    if (bytes == 128)
+        memcpy(dst, src, 128);
+    else if (bytes == 256)
+        memcpy(dst, src, 256);
+    else
+        memcpy(dst, src, bytes);
+}
+
+/* q, k, v are copied as they are (no rotation, already in the compute type), and scale goes into the softmax. */
+static int plain_copy(const attn_seq *sq, const attn_shape *sh, act_type t)
+{
+    return sq->in_t == t && !sh->rope;
+}
+
+/* Head h (of head_dim values) of row r of q, k or v, rotated for the row's position (scaled), into dst as t. */
+static void put_head(void *dst, act_type t, const void *src, size_t off, const attn_seq *sq, const attn_shape *sh,
+                     int r, float scale)
+{
+    int hd = sh->head_dim;
+    if (plain_copy(sq, sh, t)) {
+        copy_head(dst, (const char *)src + off * act_size(t), (size_t)hd * act_size(t));
+        return;
+    }
+    float rot[hd], tmp[hd];
+    rope_head(rot, qkv_floats(src, sq->in_t, off, hd, tmp), hd, sh->rope, sq->pos[r], scale);
+    act_store(dst, t, rot, hd);
+}
+
 /* Keys (rotated) and values of every kv head into dense Kb, Vb; row by row, the way qkv lies in memory. */
 static void pack_kv(const attn_seq *sq, const attn_shape *sh, act_type t, mm_scratch *w)
 {
     int hd = sh->head_dim, n = sq->n;
     size_t es = act_size(t);
-    float rot[hd];
+    float tmp[hd];
     for (int r = 0; r < n; r++)
         for (int kv = 0; kv < sh->n_kv; kv++) {
-            size_t at = ((size_t)kv * n + r) * hd * es;
-            rope_head(rot, sq->k + (size_t)r * sq->ldk + kv * hd, hd, sh->rope, sq->pos[r], 1.0f);
-            act_store((char *)w->kb.p + at, t, rot, hd);
-            act_store((char *)w->vb.p + at, t, sq->v + (size_t)r * sq->ldv + kv * hd, hd);
+            size_t at = ((size_t)kv * n + r) * hd * es, off = (size_t)r * sq->ldv + kv * hd;
+            put_head((char *)w->kb.p + at, t, sq->k, (size_t)r * sq->ldk + kv * hd, sq, sh, r, 1.0f);
+            if (sq->in_t == t)
+                copy_head((char *)w->vb.p + at, (const char *)sq->v + off * es, (size_t)hd * es);
+            else
+                act_store((char *)w->vb.p + at, t, qkv_floats(sq->v, sq->in_t, off, hd, tmp), hd);
         }
 }
 
@@ -73,13 +110,12 @@ static int attend_block(gemm_ctx *g, const attn_seq *sq, const attn_shape *sh, a
         attn_row_ranges(sq, sh, sq->qrows[i0 + i], &lo, &kend, &bs, &top);
         keys = top > keys ? top : keys;
     }
-    float scaled[hd];
+    int plain = plain_copy(sq, sh, t);
     for (int i = 0; i < mb; i++) {
         int r = sq->qrows[i0 + i];
-        for (int h = 0; h < sh->n_heads; h++) {
-            rope_head(scaled, sq->q + (size_t)(r - sq->q0) * sq->ldq + h * hd, hd, sh->rope, sq->pos[r], sh->scale);
-            act_store((char *)w->qb.p + ((size_t)h * mb + i) * hd * es, t, scaled, hd);
-        }
+        for (int h = 0; h < sh->n_heads; h++)
+            put_head((char *)w->qb.p + ((size_t)h * mb + i) * hd * es, t, sq->q,
+                     (size_t)(r - sq->q0) * sq->ldq + h * hd, sq, sh, r, plain ? 1.0f : sh->scale);
     }
     if (gemm_batched(g, kvh, group, mb, hd, keys, w->qb.p, w->kb.p, 1, hd, (long)n * hd, w->s.p, err, errlen))
         return -1;
@@ -89,14 +125,23 @@ static int attend_block(gemm_ctx *g, const attn_seq *sq, const attn_shape *sh, a
             attn_row_ranges(sq, sh, r, &lo, &kend, &bs, &top);
             size_t row = (size_t)h * mb + i;
             softmax_row((float *)w->s.p + row * keys, keys, lo, kend, bs <= r ? bs : 0, bs <= r ? r + 1 : 0,
-                        (char *)w->p.p + row * keys * es, t);
+                        plain ? sh->scale : 1.0f, (char *)w->p.p + row * keys * es, t);
         }
-    if (gemm_batched(g, kvh, group, mb, keys, hd, w->p.p, w->vb.p, 0, hd, (long)n * hd, w->o.p, err, errlen))
+    gemm_view p = {w->p.p, (long)group * mb * keys, (long)mb * keys, keys, 1};
+    gemm_view v = {w->vb.p, (long)n * hd, (long)n * hd, hd, 1};
+    gemm_view o = {w->o.p, (long)group * mb * hd, (long)mb * hd, hd, 1};
+    if (gemm_batched_view(g, kvh, group, mb, keys, hd, &p, &v, &o, 1, err, errlen))
         return -1;
+    float tmp[hd];
     for (int i = 0; i < mb; i++)
-        for (int h = 0; h < sh->n_heads; h++)
-            act_store((char *)sq->out + ((size_t)(i0 + i) * sq->ldo + (size_t)h * hd) * es, t,
-                            (float *)w->o.p + ((size_t)h * mb + i) * hd, hd);
+        for (int h = 0; h < sh->n_heads; h++) {
+            const char *src = (const char *)w->o.p + ((size_t)h * mb + i) * hd * es;
+            char *dst = (char *)sq->out + ((size_t)(i0 + i) * sq->ldo + (size_t)h * hd) * act_size(sq->t);
+            if (sq->t == t)
+                copy_head(dst, src, (size_t)hd * es);
+            else
+                act_store(dst, sq->t, qkv_floats(src, t, 0, hd, tmp), hd);
+        }
     return 0;
 }
 
@@ -108,7 +153,7 @@ static int attend_seq(gemm_ctx *g, const attn_seq *sq, const attn_shape *sh, act
     block = block < 1 ? 1 : block > sq->nq ? sq->nq : block;
     size_t es = act_size(t);
     size_t q = (size_t)sh->n_heads * block * hd, kv = (size_t)sh->n_kv * n * hd, sc = (size_t)sh->n_heads * block * n;
-    if (grow(&w->qb, q * es) || grow(&w->o, q * sizeof(float)) || grow(&w->kb, kv * es) || grow(&w->vb, kv * es) ||
+    if (grow(&w->qb, q * es) || grow(&w->o, q * es) || grow(&w->kb, kv * es) || grow(&w->vb, kv * es) ||
         grow(&w->s, sc * sizeof(float)) || grow(&w->p, sc * es)) {
         snprintf(err, errlen, "out of memory in attention (%d rows)", n);
         return -1;
@@ -146,4 +191,45 @@ int attention_mm(gemm_ctx *g, const attn_seq *seqs, int n_seqs, const attn_shape
         scratch_free(&w);
     }
     return failed ? -1 : 0;
+}
+
+enum { MATMUL_MIN_KEYS = 384 }; /* measured crossover of the two attention paths (bf16, heads of 64 and 128) */
+
+int attention_run(gemm_ctx *g, lm_attention how, const attn_seq *seqs, int n, const attn_shape *sh, char *err,
+                  size_t errlen)
+{
+    /* q, k, v in the compute type with nothing to rotate: copies for the products are plain memcpy, and the products
+     * beat the vector kernel at every length (measured below) */
+    int use_mm = how == LM_ATTN_MATMUL || (how == LM_ATTN_AUTO && gemm_ctx_type(g) == ACT_BF16 && n > 0 &&
+                                           plain_copy(&seqs[0], sh, ACT_BF16) && sh->head_dim >= 32);
+    int split = how == LM_ATTN_AUTO && gemm_ctx_type(g) == ACT_BF16 && sh->head_dim >= 32;
+    attn_seq *longs = NULL, *shorts = NULL;
+    int n_long = 0, n_short = n;
+    if (split) {
+        longs = malloc((size_t)n * sizeof *longs);
+        shorts = malloc((size_t)n * sizeof *shorts);
+        if (!longs || !shorts) {
+            free(longs), free(shorts);
+            snprintf(err, errlen, "out of memory in attention");
+            return -1;
+        }
+        n_short = 0;
+        for (int s = 0; s < n; s++) {
+            if (seqs[s].n >= MATMUL_MIN_KEYS)
+                longs[n_long++] = seqs[s];
+            else
+                shorts[n_short++] = seqs[s];
+        }
+    }
+    int rc = 0;
+    if (use_mm)
+        rc = attention_mm(g, seqs, n, sh, err, errlen);
+    else if (n_long)
+        rc = attention_mm(g, longs, n_long, sh, err, errlen);
+    if (!rc && !use_mm && n_short && attention_batch(split ? shorts : seqs, n_short, sh)) {
+        snprintf(err, errlen, "out of memory in attention");
+        rc = -1;
+    }
+    free(longs), free(shorts);
+    return rc;
 }

@@ -11,12 +11,12 @@
 #include <oneapi/dnnl/dnnl_debug.h>
 
 enum {
-    MAX_SLOTS = 256,      /* thread slots (OpenMP thread numbers) that may call at once */
+    MAX_SLOTS = 256,      /* products that may run at once (each needs a stream and a scratchpad of its own) */
     CACHE_CAP = 512,      /* primitives kept; the least recently used goes first */
     PROBE_M = 512         /* rows assumed when choosing a packed layout (the layout does not depend on M) */
 };
 
-enum { KEY_LEN = 10 };
+enum { KEY_LEN = 18 };
 
 typedef struct prim {
     int key[KEY_LEN];     /* what it computes: the kind of product and its shapes */
@@ -26,7 +26,10 @@ typedef struct prim {
     struct prim *next;
 } prim;
 
+/* What one running product needs for itself. Slots are lent per call rather than tied to OpenMP thread numbers,
+ * which repeat across nested parallel regions (two outer threads each inside an inner region are both thread 0). */
 typedef struct slot {
+    int busy;
     dnnl_stream_t stream;
     void *scratch;
     size_t cap;
@@ -51,7 +54,7 @@ static int fail(char *err, size_t errlen, const char *what, dnnl_status_t st)
 }
 
 static dnnl_status_t matmul_pd(gemm_ctx *g, dnnl_primitive_desc_t *pd, int m, int k, int n, int lda, int ldc,
-                               const dnnl_memory_desc_t *wmd, int ep);
+                               const dnnl_memory_desc_t *wmd, int ep, int bias);
 
 int gemm_ctx_create(gemm_ctx **out, act_type t, char *err, size_t errlen)
 {
@@ -73,7 +76,7 @@ int gemm_ctx_create(gemm_ctx **out, act_type t, char *err, size_t errlen)
         dnnl_memory_desc_t any;
         dnnl_dims_t dims = {64, 64};
         dnnl_memory_desc_init_by_tag(&any, 2, dims, dnnl_bf16, dnnl_format_tag_any);
-        st = matmul_pd(g, &pd, 64, 64, 64, 64, 64, &any, GEMM_STORE);
+        st = matmul_pd(g, &pd, 64, 64, 64, 64, 64, &any, GEMM_STORE, 0);
         if (st != dnnl_success) {
             gemm_ctx_free(g);
             if (err && errlen)
@@ -124,15 +127,23 @@ static void md_weights_plain(dnnl_memory_desc_t *md, int k, int n, dnnl_data_typ
 /* The destination's type: fp32 for the residual stream and raw products, the compute type for activations. */
 static dnnl_data_type_t dst_type(const gemm_ctx *g, int ep)
 {
-    return ep == GEMM_SILU || ep == GEMM_MUL ? dnnl_type(g->type) : dnnl_f32;
+    return ep == GEMM_STORE || ep == GEMM_ADD ? dnnl_f32 : dnnl_type(g->type); /* GEMM_STORE_ACT too */
 }
 
-/* A matmul primitive descriptor with a user-managed scratchpad and optional post-ops. */
+/* The bias of an N-output product: one fp32 row, broadcast over the M rows. */
+static void md_bias(dnnl_memory_desc_t *md, int n)
+{
+    dnnl_dims_t dims = {1, n};
+    dnnl_memory_desc_init_by_tag(md, 2, dims, dnnl_f32, dnnl_ab);
+}
+
+/* A matmul primitive descriptor with a user-managed scratchpad, an optional bias and optional post-ops. */
 static dnnl_status_t make_pd(gemm_ctx *g, dnnl_primitive_desc_t *pd, const dnnl_memory_desc_t *a,
-                             const dnnl_memory_desc_t *w, const dnnl_memory_desc_t *c, const_dnnl_post_ops_t po)
+                             const dnnl_memory_desc_t *w, const dnnl_memory_desc_t *bias, const dnnl_memory_desc_t *c,
+                             const_dnnl_post_ops_t po)
 {
     dnnl_matmul_desc_t desc;
-    dnnl_status_t st = dnnl_matmul_desc_init(&desc, a, w, NULL, c);
+    dnnl_status_t st = dnnl_matmul_desc_init(&desc, a, w, bias, c);
     if (st != dnnl_success)
         return st;
     dnnl_primitive_attr_t attr;
@@ -147,22 +158,27 @@ static dnnl_status_t make_pd(gemm_ctx *g, dnnl_primitive_desc_t *pd, const dnnl_
 }
 
 static dnnl_status_t matmul_pd(gemm_ctx *g, dnnl_primitive_desc_t *pd, int m, int k, int n, int lda, int ldc,
-                               const dnnl_memory_desc_t *wmd, int ep)
+                               const dnnl_memory_desc_t *wmd, int ep, int bias)
 {
-    dnnl_memory_desc_t a, c;
+    dnnl_memory_desc_t a, c, b;
     md_2d(&a, m, k, lda, dnnl_type(g->type));
     md_2d(&c, m, n, ldc, dst_type(g, ep));
+    md_bias(&b, n);
     dnnl_post_ops_t po = NULL;
-    if (ep != GEMM_STORE) {
+    if (ep != GEMM_STORE && ep != GEMM_STORE_ACT) {
         dnnl_post_ops_create(&po);
         if (ep == GEMM_ADD)
             dnnl_post_ops_append_sum(po, 1.0f);
         else if (ep == GEMM_SILU)
             dnnl_post_ops_append_eltwise(po, 1.0f, dnnl_eltwise_swish, 1.0f, 0.0f);
+        else if (ep == GEMM_GELU_ERF)
+            dnnl_post_ops_append_eltwise(po, 1.0f, dnnl_eltwise_gelu_erf, 0.0f, 0.0f);
+        else if (ep == GEMM_GELU_TANH)
+            dnnl_post_ops_append_eltwise(po, 1.0f, dnnl_eltwise_gelu_tanh, 0.0f, 0.0f);
         else
             dnnl_post_ops_append_binary(po, dnnl_binary_mul, &c);
     }
-    dnnl_status_t st = make_pd(g, pd, &a, wmd, &c, po);
+    dnnl_status_t st = make_pd(g, pd, &a, wmd, bias ? &b : NULL, &c, po);
     if (po)
         dnnl_post_ops_destroy(po);
     return st;
@@ -203,7 +219,7 @@ int gemm_weight_pack(gemm_ctx *g, gemm_weight *w, const float *rows, int n, int 
     dnnl_primitive_t reorder = NULL;
     dnnl_memory_t src = NULL, dst = NULL;
     dnnl_stream_t stream = NULL;
-    dnnl_status_t st = matmul_pd(g, &pd, PROBE_M, k, n, k, n, &any, 0);
+    dnnl_status_t st = matmul_pd(g, &pd, PROBE_M, k, n, k, n, &any, 0, 0);
     if (st == dnnl_success) {
         dnnl_memory_desc_t plain_md = *wmd;
         *wmd = *dnnl_primitive_desc_query_md(pd, dnnl_query_weights_md, 0);
@@ -248,12 +264,25 @@ int gemm_weight_pack(gemm_ctx *g, gemm_weight *w, const float *rows, int n, int 
     return 0;
 }
 
+int gemm_weight_set_bias(gemm_weight *w, const float *bias)
+{
+    float *b = malloc((size_t)w->n * sizeof *b);
+    if (!b)
+        return -1;
+    memcpy(b, bias, (size_t)w->n * sizeof *b);
+    free(w->bias);
+    w->bias = b;
+    return 0;
+}
+
 void gemm_weight_free(gemm_weight *w)
 {
     free(w->data);
     free(w->md);
+    free(w->bias);
     w->data = NULL;
     w->md = NULL;
+    w->bias = NULL;
 }
 
 void gemm_weight_row(const gemm_weight *w, int i, float *dst)
@@ -333,26 +362,44 @@ static void release(gemm_ctx *g, prim *p)
     pthread_mutex_unlock(&g->lock);
 }
 
-static slot *my_slot(gemm_ctx *g, size_t scratch_bytes, dnnl_status_t *st)
+/* Lend a free slot with room for scratch_bytes (NULL when all are busy or on failure). */
+static slot *take_slot(gemm_ctx *g, size_t scratch_bytes, dnnl_status_t *st)
 {
-    int id = omp_in_parallel() ? omp_get_thread_num() : 0;
-    if (id >= MAX_SLOTS) {
+    slot *s = NULL;
+    pthread_mutex_lock(&g->lock);
+    for (int i = 0; i < MAX_SLOTS && !s; i++)
+        if (!g->slots[i].busy) {
+            s = &g->slots[i];
+            s->busy = 1;
+        }
+    pthread_mutex_unlock(&g->lock);
+    if (!s) {
         *st = dnnl_out_of_memory;
         return NULL;
     }
-    slot *s = &g->slots[id];
     if (!s->stream && (*st = dnnl_stream_create(&s->stream, g->engine, dnnl_stream_default_flags)) != dnnl_success)
-        return NULL;
-    if (scratch_bytes > s->cap) {
+        s->stream = NULL;
+    else if (scratch_bytes > s->cap) {
         free(s->scratch);
         s->scratch = aligned_alloc(64, (scratch_bytes + 63) / 64 * 64);
         s->cap = s->scratch ? scratch_bytes : 0;
-        if (!s->scratch) {
+        if (!s->scratch)
             *st = dnnl_out_of_memory;
-            return NULL;
-        }
+    }
+    if (*st != dnnl_success) {
+        pthread_mutex_lock(&g->lock);
+        s->busy = 0;
+        pthread_mutex_unlock(&g->lock);
+        return NULL;
     }
     return s;
+}
+
+static void give_slot(gemm_ctx *g, slot *s)
+{
+    pthread_mutex_lock(&g->lock);
+    s->busy = 0;
+    pthread_mutex_unlock(&g->lock);
 }
 
 /* One memory argument of an execution. */
@@ -366,7 +413,7 @@ typedef struct exec_mem {
 static dnnl_status_t execute(gemm_ctx *g, const prim *p, const exec_mem *mem, int n)
 {
     dnnl_status_t st = dnnl_success;
-    slot *s = my_slot(g, p->scratch_bytes, &st);
+    slot *s = take_slot(g, p->scratch_bytes, &st);
     if (!s)
         return st;
     dnnl_memory_t m[6] = {NULL};
@@ -390,18 +437,19 @@ static dnnl_status_t execute(gemm_ctx *g, const prim *p, const exec_mem *mem, in
         st = dnnl_stream_wait(s->stream);
     for (int i = 0; i < k; i++)
         dnnl_memory_destroy(m[i]);
+    give_slot(g, s);
     return st;
 }
 
 typedef struct run_args {
-    int m, k, n, lda, ldc, ep;
+    int m, k, n, lda, ldc, ep, bias;
     const dnnl_memory_desc_t *wmd;
 } run_args;
 
 static dnnl_status_t build_run(gemm_ctx *g, const void *arg, dnnl_primitive_desc_t *pd)
 {
     const run_args *r = arg;
-    return matmul_pd(g, pd, r->m, r->k, r->n, r->lda, r->ldc, r->wmd, r->ep);
+    return matmul_pd(g, pd, r->m, r->k, r->n, r->lda, r->ldc, r->wmd, r->ep, r->bias);
 }
 
 int gemm_run(gemm_ctx *g, const gemm_weight *w, int m, const void *a, int lda, void *c, int ldc, gemm_epilogue ep,
@@ -410,19 +458,25 @@ int gemm_run(gemm_ctx *g, const gemm_weight *w, int m, const void *a, int lda, v
     if (m <= 0)
         return 0;
     dnnl_status_t st = dnnl_success;
-    int key[KEY_LEN] = {0, m, w->k, w->n, lda, ldc, ep, w->plain};
-    run_args ra = {m, w->k, w->n, lda, ldc, ep, w->md};
+    int bias = w->bias != NULL;
+    int key[KEY_LEN] = {0, m, w->k, w->n, lda, ldc, ep, w->plain, bias};
+    run_args ra = {m, w->k, w->n, lda, ldc, ep, bias, w->md};
     pthread_mutex_lock(&g->lock);
     prim *p = acquire(g, key, build_run, &ra, &st);
     pthread_mutex_unlock(&g->lock);
     if (!p)
         return fail(err, errlen, "creating a matrix product", st);
-    dnnl_memory_desc_t amd, cmd;
+    dnnl_memory_desc_t amd, cmd, bmd;
     md_2d(&amd, m, w->k, lda, dnnl_type(g->type));
     md_2d(&cmd, m, w->n, ldc, dst_type(g, ep));
-    exec_mem mem[4] = {{DNNL_ARG_SRC, &amd, a}, {DNNL_ARG_WEIGHTS, w->md, w->data}, {DNNL_ARG_DST, &cmd, c},
-                       {DNNL_ARG_ATTR_MULTIPLE_POST_OP(0) | DNNL_ARG_SRC_1, &cmd, mul}};
-    st = execute(g, p, mem, ep == GEMM_MUL ? 4 : 3);
+    md_bias(&bmd, w->n);
+    exec_mem mem[5] = {{DNNL_ARG_SRC, &amd, a}, {DNNL_ARG_WEIGHTS, w->md, w->data}, {DNNL_ARG_DST, &cmd, c}};
+    int n_mem = 3;
+    if (ep == GEMM_MUL)
+        mem[n_mem++] = (exec_mem){DNNL_ARG_ATTR_MULTIPLE_POST_OP(0) | DNNL_ARG_SRC_1, &cmd, mul};
+    if (bias)
+        mem[n_mem++] = (exec_mem){DNNL_ARG_BIAS, &bmd, w->bias};
+    st = execute(g, p, mem, n_mem);
     release(g, p);
     return st == dnnl_success ? 0 : fail(err, errlen, "running a matrix product", st);
 }
@@ -433,39 +487,46 @@ typedef struct batched_args {
     dnnl_memory_desc_t a, b, c;
 } batched_args;
 
-static void batched_mds(const gemm_ctx *g, batched_args *x, int b0, int b1, int m, int k, int n, int b_trans,
-                        int ldb, long b_stride)
+static void view_md(dnnl_memory_desc_t *md, int d0, int d1, int rows, int cols, const gemm_view *v, dnnl_data_type_t t)
 {
-    dnnl_dims_t da = {b0, b1, m, k}, sa = {(dnnl_dim_t)b1 * m * k, (dnnl_dim_t)m * k, k, 1};
-    dnnl_dims_t db = {b0, 1, k, n}, sb = {b_stride, b_stride, b_trans ? 1 : ldb, b_trans ? ldb : 1};
-    dnnl_dims_t dc = {b0, b1, m, n};
-    dnnl_memory_desc_init_by_strides(&x->a, 4, da, dnnl_type(g->type), sa);
-    dnnl_memory_desc_init_by_strides(&x->b, 4, db, dnnl_type(g->type), sb);
-    dnnl_memory_desc_init_by_tag(&x->c, 4, dc, dnnl_f32, dnnl_abcd);
+    dnnl_dims_t dims = {d0, d1, rows, cols}, strides = {v->s0, v->s1, v->rs, v->cs};
+    dnnl_memory_desc_init_by_strides(md, 4, dims, t, strides);
 }
 
 static dnnl_status_t build_batched(gemm_ctx *g, const void *arg, dnnl_primitive_desc_t *pd)
 {
     const batched_args *x = arg;
-    return make_pd(g, pd, &x->a, &x->b, &x->c, NULL);
+    return make_pd(g, pd, &x->a, &x->b, NULL, &x->c, NULL);
 }
 
-int gemm_batched(gemm_ctx *g, int b0, int b1, int m, int k, int n, const void *a, const void *b, int b_trans,
-                 int ldb, long b_stride, float *c, char *err, size_t errlen)
+int gemm_batched_view(gemm_ctx *g, int b0, int b1, int m, int k, int n, const gemm_view *a, const gemm_view *b,
+                      const gemm_view *c, int c_act, char *err, size_t errlen)
 {
     if (b0 <= 0 || b1 <= 0 || m <= 0 || n <= 0)
         return 0;
     dnnl_status_t st = dnnl_success;
-    int key[KEY_LEN] = {1, b0, b1, m, k, n, b_trans, ldb, (int)b_stride};
+    int key[KEY_LEN] = {1, b0, b1, m, k, n, c_act, (int)a->s0, (int)a->s1, (int)a->rs, (int)a->cs, (int)b->s0,
+                        (int)b->rs, (int)b->cs, (int)c->s0, (int)c->s1, (int)c->rs, (int)c->cs};
     batched_args x;
-    batched_mds(g, &x, b0, b1, m, k, n, b_trans, ldb, b_stride);
+    view_md(&x.a, b0, b1, m, k, a, dnnl_type(g->type));
+    view_md(&x.b, b0, 1, k, n, b, dnnl_type(g->type));
+    view_md(&x.c, b0, b1, m, n, c, c_act ? dnnl_type(g->type) : dnnl_f32);
     pthread_mutex_lock(&g->lock);
     prim *p = acquire(g, key, build_batched, &x, &st);
     pthread_mutex_unlock(&g->lock);
     if (!p)
         return fail(err, errlen, "creating a batched matrix product", st);
-    exec_mem mem[3] = {{DNNL_ARG_SRC, &x.a, a}, {DNNL_ARG_WEIGHTS, &x.b, b}, {DNNL_ARG_DST, &x.c, c}};
+    exec_mem mem[3] = {{DNNL_ARG_SRC, &x.a, a->p}, {DNNL_ARG_WEIGHTS, &x.b, b->p}, {DNNL_ARG_DST, &x.c, c->p}};
     st = execute(g, p, mem, 3);
     release(g, p);
     return st == dnnl_success ? 0 : fail(err, errlen, "running a batched matrix product", st);
+}
+
+int gemm_batched(gemm_ctx *g, int b0, int b1, int m, int k, int n, const void *a, const void *b, int b_trans,
+                 int ldb, long b_stride, float *c, char *err, size_t errlen)
+{
+    gemm_view va = {a, (long)b1 * m * k, (long)m * k, k, 1};
+    gemm_view vb = {b, b_stride, b_stride, b_trans ? 1 : ldb, b_trans ? ldb : 1};
+    gemm_view vc = {c, (long)b1 * m * n, (long)m * n, n, 1};
+    return gemm_batched_view(g, b0, b1, m, k, n, &va, &vb, &vc, 0, err, errlen);
 }

@@ -7,7 +7,8 @@
  * JIT compilation per distinct M.
  *
  * Threads: oneDNN here runs on OpenMP; a product uses the calling thread's OpenMP team size, or one thread when called
- * inside a parallel region. Calls from several threads at once are safe (each thread slot has its own scratchpad).
+ * inside a parallel region. Calls from several threads at once are safe (each running product borrows a stream and a
+ * scratchpad of its own).
  */
 #ifndef BBT_MODELS_GEMM_H
 #define BBT_MODELS_GEMM_H
@@ -25,6 +26,7 @@ typedef struct gemm_weight {
     void *data;
     size_t bytes;
     void *md;          /* the layout (a dnnl_memory_desc_t), owned */
+    float *bias;       /* N fp32 values added to every product row before the epilogue, or NULL; owned */
 } gemm_weight;
 
 /* Create the context for compute type t (ACT_F32 or ACT_BF16). Returns 0, or -1 with a message in err. */
@@ -38,15 +40,22 @@ int gemm_weight_pack(gemm_ctx *g, gemm_weight *w, const float *w_rows, int n, in
                      char *err, size_t errlen);
 void gemm_weight_free(gemm_weight *w);
 
+/* Give a packed weight a bias (n floats, copied): every product through it then adds the bias to each row before its
+ * epilogue (C = epilogue(A · Wᵀ + b)), inside the GEMM. Returns 0 or -1 (memory). */
+int gemm_weight_set_bias(gemm_weight *w, const float *bias);
+
 /* Row i of a plain weight as fp32 into dst (k floats). */
 void gemm_weight_row(const gemm_weight *w, int i, float *dst);
 
-/* What happens to the product P = A · Wᵀ on its way out (fused into the GEMM, so no extra pass over memory). */
+/* What happens to the product P = A · Wᵀ (+ bias) on its way out (fused into the GEMM, so no extra pass over memory). */
 typedef enum gemm_epilogue {
     GEMM_STORE = 0,    /* C = P, C fp32 */
     GEMM_ADD = 1,      /* C += P, C fp32 (the residual connection) */
     GEMM_SILU = 2,     /* C = silu(P) = P·sigmoid(P), C in the compute type (the gate of SwiGLU) */
-    GEMM_MUL = 3       /* C = P ⊙ M elementwise, C and M in the compute type, M with C's shape and row stride */
+    GEMM_MUL = 3,      /* C = P ⊙ M elementwise, C and M in the compute type, M with C's shape and row stride */
+    GEMM_GELU_ERF = 4, /* C = gelu(P) = P·Φ(P) with the exact erf, C in the compute type (BERT's feed-forward) */
+    GEMM_GELU_TANH = 5,/* C = gelu(P) by the tanh approximation, C in the compute type (GPT-2's feed-forward) */
+    GEMM_STORE_ACT = 6 /* C = P in the compute type (q|k|v read by matrix-product attention) */
 } gemm_epilogue;
 
 /* C[m × n] from A[m × k] · Wᵀ through the epilogue. A in the context's type with rows lda elements apart; C (type as
@@ -60,5 +69,20 @@ int gemm_run(gemm_ctx *g, const gemm_weight *w, int m, const void *a, int lda, v
  * transpose (b_trans = 1: n rows of k, ldb apart). C: b0·b1 dense m × n fp32 matrices. Returns 0 or -1 with err. */
 int gemm_batched(gemm_ctx *g, int b0, int b1, int m, int k, int n, const void *a, const void *b, int b_trans,
                  int ldb, long b_stride, float *c, char *err, size_t errlen);
+
+/* A batch of matrices where they lie: matrix (i, j) of the batch starts at element i·s0 + j·s1 of p, its rows rs
+ * elements apart and its columns cs apart (a transposed matrix has rs = 1). */
+typedef struct gemm_view {
+    const void *p;
+    long s0, s1, rs, cs;
+} gemm_view;
+
+/* The same batched product on matrices read and written where they lie, through views: A b0·b1 matrices m × k,
+ * B b0 matrices k × n (shared along b1: its s1 is ignored), C b0·b1 matrices m × n, fp32 or (c_act) in the compute
+ * type. A and B in the compute type. Returns 0 or -1 with err. Speed: oneDNN 2.6 has fast kernels only for dense
+ * batch-major views (matrices one after the other, rows contiguous or B transposed); other strides run its reference
+ * kernel, ~1000× slower. */
+int gemm_batched_view(gemm_ctx *g, int b0, int b1, int m, int k, int n, const gemm_view *a, const gemm_view *b,
+                      const gemm_view *c, int c_act, char *err, size_t errlen);
 
 #endif

@@ -39,9 +39,11 @@ static void my_rows(int m, int *r0, int *r1)
 /* The hot loops for this CPU (kernels_isa.c, built per instruction set). */
 typedef struct isa_kernels {
     void (*rmsnorm)(void *, act_type, int, const float *, int, const float *, int, int, int, float);
+    void (*layernorm)(void *, act_type, int, float *, const float *, int, const float *, const float *, int, int, int,
+                      float);
     void (*rope)(float *, int, int, int, const int *, int, int, const float *, const float *);
     void (*attn)(const attn_seq *, const attn_shape *, int, void *);
-    void (*softmax)(float *, int, int, int, int, int, void *, act_type);
+    void (*softmax)(float *, int, int, int, int, int, float, void *, act_type);
 } isa_kernels;
 
 static isa_kernels pick_kernels(void)
@@ -49,11 +51,14 @@ static isa_kernels pick_kernels(void)
 #if defined(__x86_64__) && defined(__GNUC__)
     if (__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512dq") &&
         __builtin_cpu_supports("avx512bw") && __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("fma"))
-        return (isa_kernels){rmsnorm_block_avx512, rope_block_avx512, attn_task_avx512, softmax_row_avx512};
+        return (isa_kernels){rmsnorm_block_avx512, layernorm_block_avx512, rope_block_avx512, attn_task_avx512,
+                                softmax_row_avx512};
     if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma"))
-        return (isa_kernels){rmsnorm_block_avx2, rope_block_avx2, attn_task_avx2, softmax_row_avx2};
+        return (isa_kernels){rmsnorm_block_avx2, layernorm_block_avx2, rope_block_avx2, attn_task_avx2,
+                                softmax_row_avx2};
 #endif
-    return (isa_kernels){rmsnorm_block_base, rope_block_base, attn_task_base, softmax_row_base};
+    return (isa_kernels){rmsnorm_block_base, layernorm_block_base, rope_block_base, attn_task_base,
+                            softmax_row_base};
 }
 
 void rmsnorm_rows(void *y, act_type t, int ldy, const float *x, int ldx, const float *w, int m, int n, float eps)
@@ -63,6 +68,17 @@ void rmsnorm_rows(void *y, act_type t, int ldy, const float *x, int ldx, const f
         int r0, r1;
         my_rows(m, &r0, &r1);
         pick_kernels().rmsnorm(y, t, ldy, x, ldx, w, r0, r1, n, eps);
+    }
+}
+
+void layernorm_rows(void *y, act_type t, int ldy, float *xo, const float *x, int ldx, const float *w, const float *b,
+                    int m, int n, float eps)
+{
+#pragma omp parallel
+    {
+        int r0, r1;
+        my_rows(m, &r0, &r1);
+        pick_kernels().layernorm(y, t, ldy, xo, x, ldx, w, b, r0, r1, n, eps);
     }
 }
 
@@ -87,9 +103,9 @@ void add_bias_rows(float *x, int ldx, int off, int m, const float *bias, int n)
     }
 }
 
-void softmax_row(float *s, int n, int a0, int a1, int b0, int b1, void *p, act_type t)
+void softmax_row(float *s, int n, int a0, int a1, int b0, int b1, float scale, void *p, act_type t)
 {
-    pick_kernels().softmax(s, n, a0, a1, b0, b1, p, t);
+    pick_kernels().softmax(s, n, a0, a1, b0, b1, scale, p, t);
 }
 
 int attention_batch(const attn_seq *seqs, int n_seqs, const attn_shape *sh)

@@ -98,6 +98,13 @@ static inline void act_store_short(void *dst, act_type t, const float *src, int 
 /* Rows [0, m) of x (stride ldx floats): y[r] = x[r] / rms(x[r]) * w, written as `t` with stride ldy elements. */
 void rmsnorm_rows(void *y, act_type t, int ldy, const float *x, int ldx, const float *w, int m, int n, float eps);
 
+/* LayerNorm of rows [0, m) of x (stride ldx floats): v = (x − mean) / sqrt(var + eps) · w + b, with the population
+ * variance. v goes to y as `t` (stride ldy elements; y may be NULL) and, when xo is not NULL, as fp32 to xo (stride ldx;
+ * xo may be x: a post-norm model's residual stream is normalised in place while its copy for the next product is
+ * written in the compute type, in one pass). */
+void layernorm_rows(void *y, act_type t, int ldy, float *xo, const float *x, int ldx, const float *w, const float *b,
+                    int m, int n, float eps);
+
 /* Rotary position embedding on interleaved pairs (2j, 2j+1) of each head, in place.
  * For each row r: the first n_heads heads of head_dim floats start at x + r*ldx + off. cs holds, per position p,
  * head_dim/2 (cos, sin) pairs: cs[(p * head_dim/2 + j) * 2 + {0,1}]. Optional bias (n_heads*head_dim floats) is added
@@ -119,7 +126,7 @@ void add_bias_rows(float *x, int ldx, int off, int m, const float *bias, int n);
  * so q may hold only the rows from q0 on (the new rows when earlier keys come from a cache). scale multiplies q·k. */
 typedef struct attn_seq {
     int n;
-    const float *q, *k, *v;
+    const void *q, *k, *v;   /* stored as in_t (element offsets below count values of that type) */
     int ldq, ldk, ldv;
     int q0;
     const int *kend, *bstart;
@@ -129,7 +136,21 @@ typedef struct attn_seq {
     void *out;
     int ldo;
     act_type t;
+    act_type in_t;           /* how q, k and v are stored: fp32 (the default), or the compute type when the q|k|v
+                                product writes it (matrix-product attention then reads them in place) */
 } attn_seq;
+
+/* n values at element offset off of q, k or v stored as t, as fp32: a pointer into them when they are fp32, else
+ * converted into tmp. */
+static inline const float *qkv_floats(const void *base, act_type t, size_t off, int n, float *tmp)
+{
+    if (t == ACT_F32)
+        return (const float *)base + off;
+    const uint16_t *h = (const uint16_t *)base + off;
+    for (int i = 0; i < n; i++)
+        tmp[i] = bf16_to_f32(h[i]);
+    return tmp;
+}
 
 typedef struct attn_shape {
     int n_heads, n_kv, head_dim;
@@ -183,16 +204,18 @@ void attn_scratch_free(attn_scratch *w);
     void attn_task_##isa(const attn_seq *sq, const attn_shape *sh, int kvh, void *scratch);                          \
     void rmsnorm_block_##isa(void *y, act_type t, int ldy, const float *x, int ldx, const float *w, int r0, int r1,  \
                              int n, float eps);                                                                      \
+    void layernorm_block_##isa(void *y, act_type t, int ldy, float *xo, const float *x, int ldx, const float *w,     \
+                               const float *b, int r0, int r1, int n, float eps);                                    \
     void rope_block_##isa(float *x, int ldx, int r0, int r1, const int *pos, int n_heads, int head_dim,              \
                           const float *cs, const float *bias);
-/* One row of masked softmax: p[j] = exp(s[j] − max) / Σ over the visible keys [a0, a1) ∪ [b0, b1), 0 for the other
- * keys j < n; written as t. s is overwritten. */
+/* One row of masked softmax of the scores times scale: p[j] = exp(scale·(s[j] − max)) / Σ over the visible keys
+ * [a0, a1) ∪ [b0, b1), 0 for the other keys j < n; written as t. s is overwritten. */
 #define SOFTMAX_FOR_ISA(isa)                                                                                         \
-    void softmax_row_##isa(float *s, int n, int a0, int a1, int b0, int b1, void *p, act_type t);
+    void softmax_row_##isa(float *s, int n, int a0, int a1, int b0, int b1, float scale, void *p, act_type t);
 SOFTMAX_FOR_ISA(avx512)
 SOFTMAX_FOR_ISA(avx2)
 SOFTMAX_FOR_ISA(base)
-void softmax_row(float *s, int n, int a0, int a1, int b0, int b1, void *p, act_type t);
+void softmax_row(float *s, int n, int a0, int a1, int b0, int b1, float scale, void *p, act_type t);
 
 KERNELS_FOR_ISA(avx512)
 KERNELS_FOR_ISA(avx2)

@@ -46,18 +46,32 @@ static inline void vstore(float *p, vf v) { memcpy(p, &v, sizeof v); }
 static inline vf vsplat(float x) { return (vf){0} + x; }
 static inline vf vselect(vi mask, vf a, vf b) { return (vf)(((vi)a & mask) | ((vi)b & ~mask)); }
 
-/* exp_poly on 16 lanes, the same arithmetic as the scalar version. */
-static inline vf vexp(vf x)
+/* exp(x) = 2^k · exp(r) with |r| ≤ ln2/2 (see exp_poly): the reduction, and 2^k as a float in *scale. */
+static inline vf vexp_reduce(vf x, vf *scale)
 {
     x = vselect(x < vsplat(-87.0f), vsplat(-87.0f), x);
     x = vselect(x > vsplat(88.0f), vsplat(88.0f), x);
     vf t = x * 1.44269504f + 12582912.0f;
     vf k = t - 12582912.0f;
     vi ki = (vi)t - 0x4b400000;
-    vf r = x - k * 0.693145752f - k * 1.42860677e-6f;
+    *scale = (vf)((ki + 127) << 23);
+    return x - k * 0.693145752f - k * 1.42860677e-6f;
+}
+
+/* exp_poly on 16 lanes, the same arithmetic as the scalar version. */
+static inline vf vexp(vf x)
+{
+    vf scale, r = vexp_reduce(x, &scale);
     vf p = 1.0f + r * (1.0f + r * (0.5f + r * (1.6666667e-1f + r * (4.1666668e-2f + r * (8.3333338e-3f
            + r * 1.3888889e-3f)))));
-    return p * (vf)((ki + 127) << 23);
+    return p * scale;
+}
+
+/* A cheaper exp for values that end in bf16 (8 significant bits): a degree-4 polynomial, relative error ≈ 4e-5. */
+static inline vf vexp_bf16(vf x)
+{
+    vf scale, r = vexp_reduce(x, &scale);
+    return (1.0f + r * (1.0f + r * (0.5f + r * (1.6666667e-1f + r * 4.1666668e-2f)))) * scale;
 }
 
 /* 16 floats → bf16 (round to nearest even, NaN kept) stored at p. */
@@ -121,32 +135,90 @@ void ISA_NAME(rmsnorm_block)(void *y, act_type t, int ldy, const float *x, int l
     }
 }
 
-/* Masked softmax of one row of scores (attention through matrix products). */
-void ISA_NAME(softmax_row)(float *s, int n, int a0, int a1, int b0, int b1, void *p, act_type t)
+/* LayerNorm in two passes over the row (mean, then the centred sum of squares): no cancellation when the mean is large
+ * against the spread. y (act type) and xo (fp32) are optional outputs; xo may be x. */
+void ISA_NAME(layernorm_block)(void *y, act_type t, int ldy, float *xo, const float *x, int ldx, const float *w,
+                               const float *b, int r0, int r1, int n, float eps)
 {
-    float mx = -INFINITY, sum = 0.0f;
-#pragma omp simd reduction(max : mx)
-    for (int j = a0; j < a1; j++)
-        mx = s[j] > mx ? s[j] : mx;
-#pragma omp simd reduction(max : mx)
-    for (int j = b0; j < b1; j++)
-        mx = s[j] > mx ? s[j] : mx;
-#pragma omp simd reduction(+ : sum)
-    for (int j = a0; j < a1; j++) {
-        s[j] = exp_poly(s[j] - mx);
-        sum += s[j];
+    size_t es = act_size(t);
+    for (int r = r0; r < r1; r++) {
+        const float *xr = x + (size_t)r * ldx;
+        vf acc = {0};
+        for (int i = 0; i < n; i += QB)
+            acc += vload_n(xr + i, n - i < QB ? n - i : QB);
+        float sum = 0.0f;
+        for (int l = 0; l < QB; l++)
+            sum += acc[l];
+        float mean = sum / (float)n;
+        acc = (vf){0};
+        for (int i = 0; i < n; i += QB) {
+            int k = n - i < QB ? n - i : QB;
+            vf d = vload_n(xr + i, k) - mean;
+            if (k < QB) /* the zero padding of a short tail would add mean² per missing lane */
+                for (int l = k; l < QB; l++)
+                    d[l] = 0.0f;
+            acc += d * d;
+        }
+        float ss = 0.0f;
+        for (int l = 0; l < QB; l++)
+            ss += acc[l];
+        float inv = 1.0f / sqrtf(ss / (float)n + eps);
+        char *yr = y ? (char *)y + (size_t)r * ldy * es : NULL;
+        float *xo_r = xo ? xo + (size_t)r * ldx : NULL;
+        for (int i = 0; i < n; i += QB) {
+            int k = n - i < QB ? n - i : QB;
+            vf v = (vload_n(xr + i, k) - mean) * inv * vload_n(w + i, k) + vload_n(b + i, k);
+            if (yr)
+                vstore_act(yr + (size_t)i * es, t, v, k);
+            if (xo_r) {
+                if (k == QB) {
+                    vstore(xo_r + i, v);
+                } else {
+                    float tmp[QB];
+                    vstore(tmp, v);
+                    memcpy(xo_r + i, tmp, (size_t)k * sizeof(float));
+                }
+            }
+        }
     }
-#pragma omp simd reduction(+ : sum)
-    for (int j = b0; j < b1; j++) {
-        s[j] = exp_poly(s[j] - mx);
-        sum += s[j];
+}
+
+/* Masked softmax of one row of scores (attention through matrix products). */
+void ISA_NAME(softmax_row)(float *s, int n, int a0, int a1, int b0, int b1, float scale, void *p, act_type t)
+{
+    const vi lane = {0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15};
+    vf mxv = vsplat(-INFINITY), sum = {0};
+    for (int j = 0; j < n; j += QB) { /* 16 keys at a time; lanes past n or hidden keep -inf */
+        vi jv = lane + j;
+        vi vis = ((jv >= a0) & (jv < a1)) | ((jv >= b0) & (jv < b1));
+        vf v = vload_n(s + j, n - j < QB ? n - j : QB);
+        mxv = vselect(vis & (v > mxv), v, mxv);
     }
-    float inv = sum > 0.0f ? 1.0f / sum : 0.0f;
-    for (int j = 0; j < n; j++) {
-        float v = (j >= a0 && j < a1) || (j >= b0 && j < b1) ? s[j] * inv : 0.0f;
-        s[j] = v;
+    float mx = -INFINITY;
+    for (int l = 0; l < QB; l++)
+        mx = mxv[l] > mx ? mxv[l] : mx;
+    for (int j = 0; j < n; j += QB) {
+        int k = n - j < QB ? n - j : QB;
+        vi jv = lane + j;
+        vi vis = (((jv >= a0) & (jv < a1)) | ((jv >= b0) & (jv < b1))) & (jv < n);
+        vf x = (vload_n(s + j, k) - mx) * scale;
+        vf e = vselect(vis, t == ACT_BF16 ? vexp_bf16(x) : vexp(x), (vf){0});
+        sum += e;
+        if (k == QB)
+            vstore(s + j, e);
+        else
+            for (int l = 0; l < k; l++)
+                s[j + l] = e[l];
     }
-    act_store_short(p, t, s, n);
+    float total = 0.0f;
+    for (int l = 0; l < QB; l++)
+        total += sum[l];
+    float inv = total > 0.0f ? 1.0f / total : 0.0f;
+    size_t es = act_size(t);
+    for (int j = 0; j < n; j += QB) {
+        int k = n - j < QB ? n - j : QB;
+        vstore_act((char *)p + (size_t)j * es, t, vload_n(s + j, k) * inv, k);
+    }
 }
 
 /* Rotary pairs (2j, 2j+1) of every head, in place, after adding an optional bias. */
@@ -321,10 +393,10 @@ static inline void block_values(vf *o, const vf *s, const float *v, int hdp, int
 }
 
 /* Ask for the cache lines of n floats at p (rows of q|k|v lie a few KB apart, too far for the hardware prefetcher). */
-static inline void prefetch(const float *p, int n)
+static inline void prefetch(const void *p, int n)
 {
     for (int i = 0; i < n; i += 16)
-        __builtin_prefetch(p + i);
+        __builtin_prefetch((const float *)p + i);
 }
 
 enum { AHEAD = 6 }; /* rows prefetched ahead */
@@ -334,25 +406,29 @@ enum { AHEAD = 6 }; /* rows prefetched ahead */
 static void gather_qkv(const attn_seq *sq, const attn_shape *sh, int kvh, attn_scratch *w)
 {
     int n = sq->n, hd = sh->head_dim, hdp = padded(hd), group = sh->n_heads / sh->n_kv;
+    size_t es = act_size(sq->in_t);
+    float tmp[hd];
     for (int r = 0; r < n; r++) {
         if (r + AHEAD < n) {
-            prefetch(sq->k + (size_t)(r + AHEAD) * sq->ldk + kvh * hd, hd);
-            prefetch(sq->v + (size_t)(r + AHEAD) * sq->ldv + kvh * hd, hd);
+            prefetch((const char *)sq->k + ((size_t)(r + AHEAD) * sq->ldk + kvh * hd) * es, hd);
+            prefetch((const char *)sq->v + ((size_t)(r + AHEAD) * sq->ldv + kvh * hd) * es, hd);
         }
         float *kr = w->k + (size_t)r * hdp, *vr = w->v + (size_t)r * hdp;
-        rope_head(kr, sq->k + (size_t)r * sq->ldk + kvh * hd, hd, sh->rope, sq->pos[r], 1.0f);
-        memcpy(vr, sq->v + (size_t)r * sq->ldv + kvh * hd, (size_t)hd * sizeof(float));
+        rope_head(kr, qkv_floats(sq->k, sq->in_t, (size_t)r * sq->ldk + kvh * hd, hd, tmp), hd, sh->rope,
+                  sq->pos[r], 1.0f);
+        memcpy(vr, qkv_floats(sq->v, sq->in_t, (size_t)r * sq->ldv + kvh * hd, hd, tmp), (size_t)hd * sizeof(float));
         for (int d = hd; d < hdp; d++)
             kr[d] = vr[d] = 0.0f;
     }
     for (int i = 0; i < sq->nq; i++) {
         if (i + AHEAD < sq->nq)
-            prefetch(sq->q + (size_t)(sq->qrows[i + AHEAD] - sq->q0) * sq->ldq + kvh * group * hd, group * hd);
+            prefetch((const char *)sq->q + ((size_t)(sq->qrows[i + AHEAD] - sq->q0) * sq->ldq + kvh * group * hd) * es,
+                     group * hd);
         int r = sq->qrows[i];
         for (int g = 0; g < group; g++) {
             float *qi = w->q + ((size_t)g * sq->nq + i) * hdp;
-            rope_head(qi, sq->q + (size_t)(r - sq->q0) * sq->ldq + (kvh * group + g) * hd, hd, sh->rope, sq->pos[r],
-                      sh->scale);
+            rope_head(qi, qkv_floats(sq->q, sq->in_t, (size_t)(r - sq->q0) * sq->ldq + (kvh * group + g) * hd, hd,
+                                     tmp), hd, sh->rope, sq->pos[r], sh->scale);
             for (int d = hd; d < hdp; d++)
                 qi[d] = 0.0f;
         }

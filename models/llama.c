@@ -1,19 +1,21 @@
-/* llama.c — the Llama-family forward pass (RMSNorm, rotary positions, SwiGLU, grouped-query attention), batched.
+/* llama.c — the causal decoder forward pass, batched: the Llama family (RMSNorm, rotary positions, SwiGLU,
+ * grouped-query attention) and GPT-2 (LayerNorm, learned positions, GELU feed-forward, biases; see llama.h).
  *
  * Reading guide. One forward pass (`forward`) takes a set of whole sequences laid out as rows — every (sequence, token)
  * pair is one row of every matrix product — and runs the layers:
  *
- *     x  = input rows (token embeddings; soft-prompt rows inserted or added)
+ *     x  = input rows (token embeddings; soft-prompt rows inserted or added; GPT-2: + the position's embedding)
  *     for each layer:
- *         xb   = rmsnorm(x) · g_attn                         (written in the compute type)
- *         qkv  = xb · [Wq Wk Wv]ᵀ                            one GEMM for the three projections
+ *         xb   = rmsnorm(x) · g_attn                         (written in the compute type; GPT-2: LayerNorm)
+ *         qkv  = xb · [Wq Wk Wv]ᵀ (+ b)                      one GEMM for the three projections, biases inside it
  *         att  = softmax(rot(q) rot(k)ᵀ / √d + causal mask) v  per sequence; never across sequences; the rotary
  *                                                             position embedding is applied as q and k are read
- *         x   += att · Woᵀ                                    the residual add is the GEMM's accumulate
+ *         x   += att · Woᵀ (+ b)                              the residual add is the GEMM's accumulate
  *         xb   = rmsnorm(x) · g_ffn
  *         g    = silu(xb · W1ᵀ)                               SiLU fused into the gate's GEMM
  *         u    = (xb · W3ᵀ) ⊙ g                               the product fused into the up GEMM
- *         x   += u · W2ᵀ
+ *                (GPT-2: u = gelu_tanh(xb · W1ᵀ + b1), fused likewise)
+ *         x   += u · W2ᵀ (+ b)
  *     out = rmsnorm(x) · g_final       only for the rows whose output is needed
  *
  * In the last layer only the needed rows go on after attention (their keys and values still come from every row).
@@ -31,33 +33,27 @@
 #include "models/llama.h"
 
 #include <math.h>
-#include <omp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "models/attention.h"
+#include "models/chunks.h"
 #include "models/gemm.h"
 #include "models/kernels.h"
 
 typedef struct llama_layer {
     float *attn_norm, *ffn_norm;
-    float *bqkv;          /* q, k, v biases (qkv_bias) or NULL */
+    float *attn_norm_b, *ffn_norm_b; /* LayerNorm biases, or NULL (RMSNorm) */
     gemm_weight wqkv;     /* dim → q | k | v */
     gemm_weight wo;       /* heads·head_dim → dim */
-    gemm_weight w1, w3;   /* dim → ffn: gate, up */
+    gemm_weight w1, w3;   /* dim → ffn: gate, up (GELU feed-forward: w1 only) */
     gemm_weight w2;       /* ffn → dim */
 } llama_layer;
 
-/* Scratch for one forward pass over up to cap_rows rows; one per thread. */
-typedef struct llama_ws {
-    int cap_rows, cap_seqs, cap_out;
-    float *x, *qkv, *xs, *hid, *logits;
-    void *xb, *att, *hg, *hb;
-    int *pos, *kend, *bstart, *deep, *outs, *iota;
-    attn_seq *aseq;
-    char err[512];
-} llama_ws;
+/* Scratch for one forward pass over up to cap_rows rows, one per thread slot (chunks.h); ffn1 holds the gate's
+ * output and ffn2 the gated product (SwiGLU), or ffn1 the GELU output (GPT-2). */
+typedef chunk_ws llama_ws;
 
 /* Generation state: one sequence's keys and values, so each new token costs one row. */
 typedef struct kv_cache {
@@ -71,8 +67,9 @@ typedef struct llama {
     act_type act;
     gemm_ctx *g;
     float *tok_emb;       /* vocab × dim fp32 */
+    float *pos_emb;       /* max_pos × dim fp32 (POS_LEARNED), or NULL */
     llama_layer *layers;
-    float *final_norm;
+    float *final_norm, *final_norm_b;
     gemm_weight head;     /* plain rows: vocab × dim */
     float *inv_freq;      /* head_dim/2 rotary frequencies */
     float *rope;          /* (cos, sin) per position and frequency, positions [0, rope_len) */
@@ -108,7 +105,7 @@ int llama_cfg_check(const llama_cfg *c, const char *where, char *err, size_t err
         bad = "sizes must be positive";
     else if (c->heads % c->kv_heads)
         bad = "the number of heads must be a multiple of the number of key/value heads";
-    else if (c->head_dim % 2)
+    else if (c->positions == POS_ROPE && c->head_dim % 2)
         bad = "the head size must be even (rotary pairs)";
     else if ((long long)c->dim * c->vocab > (1LL << 40) || (long long)c->heads * c->head_dim > (1 << 20) ||
              c->dim > (1 << 20) || c->ffn > (1 << 22) || c->layers > 4096)
@@ -133,7 +130,8 @@ static void llama_free(void *impl)
         llama_layer *ly = &L->layers[l];
         free(ly->attn_norm);
         free(ly->ffn_norm);
-        free(ly->bqkv);
+        free(ly->attn_norm_b);
+        free(ly->ffn_norm_b);
         gemm_weight_free(&ly->wqkv);
         gemm_weight_free(&ly->wo);
         gemm_weight_free(&ly->w1);
@@ -143,16 +141,13 @@ static void llama_free(void *impl)
     free(L->layers);
     gemm_weight_free(&L->head);
     free(L->tok_emb);
+    free(L->pos_emb);
     free(L->final_norm);
+    free(L->final_norm_b);
     free(L->inv_freq);
     free(L->rope);
-    for (int i = 0; i < L->n_ws; i++) {
-        llama_ws *w = &L->ws[i];
-        free(w->x), free(w->qkv), free(w->xs), free(w->hid), free(w->logits);
-        free(w->xb), free(w->att), free(w->hg), free(w->hb);
-        free(w->pos), free(w->kend), free(w->bstart), free(w->deep), free(w->outs), free(w->iota);
-        free(w->aseq);
-    }
+    for (int i = 0; i < L->n_ws; i++)
+        chunk_ws_free(&L->ws[i]);
     free(L->ws);
     free(L->cache.ids);
     free(L->cache.kv);
@@ -195,6 +190,27 @@ static int pack_fused(llama *L, gemm_weight *w, const llama_source *src, const l
     return rc;
 }
 
+/* Read the biases of a fused weight's parts one after the other and give them to the weight. */
+static int set_bias(gemm_weight *w, const llama_source *src, const llama_role *roles, const int *rows, int parts,
+                    int layer, char *err, size_t errlen)
+{
+    int n = 0;
+    for (int i = 0; i < parts; i++)
+        n += rows[i];
+    float *b = malloc((size_t)n * sizeof *b);
+    int rc = b ? 0 : -1;
+    if (!b)
+        snprintf(err, errlen, "out of memory reading layer %d", layer);
+    for (int i = 0, at = 0; !rc && i < parts; at += rows[i], i++)
+        rc = src->read(src->ctx, roles[i], layer, b + at, (size_t)rows[i], err, errlen);
+    if (!rc && gemm_weight_set_bias(w, b)) {
+        snprintf(err, errlen, "out of memory reading layer %d", layer);
+        rc = -1;
+    }
+    free(b);
+    return rc;
+}
+
 static int load_layer(llama *L, const llama_source *src, int l, char *err, size_t errlen)
 {
     const llama_cfg *c = &L->c;
@@ -203,23 +219,23 @@ static int load_layer(llama *L, const llama_source *src, int l, char *err, size_
     if (!(ly->attn_norm = read_vec(src, LR_ATTN_NORM, l, (size_t)c->dim, err, errlen)) ||
         !(ly->ffn_norm = read_vec(src, LR_FFN_NORM, l, (size_t)c->dim, err, errlen)))
         return -1;
-    if (c->qkv_bias) {
-        if (!(ly->bqkv = malloc((size_t)(qd + 2 * kvd) * sizeof(float)))) {
-            snprintf(err, errlen, "out of memory");
-            return -1;
-        }
-        if (src->read(src->ctx, LR_BQ, l, ly->bqkv, (size_t)qd, err, errlen) ||
-            src->read(src->ctx, LR_BK, l, ly->bqkv + qd, (size_t)kvd, err, errlen) ||
-            src->read(src->ctx, LR_BV, l, ly->bqkv + qd + kvd, (size_t)kvd, err, errlen))
-            return -1;
-    }
+    if (c->norm == NORM_LAYER && (!(ly->attn_norm_b = read_vec(src, LR_ATTN_NORM_B, l, (size_t)c->dim, err, errlen)) ||
+                                  !(ly->ffn_norm_b = read_vec(src, LR_FFN_NORM_B, l, (size_t)c->dim, err, errlen))))
+        return -1;
     const llama_role qkv[3] = {LR_WQ, LR_WK, LR_WV}, o[1] = {LR_WO}, w1[1] = {LR_W1}, w3[1] = {LR_W3}, w2[1] = {LR_W2};
+    const llama_role bqkv[3] = {LR_BQ, LR_BK, LR_BV}, bo[1] = {LR_BO}, b1[1] = {LR_B1}, b2[1] = {LR_B2};
     const int qkv_rows[3] = {qd, kvd, kvd}, o_rows[1] = {c->dim}, ffn_rows[1] = {c->ffn}, w2_rows[1] = {c->dim};
     if (pack_fused(L, &ly->wqkv, src, qkv, qkv_rows, 3, l, c->dim, err, errlen) ||
         pack_fused(L, &ly->wo, src, o, o_rows, 1, l, qd, err, errlen) ||
         pack_fused(L, &ly->w1, src, w1, ffn_rows, 1, l, c->dim, err, errlen) ||
-        pack_fused(L, &ly->w3, src, w3, ffn_rows, 1, l, c->dim, err, errlen) ||
+        (c->ffn_act == FFN_SWIGLU && pack_fused(L, &ly->w3, src, w3, ffn_rows, 1, l, c->dim, err, errlen)) ||
         pack_fused(L, &ly->w2, src, w2, w2_rows, 1, l, c->ffn, err, errlen))
+        return -1;
+    /* biases go into the products (added before the epilogue): q/k/v before attention rotates q and k */
+    if ((c->qkv_bias && set_bias(&ly->wqkv, src, bqkv, qkv_rows, 3, l, err, errlen)) ||
+        (c->bias && (set_bias(&ly->wo, src, bo, o_rows, 1, l, err, errlen) ||
+                     set_bias(&ly->w1, src, b1, ffn_rows, 1, l, err, errlen) ||
+                     set_bias(&ly->w2, src, b2, w2_rows, 1, l, err, errlen))))
         return -1;
     return 0;
 }
@@ -299,7 +315,11 @@ int llama_create(lm *m, const llama_cfg *c, const llama_source *src, const char 
     for (int l = 0; l < c->layers; l++)
         if (load_layer(L, src, l, err, sizeof err))
             goto fail;
-    if (!(L->final_norm = read_vec(src, LR_FINAL_NORM, 0, (size_t)c->dim, err, sizeof err)))
+    if (!(L->final_norm = read_vec(src, LR_FINAL_NORM, 0, (size_t)c->dim, err, sizeof err)) ||
+        (c->norm == NORM_LAYER && !(L->final_norm_b = read_vec(src, LR_FINAL_NORM_B, 0, (size_t)c->dim, err,
+                                                               sizeof err))) ||
+        (c->positions == POS_LEARNED && !(L->pos_emb = read_vec(src, LR_POS_EMBED, 0, (size_t)c->max_pos * c->dim,
+                                                                err, sizeof err))))
         goto fail;
     if (c->tied) {
         if (gemm_weight_pack(L->g, &L->head, L->tok_emb, c->vocab, c->dim, (size_t)c->dim, 1, err, sizeof err))
@@ -311,30 +331,16 @@ int llama_create(lm *m, const llama_cfg *c, const llama_source *src, const char 
         if (bad)
             goto fail;
     }
-    int nt = omp_get_max_threads() > m->opts.threads ? omp_get_max_threads() : m->opts.threads;
-    if (!(L->ws = calloc((size_t)nt, sizeof *L->ws))) {
+    L->n_ws = lm_thread_slots(m);
+    if (!(L->ws = calloc((size_t)L->n_ws, sizeof *L->ws))) {
         rc = LM_ENOMEM;
         snprintf(err, sizeof err, "out of memory");
         goto fail;
     }
-    L->n_ws = nt;
-
-    lm_info *in = &m->info;
-    in->arch = arch;
-    in->kind = LM_CAUSAL;
-    in->hidden = c->dim;
-    in->layers = c->layers;
-    in->heads = c->heads;
-    in->kv_heads = c->kv_heads;
-    in->head_dim = c->head_dim;
-    in->ffn = c->ffn;
-    in->vocab = c->vocab;
-    in->max_pos = c->max_pos;
-    in->bos = c->bos;
-    in->eos = c->eos;
-    in->pad = c->pad;
-    in->unk = in->mask = in->cls = in->sep = -1;
-    in->tied = c->tied;
+    m->info = (lm_info){.arch = arch, .kind = LM_CAUSAL, .hidden = c->dim, .layers = c->layers, .heads = c->heads,
+                        .kv_heads = c->kv_heads, .head_dim = c->head_dim, .ffn = c->ffn, .vocab = c->vocab,
+                        .max_pos = c->max_pos, .bos = c->bos, .eos = c->eos, .pad = c->pad, .unk = -1, .mask = -1,
+                        .cls = -1, .sep = -1, .tied = c->tied, .ffn_gated = c->ffn_act == FFN_SWIGLU};
     m->ops = &llama_ops;
     m->impl = L;
     m->embeddings = L->tok_emb;
@@ -346,49 +352,12 @@ fail:
 
 /* ---- the forward pass ---- */
 
-/* Resize *p to bytes, keeping the old block when that fails. */
-static int resize(void *p, size_t bytes)
-{
-    void *q = realloc(*(void **)p, bytes ? bytes : 1);
-    if (!q)
-        return -1;
-    *(void **)p = q;
-    return 0;
-}
-
-#define GROW(ptr, n) (resize(&(ptr), (size_t)(n) * sizeof *(ptr)) == 0)
-
-static int ws_reserve(const llama *L, llama_ws *w, int rows, int n_seqs, int n_out, int logits_rows)
+static int ws_reserve(const llama *L, llama_ws *w, int rows, int n_seqs, int n_out)
 {
     const llama_cfg *c = &L->c;
-    size_t es = act_size(L->act);
     int qd = c->heads * c->head_dim, kvd = c->kv_heads * c->head_dim;
-    if (rows > w->cap_rows) {
-        if (resize(&w->xb, (size_t)rows * (c->dim > qd ? c->dim : qd) * es) ||
-            resize(&w->att, (size_t)rows * qd * es) || resize(&w->hg, (size_t)rows * c->ffn * es) ||
-            resize(&w->hb, (size_t)rows * c->ffn * es) || !GROW(w->x, (size_t)rows * c->dim) ||
-            !GROW(w->qkv, (size_t)rows * (qd + 2 * kvd)) ||
-            !GROW(w->pos, rows) || !GROW(w->kend, rows) ||
-            !GROW(w->bstart, rows) || !GROW(w->deep, rows) || !GROW(w->iota, rows))
-            return -1;
-        for (int i = 0; i < rows; i++)
-            w->iota[i] = i;
-        w->cap_rows = rows;
-    }
-    if (n_seqs > w->cap_seqs) {
-        if (!GROW(w->aseq, n_seqs))
-            return -1;
-        w->cap_seqs = n_seqs;
-    }
-    if (n_out > w->cap_out || logits_rows > w->cap_out) {
-        int n = n_out > logits_rows ? n_out : logits_rows;
-        if (!GROW(w->outs, n) || !GROW(w->xs, (size_t)n * c->dim) || !GROW(w->hid, (size_t)n * c->dim))
-            return -1;
-        free(w->logits);
-        w->logits = NULL;
-        w->cap_out = n;
-    }
-    return 0;
+    chunk_widths cw = {c->dim, c->dim > qd ? c->dim : qd, qd, qd + 2 * kvd, c->ffn, c->ffn_act == FFN_SWIGLU, L->act};
+    return chunk_ws_reserve(w, &cw, rows, n_seqs, n_out);
 }
 
 /* Room for cap_out rows of vocabulary logits (allocated on first use: raw-logit scoring never needs it). */
@@ -422,50 +391,12 @@ static void gather_rows(float *dst, const float *x, int dim, const fwd_batch *b)
     }
 }
 
-/* Rows per forward chunk: measured on hidden 64 and 768, 1024 rows keep a chunk's q|k|v in cache for attention while
- * the products stay efficient (512–1024 best, 4096 ~15% slower). */
-enum { DEFAULT_CHUNK_ROWS = 1024 };
-
-enum { MATMUL_MIN_KEYS = 384 }; /* measured crossover of the two attention paths (bf16, heads of 64 and 128) */
-
-/* Attention through the implementation asked for at open; rope = NULL when q and k arrive rotated. In auto mode the
- * matrix units take the sequences where they pay off (bf16, heads of 32+ dimensions, long sequences: the products
- * cost O(n²·d) at matrix speed, the vector kernel the same at vector speed plus less overhead per row) and the vector
- * kernel the rest. */
+/* Attention through the implementation asked for at open; rope = NULL when q and k arrive rotated. */
 static int attention_any(const llama *L, llama_ws *w, const attn_seq *seqs, int n, const float *rope)
 {
     const llama_cfg *c = &L->c;
     attn_shape sh = {c->heads, c->kv_heads, c->head_dim, 1.0f / sqrtf((float)c->head_dim), c->window, rope};
-    int use_mm = L->attn == LM_ATTN_MATMUL, split = L->attn == LM_ATTN_AUTO && L->act == ACT_BF16 && c->head_dim >= 32;
-    attn_seq *longs = NULL, *shorts = NULL;
-    int n_long = 0, n_short = n;
-    if (split) {
-        longs = malloc((size_t)n * sizeof *longs);
-        shorts = malloc((size_t)n * sizeof *shorts);
-        if (!longs || !shorts) {
-            free(longs), free(shorts);
-            snprintf(w->err, sizeof w->err, "out of memory in attention");
-            return -1;
-        }
-        n_short = 0;
-        for (int s = 0; s < n; s++) {
-            if (seqs[s].n >= MATMUL_MIN_KEYS)
-                longs[n_long++] = seqs[s];
-            else
-                shorts[n_short++] = seqs[s];
-        }
-    }
-    int rc = 0;
-    if (use_mm)
-        rc = attention_mm(L->g, seqs, n, &sh, w->err, sizeof w->err);
-    else if (n_long)
-        rc = attention_mm(L->g, longs, n_long, &sh, w->err, sizeof w->err);
-    if (!rc && !use_mm && n_short && attention_batch(split ? shorts : seqs, n_short, &sh)) {
-        snprintf(w->err, sizeof w->err, "out of memory in attention");
-        rc = -1;
-    }
-    free(longs), free(shorts);
-    return rc;
+    return attention_run(L->g, L->attn, seqs, n, &sh, w->err, sizeof w->err);
 }
 
 /* Attention over every sequence of the batch; in the last layer only the needed query rows (sel). */
@@ -486,32 +417,76 @@ static int attend(const llama *L, llama_ws *w, const fwd_batch *b, int sel, cons
     return attention_any(L, w, w->aseq, b->n_seqs, rope);
 }
 
+/* The normalisation of the model (RMSNorm, or LayerNorm with bias b) of m rows of x into y, written as t. */
+static void norm_rows(const llama *L, void *y, act_type t, const float *x, const float *g, const float *b, int m)
+{
+    int dim = L->c.dim;
+    if (L->c.norm == NORM_LAYER)
+        layernorm_rows(y, t, dim, NULL, x, dim, g, b, m, dim, L->c.eps);
+    else
+        rmsnorm_rows(y, t, dim, x, dim, g, m, dim, L->c.eps);
+}
+
+/* GPT-2's learned positions: add the embedding of each row's position. */
+static void add_positions(const llama *L, float *x, int m, const int *pos)
+{
+    int dim = L->c.dim;
+#pragma omp parallel for schedule(static)
+    for (int r = 0; r < m; r++) {
+        float *row = x + (size_t)r * dim;
+        const float *p = L->pos_emb + (size_t)pos[r] * dim;
+        for (int i = 0; i < dim; i++)
+            row[i] += p[i];
+    }
+}
+
 #define GEMM(wt, m, a, lda, c_, ldc, ep, mul)                                                                       \
     do {                                                                                                             \
         if (gemm_run(L->g, (wt), (m), (a), (lda), (c_), (ldc), (ep), (mul), w->err, sizeof w->err))                 \
             return -1;                                                                                               \
     } while (0)
 
-/* Run every layer over the batch; the final-normed states of the needed rows go to w->hid (n_out × dim). */
-static int forward(const llama *L, llama_ws *w, fwd_batch *b, const float *deep, size_t deep_layer_stride)
+/* The second half of a layer on m rows of x: x += att · Woᵀ, then x += ffn(norm(x)). */
+static int layer_rest(const llama *L, llama_ws *w, const llama_layer *ly, float *x, int m)
 {
     const llama_cfg *c = &L->c;
-    int R = b->rows, dim = c->dim, hd = c->head_dim, qd = c->heads * hd, kvd = c->kv_heads * hd;
-    int qkvd = qd + 2 * kvd;
-    act_type t = L->act;
+    int dim = c->dim, qd = c->heads * c->head_dim;
+    GEMM(&ly->wo, m, w->att, qd, x, dim, GEMM_ADD, NULL);
+    norm_rows(L, w->xb, L->act, x, ly->ffn_norm, ly->ffn_norm_b, m);
+    void *hidden = w->ffn1;
+    if (c->ffn_act == FFN_SWIGLU) {
+        GEMM(&ly->w1, m, w->xb, dim, w->ffn1, c->ffn, GEMM_SILU, NULL);
+        GEMM(&ly->w3, m, w->xb, dim, w->ffn2, c->ffn, GEMM_MUL, w->ffn1);
+        hidden = w->ffn2;
+    } else {
+        GEMM(&ly->w1, m, w->xb, dim, w->ffn1, c->ffn, c->ffn_act == FFN_GELU_TANH ? GEMM_GELU_TANH : GEMM_GELU_ERF,
+             NULL);
+    }
+    GEMM(&ly->w2, m, hidden, c->ffn, x, dim, GEMM_ADD, NULL);
+    return 0;
+}
+
+/* Run every layer over the batch; the final-normed states of the needed rows go to w->hid (n_out × dim). With a
+ * trace (then every row is needed), each layer's input and the last layer's output are copied there: (layers + 1) ×
+ * rows × dim floats. */
+static int forward(const llama *L, llama_ws *w, fwd_batch *b, const float *deep, size_t deep_layer_stride,
+                   float *trace)
+{
+    const llama_cfg *c = &L->c;
+    int R = b->rows, dim = c->dim, qkvd = (c->heads + 2 * c->kv_heads) * c->head_dim;
+    size_t plane = (size_t)R * dim;
+    if (c->positions == POS_LEARNED)
+        add_positions(L, b->x, R, b->pos);
     for (int l = 0; l < c->layers; l++) {
         const llama_layer *ly = &L->layers[l];
         if (b->deep)
             add_deep(b->x, R, dim, b->deep, deep + (size_t)l * deep_layer_stride);
-        rmsnorm_rows(w->xb, t, dim, b->x, dim, ly->attn_norm, R, dim, c->eps);
+        if (trace)
+            memcpy(trace + l * plane, b->x, plane * sizeof(float));
+        norm_rows(L, w->xb, L->act, b->x, ly->attn_norm, ly->attn_norm_b, R);
         GEMM(&ly->wqkv, R, w->xb, dim, w->qkv, qkvd, GEMM_STORE, NULL);
-        if (ly->bqkv) { /* biases first, then rotation: one pass here; otherwise attention rotates as it reads */
-            rope_rows(w->qkv, qkvd, 0, R, b->pos, c->heads, hd, L->rope, ly->bqkv);
-            rope_rows(w->qkv, qkvd, qd, R, b->pos, c->kv_heads, hd, L->rope, ly->bqkv + qd);
-            add_bias_rows(w->qkv, qkvd, qd + kvd, R, ly->bqkv + qd + kvd, kvd);
-        }
         int sel = l == c->layers - 1 && b->n_out < R;
-        if (attend(L, w, b, sel, ly->bqkv ? NULL : L->rope))
+        if (attend(L, w, b, sel, c->positions == POS_ROPE ? L->rope : NULL))
             return -1;
         float *x = b->x;
         int m = R;
@@ -520,13 +495,13 @@ static int forward(const llama *L, llama_ws *w, fwd_batch *b, const float *deep,
             x = w->xs;
             m = b->n_out;
         }
-        GEMM(&ly->wo, m, w->att, qd, x, dim, GEMM_ADD, NULL);
-        rmsnorm_rows(w->xb, t, dim, x, dim, ly->ffn_norm, m, dim, c->eps);
-        GEMM(&ly->w1, m, w->xb, dim, w->hg, c->ffn, GEMM_SILU, NULL);
-        GEMM(&ly->w3, m, w->xb, dim, w->hb, c->ffn, GEMM_MUL, w->hg);
-        GEMM(&ly->w2, m, w->hb, c->ffn, x, dim, GEMM_ADD, NULL);
-        if (l == c->layers - 1)
-            rmsnorm_rows(w->hid, ACT_F32, dim, x, dim, L->final_norm, b->n_out, dim, c->eps);
+        if (layer_rest(L, w, ly, x, m))
+            return -1;
+        if (l == c->layers - 1) {
+            if (trace)
+                memcpy(trace + (size_t)c->layers * plane, x, plane * sizeof(float));
+            norm_rows(L, w->hid, ACT_F32, x, L->final_norm, L->final_norm_b, b->n_out);
+        }
     }
     return 0;
 }
@@ -675,7 +650,7 @@ static int run_chunk(const llama *L, llama_ws *w, const lm_batch *b, const seq_p
         rows += plan[s].rows;
         n_out += plan[s].nout;
     }
-    if (ws_reserve(L, w, rows, n, n_out, n_out)) {
+    if (ws_reserve(L, w, rows, n, n_out)) {
         snprintf(w->err, sizeof w->err, "out of memory for a chunk of %d rows", rows);
         return -1;
     }
@@ -687,68 +662,84 @@ static int run_chunk(const llama *L, llama_ws *w, const lm_batch *b, const seq_p
     fwd_batch fb = {rows, n, n_out, seqs, w->pos, w->kend, w->bstart, w->outs, b->deep_prompts ? w->deep : NULL, w->x};
     for (int s = s0, r = 0, o = 0; s < s1; r += plan[s].rows, o += plan[s].nout, s++)
         fill_seq(L, b, &b->seqs[s], &plan[s], &fb, s - s0, r, o);
-    int rc = forward(L, w, &fb, b->deep_prompts, (size_t)b->prompt_len * L->c.dim);
+    int rc = forward(L, w, &fb, b->deep_prompts, (size_t)b->prompt_len * L->c.dim, NULL);
     if (!rc)
         rc = chunk_scores(L, w, b, &fb, s0, lab_rows, scores);
     free(seqs);
     return rc;
 }
 
+typedef struct score_job {
+    const llama *L;
+    const lm_batch *b;
+    const seq_plan *plan;
+    const float *lab_rows;
+    float *scores;
+} score_job;
+
+static int score_chunk(void *ctx, int slot, int s0, int s1)
+{
+    const score_job *j = ctx;
+    return run_chunk(j->L, &j->L->ws[slot], j->b, j->plan, s0, s1, j->lab_rows, j->scores);
+}
+
 static int llama_score(lm *m, const lm_batch *b, float *scores)
 {
     llama *L = m->impl;
-    int S = b->n_seqs, threads = m->opts.threads;
-    int chunk_rows = m->opts.chunk_rows > 0 ? m->opts.chunk_rows : DEFAULT_CHUNK_ROWS;
+    int S = b->n_seqs;
     seq_plan *plan = malloc((size_t)(S + 1) * sizeof *plan);
-    int *starts = malloc((size_t)(S + 2) * sizeof *starts);
+    int *rows = malloc((size_t)(S + 1) * sizeof *rows);
     float *lab_rows = b->raw_logits ? label_head_rows(L, b) : NULL;
     int max_rows = 1;
-    if (!plan || !starts || (b->raw_logits && !lab_rows)) {
-        free(plan), free(starts), free(lab_rows);
+    if (!plan || !rows || (b->raw_logits && !lab_rows)) {
+        free(plan), free(rows), free(lab_rows);
         return lm_fail(m, LM_ENOMEM, "out of memory planning a batch of %d sequences", S);
     }
-    /* whole sequences per chunk, up to chunk_rows rows (a longer sequence gets a chunk of its own) */
-    int n_chunks = 0;
-    for (int s = 0, rows = 0; s < S; s++) {
+    for (int s = 0; s < S; s++) {
         plan_seq(b, &b->seqs[s], &plan[s]);
-        if (plan[s].rows > max_rows)
-            max_rows = plan[s].rows;
-        if (s == 0 || rows + plan[s].rows > chunk_rows) {
-            starts[n_chunks++] = s;
-            rows = 0;
-        }
-        rows += plan[s].rows;
+        rows[s] = plan[s].rows;
+        max_rows = plan[s].rows > max_rows ? plan[s].rows : max_rows;
     }
-    starts[n_chunks] = S;
     if (rope_reserve(L, max_rows)) {
-        free(plan), free(starts), free(lab_rows);
+        free(plan), free(rows), free(lab_rows);
         return lm_fail(m, LM_ENOMEM, "out of memory for rotary tables");
     }
-    /* One chunk per thread, every product single-threaded, when there are chunks enough and a layer's weights stay in
-     * the shared cache (each thread streams them itself): no barriers at all. Measured on hidden 64 and 768 (the
-     * latter 0.53 s instead of 0.57-0.64 s per batch on 2 threads). Otherwise all threads go into each product. */
     const llama_cfg *c = &L->c;
     double layer_bytes = ((double)c->dim * (c->heads + 2 * c->kv_heads) * c->head_dim +
-                          (double)c->heads * c->head_dim * c->dim + 3.0 * c->dim * c->ffn) * act_size(L->act);
-    int outer = threads > 1 && n_chunks >= 2 * threads && layer_bytes <= 64e6;
-    int failed = -1;
-    if (outer) {
-#pragma omp parallel for schedule(dynamic, 1)
-        for (int k = 0; k < n_chunks; k++) {
-            int slot = omp_get_thread_num();
-            if (run_chunk(L, &L->ws[slot], b, plan, starts[k], starts[k + 1], lab_rows, scores)) {
-#pragma omp critical(llama_fail)
-                failed = slot;
-            }
-        }
-    } else { /* not inside an (inactive) parallel region: the products' own regions then reuse the pool's threads */
-        for (int k = 0; k < n_chunks && failed < 0; k++)
-            if (run_chunk(L, &L->ws[0], b, plan, starts[k], starts[k + 1], lab_rows, scores))
-                failed = 0;
-    }
-    free(plan), free(starts), free(lab_rows);
-    if (failed >= 0)
-        return lm_fail(m, LM_ENOMEM, "%s", L->ws[failed].err);
+                          (double)c->heads * c->head_dim * c->dim +
+                          (c->ffn_act == FFN_SWIGLU ? 3.0 : 2.0) * c->dim * c->ffn) * act_size(L->act);
+    score_job job = {L, b, plan, lab_rows, scores};
+    int failed;
+    int rc = run_chunks(rows, S, m->opts.chunk_rows, m->opts.threads, layer_bytes, score_chunk, &job, &failed);
+    free(plan), free(rows), free(lab_rows);
+    if (rc)
+        return lm_fail(m, LM_ENOMEM, "%s", failed >= 0 ? L->ws[failed].err : "out of memory");
+    return LM_OK;
+}
+
+/* Every row's state at the input of every layer and at the output of the last, for one sequence of a batch: its
+ * whole token sequence (tokens after read_pos too) with its prompt, no label rows. */
+static int llama_hidden(lm *m, const lm_batch *b, int s, float *out)
+{
+    llama *L = m->impl;
+    llama_ws *w = &L->ws[0];
+    lm_seq q = b->seqs[s];
+    q.read_pos = q.n - 1;
+    lm_batch one = *b;
+    one.n_labels = 0;
+    seq_plan p;
+    plan_seq(&one, &q, &p);
+    if (rope_reserve(L, p.rows) || ws_reserve(L, w, p.rows, 1, p.rows))
+        return lm_fail(m, LM_ENOMEM, "out of memory for a sequence of %d rows", p.rows);
+    fwd_seq seq;
+    fwd_batch fb = {p.rows, 1, p.rows, &seq, w->pos, w->kend, w->bstart, w->outs, b->deep_prompts ? w->deep : NULL,
+                    w->x};
+    fill_seq(L, &one, &q, &p, &fb, 0, 0, 0);
+    seq.nout = p.rows;
+    for (int i = 0; i < p.rows; i++)
+        w->outs[i] = i;
+    if (forward(L, w, &fb, b->deep_prompts, (size_t)b->prompt_len * L->c.dim, out))
+        return lm_fail(m, LM_ENOMEM, "%s", w->err);
     return LM_OK;
 }
 
@@ -759,7 +750,7 @@ static int run_plain(lm *m, const int *ids, int n, int nout)
 {
     llama *L = m->impl;
     llama_ws *w = &L->ws[0];
-    if (rope_reserve(L, n) || ws_reserve(L, w, n, 1, nout, nout))
+    if (rope_reserve(L, n) || ws_reserve(L, w, n, 1, nout))
         return lm_fail(m, LM_ENOMEM, "out of memory for a sequence of %d tokens", n);
     fwd_seq seq = {0, n, 0, nout};
     fwd_batch fb = {n, 1, nout, &seq, w->pos, w->kend, w->bstart, w->outs, NULL, w->x};
@@ -771,7 +762,7 @@ static int run_plain(lm *m, const int *ids, int n, int nout)
     }
     for (int i = 0; i < nout; i++)
         w->outs[i] = n - nout + i;
-    if (forward(L, w, &fb, NULL, 0))
+    if (forward(L, w, &fb, NULL, 0, NULL))
         return lm_fail(m, LM_ENOMEM, "%s", w->err);
     return LM_OK;
 }
@@ -832,17 +823,14 @@ static int forward_cached(llama *L, llama_ws *w, const int *ids, int keep, int n
         w->kend[i] = i + 1;
         w->bstart[i] = i + 1;
     }
+    if (c->positions == POS_LEARNED)
+        add_positions(L, w->x, fresh, w->pos + keep);
     for (int l = 0; l < c->layers; l++) {
         const llama_layer *ly = &L->layers[l];
         float *kv = kc->kv + (size_t)l * kc->cap * 2 * kvd;
         int last = l == c->layers - 1;
-        rmsnorm_rows(w->xb, t, dim, w->x, dim, ly->attn_norm, fresh, dim, c->eps);
+        norm_rows(L, w->xb, t, w->x, ly->attn_norm, ly->attn_norm_b, fresh);
         GEMM(&ly->wqkv, fresh, w->xb, dim, w->qkv, qkvd, GEMM_STORE, NULL);
-        if (ly->bqkv) {
-            rope_rows(w->qkv, qkvd, 0, fresh, w->pos + keep, c->heads, hd, L->rope, ly->bqkv);
-            rope_rows(w->qkv, qkvd, qd, fresh, w->pos + keep, c->kv_heads, hd, L->rope, ly->bqkv + qd);
-            add_bias_rows(w->qkv, qkvd, qd + kvd, fresh, ly->bqkv + qd + kvd, kvd);
-        }
         for (int i = 0; i < fresh; i++)
             memcpy(kv + (size_t)(keep + i) * 2 * kvd, w->qkv + (size_t)i * qkvd + qd, 2 * (size_t)kvd * sizeof(float));
         /* in the last layer only the last row goes on */
@@ -850,17 +838,14 @@ static int forward_cached(llama *L, llama_ws *w, const int *ids, int keep, int n
                        .q0 = keep, .kend = w->kend, .bstart = w->bstart, .pos = w->pos,
                        .qrows = last ? w->outs + fresh - 1 : w->outs, .nq = last ? 1 : fresh, .out = w->att,
                        .ldo = qd, .t = t};
-        if (attention_any(L, w, &sq, 1, ly->bqkv ? NULL : L->rope))
+        if (attention_any(L, w, &sq, 1, c->positions == POS_ROPE ? L->rope : NULL))
             return -1;
         float *x = last ? w->x + (size_t)(fresh - 1) * dim : w->x;
         int m = last ? 1 : fresh;
-        GEMM(&ly->wo, m, w->att, qd, x, dim, GEMM_ADD, NULL);
-        rmsnorm_rows(w->xb, t, dim, x, dim, ly->ffn_norm, m, dim, c->eps);
-        GEMM(&ly->w1, m, w->xb, dim, w->hg, c->ffn, GEMM_SILU, NULL);
-        GEMM(&ly->w3, m, w->xb, dim, w->hb, c->ffn, GEMM_MUL, w->hg);
-        GEMM(&ly->w2, m, w->hb, c->ffn, x, dim, GEMM_ADD, NULL);
+        if (layer_rest(L, w, ly, x, m))
+            return -1;
         if (last)
-            rmsnorm_rows(w->hid, ACT_F32, dim, x, dim, L->final_norm, 1, dim, c->eps);
+            norm_rows(L, w->hid, ACT_F32, x, L->final_norm, L->final_norm_b, 1);
     }
     return 0;
 }
@@ -875,7 +860,7 @@ static int llama_next_logits(lm *m, const int *ids, int n, float *out)
     int keep = 0;
     while (keep < kc->len && keep < n - 1 && kc->ids[keep] == ids[keep])
         keep++;
-    if (rope_reserve(L, n) || ws_reserve(L, w, n, 1, n, 1) || cache_reserve(L, n))
+    if (rope_reserve(L, n) || ws_reserve(L, w, n, 1, n) || cache_reserve(L, n))
         return lm_fail(m, LM_ENOMEM, "out of memory for a sequence of %d tokens", n);
     kc->len = keep; /* until the new rows are in */
     memcpy(kc->ids + keep, ids + keep, (size_t)(n - keep) * sizeof *ids);
@@ -891,4 +876,5 @@ static const lm_ops llama_ops = {
     .score = llama_score,
     .logits = llama_logits,
     .next_logits = llama_next_logits,
+    .hidden = llama_hidden,
 };

@@ -55,6 +55,9 @@ static int hf_src_read(void *ctx, llama_role role, int layer, float *dst, size_t
     case LR_W1: part = "mlp.gate_proj.weight"; shape[0] = F, shape[1] = D; break;
     case LR_W3: part = "mlp.up_proj.weight"; shape[0] = F, shape[1] = D; break;
     case LR_W2: part = "mlp.down_proj.weight"; shape[0] = D, shape[1] = F; break;
+    default: /* GPT-2's parts (gpt2.c) */
+        snprintf(err, errlen, "internal: a Llama checkpoint has no weight of role %d", (int)role);
+        return -1;
     }
     if (part)
         snprintf(name, sizeof name, "model.layers.%d.%s", layer, part);

@@ -45,6 +45,9 @@ static const struct {
     {"LlamaForCausalLM", llama_open_hf},   {"llama", llama_open_hf},
     {"MistralForCausalLM", llama_open_hf}, {"mistral", llama_open_hf},
     {"Qwen2ForCausalLM", llama_open_hf},   {"qwen2", llama_open_hf},
+    {"GPT2LMHeadModel", gpt2_open_hf},     {"gpt2", gpt2_open_hf},
+    {"BertForMaskedLM", bert_open_hf},     {"bert", bert_open_hf},
+    {"RobertaForMaskedLM", bert_open_hf},  {"roberta", bert_open_hf},
 };
 
 static int is_dir(const char *p)
@@ -103,7 +106,7 @@ static int open_hf(lm *m, const char *dir)
             }
         if (rc == -1)
             rc = lm_fail(m, LM_EUNSUPPORTED, "%s: architecture '%s' is not supported (supported: Llama, Mistral, "
-                         "Qwen2 causal LMs)", hf.config_path, arch);
+                         "Qwen2 and GPT-2 causal LMs; BERT and RoBERTa masked LMs)", hf.config_path, arch);
     }
     hf_close(&hf);
     return rc;
@@ -329,6 +332,52 @@ static int check_ids(lm *m, const int *ids, int n, const char *what, int index)
     return LM_OK;
 }
 
+int lm_thread_slots(const lm *m)
+{
+    return omp_get_max_threads() > m->opts.threads ? omp_get_max_threads() : m->opts.threads;
+}
+
+int lm_read_pos(const lm *m, const lm_seq *q)
+{
+    if (q->read_pos >= 0)
+        return q->read_pos;
+    if (m->info.kind == LM_MASKED && m->info.mask >= 0)
+        for (int i = 0; i < q->n; i++)
+            if (q->ids[i] == m->info.mask)
+                return i;
+    return q->n - 1;
+}
+
+/* A masked LM is read at its mask token: exactly one when read_pos is -1, and at read_pos when it is given. */
+static int check_mask(lm *m, const lm_seq *q, int s)
+{
+    int mask = m->info.mask, count = 0;
+    if (m->info.kind != LM_MASKED || mask < 0)
+        return LM_OK;
+    for (int i = 0; i < q->n; i++)
+        count += q->ids[i] == mask;
+    if (q->read_pos >= 0 && q->ids[q->read_pos] != mask)
+        return lm_fail(m, LM_EINVAL, "batch: sequence %d: read_pos %d holds token %d, not the mask token %d (a masked "
+                       "LM is read at its mask)", s, q->read_pos, q->ids[q->read_pos], mask);
+    if (q->read_pos < 0 && count == 0)
+        return lm_fail(m, LM_EINVAL, "batch: sequence %d has no mask token (id %d) to read", s, mask);
+    if (q->read_pos < 0 && count > 1)
+        return lm_fail(m, LM_EINVAL, "batch: sequence %d has %d mask tokens (id %d); set read_pos to the one to read",
+                       s, count, mask);
+    return LM_OK;
+}
+
+static int check_types(lm *m, const lm_seq *q, int s)
+{
+    int types = m->info.type_vocab > 1 ? m->info.type_vocab : 1;
+    for (int i = 0; q->type_ids && i < q->n; i++)
+        if (q->type_ids[i] < 0 || q->type_ids[i] >= types)
+            return lm_fail(m, LM_EINVAL, "batch: sequence %d: token type %d at index %d is outside 0..%d (the "
+                           "model has %d token type%s)", s, q->type_ids[i], i, types - 1, m->info.type_vocab,
+                           m->info.type_vocab == 1 ? "" : "s");
+    return LM_OK;
+}
+
 static int check_seq(lm *m, const lm_batch *b, int s, int max_label)
 {
     const lm_seq *q = &b->seqs[s];
@@ -340,7 +389,9 @@ static int check_seq(lm *m, const lm_batch *b, int s, int max_label)
     if (q->read_pos < -1 || q->read_pos >= q->n)
         return lm_fail(m, LM_EINVAL, "batch: sequence %d: read_pos %d is outside the sequence (0..%d, or -1)", s,
                        q->read_pos, q->n - 1);
-    int read = q->read_pos < 0 ? q->n - 1 : q->read_pos, L = b->prompt_len;
+    if ((max_label && (rc = check_mask(m, q, s))) || (rc = check_types(m, q, s)))
+        return rc;
+    int read = lm_read_pos(m, q), L = b->prompt_len;
     switch (q->mode) {
     case LM_PROMPT_NONE:
         break;
@@ -362,8 +413,9 @@ static int check_seq(lm *m, const lm_batch *b, int s, int max_label)
     default:
         return lm_fail(m, LM_EINVAL, "batch: sequence %d: unknown prompt mode %d", s, (int)q->mode);
     }
-    long long rows = (m->info.kind == LM_CAUSAL ? read + 1 : q->n) + (q->mode == LM_PROMPT_CAT ? L : 0);
-    if (m->info.kind == LM_CAUSAL)
+    /* max_label 0: lm_hidden_states, which runs every token */
+    long long rows = (m->info.kind == LM_CAUSAL && max_label ? read + 1 : q->n) + (q->mode == LM_PROMPT_CAT ? L : 0);
+    if (m->info.kind == LM_CAUSAL && max_label)
         rows += max_label - 1;
     if (rows > m->info.max_pos)
         return lm_fail(m, LM_EINVAL, "batch: sequence %d needs %lld positions (prompt rows and label tokens included) "
@@ -371,18 +423,19 @@ static int check_seq(lm *m, const lm_batch *b, int s, int max_label)
     return LM_OK;
 }
 
-static int check_batch(lm *m, const lm_batch *b, const float *scores)
+/* need_labels 0: labels are ignored (lm_hidden_states), and every sequence is checked at its full length */
+static int check_batch(lm *m, const lm_batch *b, const float *out, int need_labels)
 {
-    if (!b || !scores)
-        return lm_fail(m, LM_EINVAL, "lm_score: no batch or no output");
-    if (b->n_seqs < 0 || (b->n_seqs > 0 && !b->seqs) || b->n_labels < 1 || !b->labels || b->n_prompts < 0 ||
-        b->prompt_len < 0)
+    if (!b || !out)
+        return lm_fail(m, LM_EINVAL, "%s: no batch or no output", need_labels ? "lm_score" : "lm_hidden_states");
+    if (b->n_seqs < 0 || (b->n_seqs > 0 && !b->seqs) || (need_labels && (b->n_labels < 1 || !b->labels)) ||
+        b->n_prompts < 0 || b->prompt_len < 0)
         return lm_fail(m, LM_EINVAL, "batch: bad counts (n_seqs %d, n_labels %d, n_prompts %d, prompt_len %d)",
                        b->n_seqs, b->n_labels, b->n_prompts, b->prompt_len);
     if ((double)b->n_prompts * m->info.layers * b->prompt_len * m->info.hidden >= 2147483647.0)
         return lm_fail(m, LM_EINVAL, "batch: %d prompts of %d rows are too many", b->n_prompts, b->prompt_len);
-    int max_label = 1;
-    for (int j = 0; j < b->n_labels; j++) {
+    int max_label = need_labels ? 1 : 0;
+    for (int j = 0; need_labels && j < b->n_labels; j++) {
         if (b->labels[j].n < 1)
             return lm_fail(m, LM_EINVAL, "batch: label %d has no tokens", j);
         int rc = check_ids(m, b->labels[j].ids, b->labels[j].n, "batch: label", j);
@@ -401,11 +454,27 @@ static int check_batch(lm *m, const lm_batch *b, const float *scores)
 
 int lm_score(lm *m, const lm_batch *batch, float *scores)
 {
-    int rc = check_batch(m, batch, scores);
+    int rc = check_batch(m, batch, scores, 1);
     if (rc || batch->n_seqs == 0)
         return rc;
     int saved = threads_enter(m);
     rc = m->ops->score(m, batch, scores);
+    threads_leave(saved);
+    return rc;
+}
+
+int lm_hidden_states(lm *m, const lm_batch *batch, int seq, float *out)
+{
+    if (!m->ops->hidden)
+        return lm_fail(m, LM_EUNSUPPORTED, "%s: this model does not give its hidden states", m->path);
+    int rc = check_batch(m, batch, out, 0);
+    if (rc)
+        return rc;
+    if (seq < 0 || seq >= batch->n_seqs)
+        return lm_fail(m, LM_EINVAL, "lm_hidden_states: sequence %d is not in the batch (0..%d)", seq,
+                       batch->n_seqs - 1);
+    int saved = threads_enter(m);
+    rc = m->ops->hidden(m, batch, seq, out);
     threads_leave(saved);
     return rc;
 }
@@ -466,6 +535,9 @@ int lm_generate(lm *m, const int *ids, int n, int max_new, float temperature, ui
     int rc = check_ids(m, ids, n, "lm_generate: sequence", 0);
     if (rc)
         return rc;
+    if (!m->ops->next_logits)
+        return lm_fail(m, LM_EUNSUPPORTED, "%s: a %s model does not generate text (it is a masked LM)", m->path,
+                       m->info.arch);
     int V = m->info.vocab, cap = n + max_new < m->info.max_pos ? n + max_new : m->info.max_pos;
     int *seq = malloc((size_t)cap * sizeof *seq);
     float *logits = malloc((size_t)V * sizeof *logits);

@@ -69,6 +69,8 @@ typedef struct lm_info {
     int max_pos;        /* longest sequence (prompt rows included) the model accepts */
     int bos, eos, pad, unk, mask, cls, sep;
     int tied;           /* the output head is the input embedding table */
+    int ffn_gated;      /* the feed-forward has a gate (SwiGLU: three hidden × ffn matrices) rather than two */
+    int type_vocab;     /* token types (segments) the model embeds: 2 for BERT, 1 for RoBERTa, 0 for none */
     lm_dtype dtype;     /* compute type in use */
     int threads;        /* worker threads in use */
     const char *tokenizer; /* the tokenizer's kind ("llama2c", "spm-bpe", "byte-bpe", "wordpiece"), NULL if none */
@@ -100,6 +102,14 @@ int lm_detokenize(lm *m, const int *ids, int n, char *buf, size_t cap);
 
 /* ---- scoring label words under soft prompts ---- */
 
+/* Where a prompt goes, per kind of model:
+ *   causal LM (Llama, GPT-2): the prompt rows stand in for token embeddings: inserted rows take positions like tokens
+ *     (the tokens after them move L positions on; GPT-2 adds their position embeddings), added rows are added onto the
+ *     token embeddings;
+ *   masked LM (BERT, RoBERTa): the prompt meets the embedding output, after the embedding LayerNorm: added rows are
+ *     added to it; inserted rows go in as they are, with no position or token-type embedding, and the tokens keep the
+ *     positions they have without the prompt (their embeddings are those of the sequence without it); every row
+ *     attends to every row, the inserted ones included. */
 typedef enum lm_prompt_mode {
     LM_PROMPT_NONE = 0, /* the sequence uses no prompt */
     LM_PROMPT_CAT = 1,  /* insert the prompt's L rows as extra input rows before token index `prompt_pos` */
@@ -114,7 +124,11 @@ typedef struct lm_seq {
     lm_prompt_mode mode;
     int prompt_pos;
     int read_pos;        /* the row whose output is scored: the <mask> token of a masked LM; for a causal LM the last
-                            token of the prefix (the label is its continuation). -1 = the last token. */
+                            token of the prefix (the label is its continuation). -1 = the last token of a causal LM;
+                            for a masked LM the position of its mask token (exactly one must be there). A masked LM
+                            whose mask id is known (lm_info.mask >= 0) refuses a read_pos that does not hold it. */
+    const int *type_ids; /* token types (BERT's segment ids), n of them, each < max(1, lm_info.type_vocab); NULL = all
+                            0. Inserted prompt rows have none. */
 } lm_seq;
 
 /* A candidate label word: a short token sequence. */
@@ -145,24 +159,33 @@ typedef struct lm_batch {
 } lm_batch;
 
 /* Score every (sequence, label) pair into scores[s * n_labels + j]:
- *   masked LM: the logit of the label's first token at read_pos;
+ *   masked LM: the logit of the label's first token at read_pos (the MLM head's output before any softmax);
  *   causal LM: the sum of the label tokens' log-probabilities following the prefix ids[0 .. read_pos]
  *   (tokens after read_pos are ignored; a multi-token label is scored as its own continuation of the prefix).
  * Sequences are independent: batching, order and padding never change a score.
  * A cat-mode prompt makes the sequence L rows longer: n + L (+ label tokens - 1) must fit in max_pos.
  * Deep prompts, when given, are added at the same rows as the input prompt (the inserted rows in cat mode, rows
  * prompt_pos .. prompt_pos+L-1 in add mode) at the input of every layer l (l = 0 is the embedding output, so in cat mode
- * with prompts == NULL the inserted rows start from zero). */
+ * with prompts == NULL the inserted rows start from zero). A masked LM's first_token_only and raw_logits are moot. */
 int lm_score(lm *m, const lm_batch *batch, float *scores);
+
+/* The hidden states of sequence `seq` of a batch (its prompt, deep prompts and token types applied; labels ignored),
+ * for checking an engine against a reference and for BBTv2's per-layer prompt scale. out receives (layers + 1) ×
+ * rows × hidden floats, rows = the sequence's n tokens (all of them, also those after read_pos of a causal LM) plus
+ * the L inserted rows in cat mode, in sequence order. Entry l < layers is the input of layer l (its deep prompt
+ * added; entry 0 is the embedding output: for BERT/RoBERTa after the embedding LayerNorm and the prompt); entry
+ * `layers` is the output of the last layer (before a pre-norm model's final norm, before a masked LM's head). */
+int lm_hidden_states(lm *m, const lm_batch *batch, int seq, float *out);
 
 /* ---- plain language-model use (checking, `bbt generate`) ---- */
 
-/* Logits over the whole vocabulary at every position of one sequence (no prompt): out is n × vocab floats. */
+/* Logits over the whole vocabulary at every position of one sequence (no prompt): out is n × vocab floats (a masked
+ * LM: its MLM head at every position). */
 int lm_logits(lm *m, const int *ids, int n, float *out);
 
 /* Continue ids[0..n-1] by up to max_new tokens: greedy when temperature == 0, else sampled with the given seed.
  * Stops early at EOS (the EOS id is not written) or at max_pos. Writes the new ids into out (capacity max_new) and
- * returns how many were written, or a negative lm_status. */
+ * returns how many were written, or a negative lm_status (LM_EUNSUPPORTED for a masked LM). */
 int lm_generate(lm *m, const int *ids, int n, int max_new, float temperature, uint64_t seed, int *out);
 
 #ifdef __cplusplus

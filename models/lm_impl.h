@@ -1,7 +1,8 @@
 /* lm_impl.h — what an engine implements to sit behind lm.h (internal to models/).
  *
- * lm.c owns the handle, the tokenizer, argument checking and the thread setting; an engine (llama.c, later gpt2.c,
- * bert.c, a remote client) fills in lm_info and provides the operations below. Batches reach an engine already
+ * lm.c owns the handle, the tokenizer, argument checking and the thread setting; an engine (llama.c for the Llama
+ * family and, loaded by gpt2.c, GPT-2; bert.c for BERT and RoBERTa; a remote client) fills in lm_info and provides
+ * the operations below. Batches reach an engine already
  * checked against lm_info (ids < vocab, positions, prompt indices, lengths ≤ max_pos), so an engine only checks what
  * is particular to it.
  */
@@ -19,8 +20,11 @@ typedef struct lm_ops {
     /* lm_score, lm_logits: as in lm.h, arguments already checked */
     int (*score)(lm *m, const lm_batch *b, float *scores);
     int (*logits)(lm *m, const int *ids, int n, float *out);
-    /* logits (vocab floats) of the token following ids[0..n-1]; used by lm_generate */
+    /* logits (vocab floats) of the token following ids[0..n-1]; used by lm_generate. NULL: the model does not
+     * generate (a masked LM) */
     int (*next_logits)(lm *m, const int *ids, int n, float *out);
+    /* lm_hidden_states, arguments checked; NULL: not available */
+    int (*hidden)(lm *m, const lm_batch *b, int seq, float *out);
 } lm_ops;
 
 struct lm {
@@ -37,10 +41,18 @@ struct lm {
 /* Set the handle's message (printf-style) and return code. */
 int lm_fail(lm *m, int code, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 
+/* Scratch slots an engine keeps: one per OpenMP thread number a call may run on. */
+int lm_thread_slots(const lm *m);
+
+/* The row a sequence is read at (resolves read_pos = -1; the batch has been checked). */
+int lm_read_pos(const lm *m, const lm_seq *q);
+
 /* Engine openers: fill m->info (except path, threads, dtype, tokenizer), m->ops, m->impl, m->embeddings. */
 struct hf_model;
 int llama_open_hf(lm *m, struct hf_model *hf);
 int llama_open_llama2c(lm *m, const char *file);
+int gpt2_open_hf(lm *m, struct hf_model *hf);
+int bert_open_hf(lm *m, struct hf_model *hf);
 
 /* 1 if `file` looks like a llama2.c checkpoint (legacy header whose sizes match the file, or the "ak42" v1 header). */
 int llama2c_probe(const char *file);

@@ -5,7 +5,8 @@ include models/tokenizer.mk
 # The tokenizer fragment defines TOK_OBJ; stay buildable if it does not (yet).
 TOK_OBJ ?=
 
-MODELS_SRC := models/lm.c models/llama.c models/attention.c models/llama_hf.c models/llama2c.c models/hf.c models/safetensors.c \
+MODELS_SRC := models/lm.c models/llama.c models/gpt2.c models/bert.c models/chunks.c models/attention.c models/llama_hf.c \
+              models/llama2c.c models/hf.c models/safetensors.c \
               models/gemm.c models/kernels.c
 # kernels_isa.c (the hot loops) is built once per instruction set and kernels.c picks one at run time: GCC's vector
 # types then become AVX-512, AVX2 or SSE2 code without any intrinsics in the source.
@@ -53,8 +54,9 @@ $(MODELS_TEST): $(MODELS_TEST_OBJ) $(BENCH_TOOL_OBJ) $(MODELS_LIB)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(LDFLAGS) $^ -o $@ $(LIBS_MODELS) $(LIBS_TEST)
 
-# End-to-end checks of the commands (bbt generate, bbt bench, bbt info).
-TEST_SCRIPTS += tests/models/commands.sh
+# End-to-end checks of the commands (bbt generate, bbt bench, bbt info), and of BERT, RoBERTa and GPT-2 shaped models
+# through them and `bbt tune`.
+TEST_SCRIPTS += tests/models/commands.sh tests/models/encoders.sh
 
 # libFuzzer target for the safetensors header parser.
 FUZZ_TARGETS += safetensors

@@ -1,4 +1,5 @@
 /* safetensors.c — the safetensors reader and writer (see safetensors.h). */
+#define _DEFAULT_SOURCE /* madvise */
 #include "models/safetensors.h"
 
 #include <cjson/cJSON.h>
@@ -285,6 +286,20 @@ void st_close(st_file *f)
     memset(f, 0, sizeof *f);
 }
 
+/* Give back the memory of the whole pages inside a tensor's bytes: the loaders convert each tensor once, so loading
+ * never holds the mapped file and the converted weights at once (a page read again comes back from the file). */
+static void drop_pages(const st_file *f, const st_tensor *t)
+{
+    long page = sysconf(_SC_PAGESIZE);
+    if (page <= 0)
+        return;
+    uintptr_t lo = (uintptr_t)(f->map + f->h.data_start + t->begin), hi = (uintptr_t)(f->map + f->h.data_start + t->end);
+    lo = (lo + (uintptr_t)page - 1) / (uintptr_t)page * (uintptr_t)page;
+    hi = hi / (uintptr_t)page * (uintptr_t)page;
+    if (hi > lo)
+        madvise((void *)lo, hi - lo, MADV_DONTNEED);
+}
+
 int st_read_f32(const st_file *f, const st_tensor *t, float *dst, char *err, size_t errlen)
 {
     const unsigned char *src = f->map + f->h.data_start + t->begin;
@@ -292,14 +307,17 @@ int st_read_f32(const st_file *f, const st_tensor *t, float *dst, char *err, siz
     switch (t->dtype) {
     case ST_F32:
         memcpy(dst, src, (size_t)n * 4);
+        drop_pages(f, t);
         return 0;
     case ST_BF16:
         for (int64_t i = 0; i < n; i++)
             dst[i] = bf16_to_f32((uint16_t)(src[2 * i] | src[2 * i + 1] << 8));
+        drop_pages(f, t);
         return 0;
     case ST_F16:
         for (int64_t i = 0; i < n; i++)
             dst[i] = f16_to_f32((uint16_t)(src[2 * i] | src[2 * i + 1] << 8));
+        drop_pages(f, t);
         return 0;
     default:
         snprintf(err, errlen, "%s: tensor '%s' has dtype %s; weights must be F32, F16 or BF16", f->path, t->name,

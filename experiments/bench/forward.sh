@@ -1,56 +1,69 @@
 #!/usr/bin/env bash
-# forward.sh — the engine's forward pass against PyTorch, side by side, on a random-weight Llama of hidden 768,
-# 12 layers, 12 heads, FFN 2048, vocab 32000: one scoring batch of 32 sequences x 128 rows, 50 of them a soft prompt
-# (cat mode after BOS), labels read at the last row. Also times the GEMMs alone (the same products over the same rows,
-# nothing else): the bf16 floor of this machine for this batch.
+# forward.sh — the engine's forward pass against PyTorch, side by side, on random-weight models:
+#   llama: a Llama of hidden 768, 12 layers, 12 heads, FFN 2048, vocab 32000 (causal; labels read at the last row);
+#   bert:  a BERT-base-shaped masked LM, hidden 768, 12 layers, 12 heads, FFN 3072, vocab 50265 (read at the last
+#          row, the mask at the end; only the mask row goes past attention in the last layer, and the MLM head only
+#          there).
+# Each: one scoring batch of 32 sequences x 128 rows, 50 of them a soft prompt (cat mode after the first token). Also
+# times the GEMMs alone (the same products over the same rows, nothing else): the bf16 floor of this machine for this
+# batch.
 #
 # Rounds are interleaved (ours, PyTorch, GEMM-only, ours, ...) so that load from other processes on a shared machine
 # hits every contender alike. Two summaries: the median over rounds of each run's median ("…_s", "ratio_…"), and the
 # fastest single repetition seen ("…_min_s", "ratio_best_…"), which is what an unloaded machine gives when the load
 # comes and goes.
 #
-# Usage: experiments/bench/forward.sh            (env: BUILD=build THREADS=2 ROUNDS=3 REPS=5 MODEL_DIR=...)
-# Last line: {"ours_s":…,"torch_fp32_s":…,"torch_bf16_s":…,"ratio_vs_torch_bf16":…, …}
+# Usage: experiments/bench/forward.sh      (env: BUILD=build THREADS=2 ROUNDS=3 REPS=5 MODELS="llama bert"
+#                                           BENCH_DIR=/tmp/bbt-bench)
+# One line per model, the last lines of the output:
+#   {"model":"llama768","ours_s":…,"torch_fp32_s":…,"torch_bf16_s":…,"ratio_vs_torch_bf16":…, …}
+#   {"model":"bert768", …}
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 BUILD=${BUILD:-build}
 THREADS=${THREADS:-2}
 ROUNDS=${ROUNDS:-3}
 REPS=${REPS:-5}
-DIR=${MODEL_DIR:-/tmp/bbt-bench/llama768}
+MODELS=${MODELS:-llama bert}
+BENCH_DIR=${BENCH_DIR:-/tmp/bbt-bench}
 PY=/usr/bin/python3
 
 [ -x "$BUILD/bbt" ] && [ -x "$BUILD/make_model" ] && [ -x "$BUILD/gemm_limit" ] || { echo "run make first" >&2; exit 1; }
-if [ ! -f "$DIR/config.json" ]; then
-    echo "writing the model to $DIR" >&2
-    "$BUILD/make_model" --out "$DIR" --dim 768 --ffn 2048 --layers 12 --heads 12 --vocab 32000 --max-pos 2048
-fi
 batch=(--batch 32 --seq 128 --prompt-tokens 50 --threads "$THREADS")
 field() { $PY -c 'import json,sys; print(json.loads(sys.argv[1])[sys.argv[2]])' "$1" "$2"; }
 
-ours=() ours32=() tf32=() tbf16=() gemm=() mins=()
-for r in $(seq "$ROUNDS"); do
-    o=$("$BUILD/bbt" bench --model "$DIR" "${batch[@]}" --dtype bf16 --reps "$REPS")
-    o32=$("$BUILD/bbt" bench --model "$DIR" "${batch[@]}" --dtype f32 --reps "$REPS")
-    t=$($PY experiments/bench/torch_ref.py --model "$DIR" --batch 32 --seq 128 --prompt-tokens 50 \
-        --threads "$THREADS" --reps "$REPS")
-    g=$("$BUILD/gemm_limit" --dim 768 --ffn 2048 --layers 12 --heads 12 --rows 4096 --threads "$THREADS" --reps "$REPS")
-    echo "round $r: ours bf16 $o" >&2
-    echo "round $r: ours f32 $o32" >&2
-    echo "round $r: torch $t" >&2
-    echo "round $r: gemm-only bf16 $g" >&2
-    ours+=("$(field "$o" s_per_batch)"); ours32+=("$(field "$o32" s_per_batch)")
-    tf32+=("$(field "$t" torch_f32_s)"); tbf16+=("$(field "$t" torch_bf16_s)"); gemm+=("$(field "$g" gemm_s)")
-    mins+=("$(field "$o" s_min),$(field "$o32" s_min),$(field "$t" torch_f32_min_s),$(field "$t" torch_bf16_min_s),$(field "$g" gemm_min_s)")
-done
-$PY - "${ours[*]}" "${ours32[*]}" "${tf32[*]}" "${tbf16[*]}" "${gemm[*]}" "$THREADS" "${mins[*]}" <<'PYEOF'
+# run NAME DIR "make_model args" "gemm_limit args"
+run() {
+    local name=$1 dir=$2 make_args=$3 gemm_args=$4
+    if [ ! -f "$dir/config.json" ]; then
+        echo "writing the model to $dir" >&2
+        # shellcheck disable=SC2086
+        "$BUILD/make_model" --out "$dir" $make_args
+    fi
+    local ours=() ours32=() tf32=() tbf16=() gemm=() mins=() o o32 t g
+    for r in $(seq "$ROUNDS"); do
+        o=$("$BUILD/bbt" bench --model "$dir" "${batch[@]}" --dtype bf16 --reps "$REPS")
+        o32=$("$BUILD/bbt" bench --model "$dir" "${batch[@]}" --dtype f32 --reps "$REPS")
+        t=$($PY experiments/bench/torch_ref.py --model "$dir" --batch 32 --seq 128 --prompt-tokens 50 \
+            --threads "$THREADS" --reps "$REPS")
+        # shellcheck disable=SC2086
+        g=$("$BUILD/gemm_limit" $gemm_args --rows 4096 --threads "$THREADS" --reps "$REPS")
+        echo "$name round $r: ours bf16 $o" >&2
+        echo "$name round $r: ours f32 $o32" >&2
+        echo "$name round $r: torch $t" >&2
+        echo "$name round $r: gemm-only bf16 $g" >&2
+        ours+=("$(field "$o" s_per_batch)"); ours32+=("$(field "$o32" s_per_batch)")
+        tf32+=("$(field "$t" torch_f32_s)"); tbf16+=("$(field "$t" torch_bf16_s)"); gemm+=("$(field "$g" gemm_s)")
+        mins+=("$(field "$o" s_min),$(field "$o32" s_min),$(field "$t" torch_f32_min_s),$(field "$t" torch_bf16_min_s),$(field "$g" gemm_min_s)")
+    done
+    $PY - "$name" "${ours[*]}" "${ours32[*]}" "${tf32[*]}" "${tbf16[*]}" "${gemm[*]}" "$THREADS" "${mins[*]}" <<'PYEOF'
 import json, statistics, sys
 med = lambda s: statistics.median(float(x) for x in s.split())
-ours, ours32, tf32, tbf16, gemm = (med(a) for a in sys.argv[1:6])
-best = [min(float(r.split(",")[i]) for r in sys.argv[7].split()) for i in range(5)]
+ours, ours32, tf32, tbf16, gemm = (med(a) for a in sys.argv[2:7])
+best = [min(float(r.split(",")[i]) for r in sys.argv[8].split()) for i in range(5)]
 r = lambda x: round(x, 4)
-print(json.dumps({"ours_s": r(ours), "ours_f32_s": r(ours32), "torch_fp32_s": r(tf32), "torch_bf16_s": r(tbf16),
-                  "gemm_bf16_s": r(gemm), "threads": int(sys.argv[6]),
+print(json.dumps({"model": sys.argv[1], "ours_s": r(ours), "ours_f32_s": r(ours32), "torch_fp32_s": r(tf32),
+                  "torch_bf16_s": r(tbf16), "gemm_bf16_s": r(gemm), "threads": int(sys.argv[7]),
                   "ratio_vs_torch_bf16": round(tbf16 / ours, 3), "ratio_vs_torch_fp32": round(tf32 / ours, 3),
                   "ours_over_gemm_limit": round(ours / gemm, 3),
                   "ours_min_s": r(best[0]), "ours_f32_min_s": r(best[1]), "torch_fp32_min_s": r(best[2]),
@@ -59,3 +72,18 @@ print(json.dumps({"ours_s": r(ours), "ours_f32_s": r(ours32), "torch_fp32_s": r(
                   "ratio_best_vs_torch_fp32": round(best[2] / best[0], 3),
                   "best_ours_over_gemm_limit": round(best[0] / best[4], 3)}))
 PYEOF
+}
+
+lines=()
+for m in $MODELS; do
+    case $m in
+    llama) lines+=("$(run llama768 "${MODEL_DIR:-$BENCH_DIR/llama768}" \
+                     "--dim 768 --ffn 2048 --layers 12 --heads 12 --vocab 32000 --max-pos 2048" \
+                     "--dim 768 --ffn 2048 --layers 12 --heads 12")") ;;
+    bert) lines+=("$(run bert768 "$BENCH_DIR/bert768" \
+                    "--arch bert --dim 768 --ffn 3072 --layers 12 --heads 12 --vocab 50265 --max-pos 512" \
+                    "--dim 768 --ffn 3072 --layers 12 --heads 12 --gated 0")") ;;
+    *) echo "forward.sh: unknown model '$m' (llama, bert)" >&2; exit 1 ;;
+    esac
+done
+printf '%s\n' "${lines[@]}"

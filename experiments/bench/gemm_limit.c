@@ -1,10 +1,11 @@
-/* gemm_limit — the time a Llama forward pass spends in its matrix products alone: the floor the engine can approach.
+/* gemm_limit — the time a forward pass spends in its matrix products alone: the floor the engine can approach.
  *
  *   gemm_limit [--dim 768 --ffn 2048 --layers 12 --heads 12 --kv-heads 12 --rows 4096 --dtype bf16|f32
- *               --threads N --reps 5]
+ *               --threads N --reps 5 --gated 1|0]
  *
  * Runs, for every layer, the same four products as the engine (q|k|v, o, gate|up, down) over all rows, through the
- * same oneDNN wrapper, with the same packed weights; nothing else. Prints one JSON line with the median time.
+ * same oneDNN wrapper, with the same packed weights; nothing else. --gated 0: a feed-forward without a gate (BERT,
+ * GPT-2: up is ffn × dim, not 2·ffn × dim). Prints one JSON line with the median time.
  */
 #include <omp.h>
 #include <stdint.h>
@@ -38,7 +39,7 @@ static int cmp_double(const void *a, const void *b)
 
 int main(int argc, char **argv)
 {
-    int dim = 768, ffn = 2048, layers = 12, heads = 12, kv = 12, rows = 4096, threads = 0, reps = 5;
+    int dim = 768, ffn = 2048, layers = 12, heads = 12, kv = 12, rows = 4096, threads = 0, reps = 5, gated = 1;
     const char *dtype = "bf16";
     for (int i = 1; i + 1 < argc; i += 2) {
         const char *a = argv[i];
@@ -51,6 +52,7 @@ int main(int argc, char **argv)
         else if (!strcmp(a, "--rows")) rows = v;
         else if (!strcmp(a, "--threads")) threads = v;
         else if (!strcmp(a, "--reps")) reps = v;
+        else if (!strcmp(a, "--gated")) gated = v;
         else if (!strcmp(a, "--dtype")) dtype = argv[i + 1];
         else {
             fprintf(stderr, "gemm_limit: unknown option %s\n", a);
@@ -72,9 +74,10 @@ int main(int argc, char **argv)
         return 3;
     }
     /* weights: distinct per layer, as in the model */
-    int n_w = 4 * layers, shapes[4][2] = {{qkvd, dim}, {dim, qd}, {2 * ffn, dim}, {dim, ffn}};
+    int up = gated ? 2 * ffn : ffn;
+    int n_w = 4 * layers, shapes[4][2] = {{qkvd, dim}, {dim, qd}, {up, dim}, {dim, ffn}};
     gemm_weight *w = calloc((size_t)n_w, sizeof *w);
-    size_t biggest = (size_t)2 * ffn * (dim > ffn ? dim : ffn);
+    size_t biggest = (size_t)up * (dim > ffn ? dim : ffn);
     float *src = malloc(biggest * sizeof *src);
     uint64_t rng = 42;
     for (size_t i = 0; src && i < biggest; i++) /* random like trained weights (AMX power depends on the data) */
@@ -85,7 +88,7 @@ int main(int argc, char **argv)
             fprintf(stderr, "gemm_limit: %s\n", err);
             return 3;
         }
-    int widest = qkvd > 2 * ffn ? qkvd : 2 * ffn;
+    int widest = qkvd > up ? qkvd : up;
     void *a = calloc((size_t)rows * widest, act_size(t));
     float *c = calloc((size_t)rows * widest, sizeof *c);
     double *times = malloc((size_t)(reps + 1) * sizeof *times);
@@ -117,7 +120,7 @@ int main(int argc, char **argv)
     }
     qsort(times, (size_t)reps, sizeof *times, cmp_double);
     double med = times[reps / 2];
-    double flops = 2.0 * rows * layers * ((double)qkvd * dim + (double)dim * qd + 2.0 * ffn * dim + (double)dim * ffn);
+    double flops = 2.0 * rows * layers * ((double)qkvd * dim + (double)dim * qd + (double)up * dim + (double)dim * ffn);
     printf("{\"gemm_s\":%.6f,\"gemm_min_s\":%.6f,\"gflops\":%.1f,\"rows\":%d,\"dtype\":\"%s\",\"threads\":%d,\"qkv_s\":%.4f,\"o_s\":%.4f,"
            "\"gate_up_s\":%.4f,\"down_s\":%.4f}\n", med, times[0], flops / med * 1e-9, rows, t == ACT_BF16 ? "bf16" : "f32",
            omp_get_max_threads(), per_shape[0], per_shape[1], per_shape[2], per_shape[3]);

@@ -315,3 +315,208 @@ int mw_write_hf(const mw_model *m, const char *dir, st_dtype dtype, int shards, 
     cJSON_Delete(index);
     return rc;
 }
+
+/* ---- BERT, RoBERTa, GPT-2 ---- */
+
+/* A growing list of named random tensors. */
+typedef struct xlist {
+    st_out *t;
+    char **names;
+    float **data;
+    int n, cap, failed;
+    st_dtype dtype;
+    uint64_t rng;
+} xlist;
+
+static void xadd(xlist *l, const char *name, int64_t rows, int64_t cols, float center, float std)
+{
+    if (l->failed)
+        return;
+    if (l->n == l->cap) {
+        int cap = l->cap ? 2 * l->cap : 64;
+        st_out *t = realloc(l->t, (size_t)cap * sizeof *t);
+        char **nm = t ? realloc(l->names, (size_t)cap * sizeof *nm) : NULL;
+        float **d = nm ? realloc(l->data, (size_t)cap * sizeof *d) : NULL;
+        if (t)
+            l->t = t;
+        if (nm)
+            l->names = nm;
+        if (!d) {
+            l->failed = 1;
+            return;
+        }
+        l->data = d;
+        l->cap = cap;
+    }
+    size_t n = (size_t)(rows * (cols ? cols : 1));
+    char *copy = strdup(name);
+    float *x = malloc(n * sizeof *x);
+    if (!copy || !x) {
+        free(copy), free(x);
+        l->failed = 1;
+        return;
+    }
+    fill(x, n, center, std, &l->rng);
+    l->names[l->n] = copy;
+    l->data[l->n] = x;
+    l->t[l->n] = (st_out){copy, l->dtype, cols ? 2 : 1, {rows, cols}, x};
+    l->n++;
+}
+
+static void xlist_free(xlist *l)
+{
+    for (int i = 0; i < l->n; i++)
+        free(l->names[i]), free(l->data[i]);
+    free(l->t), free(l->names), free(l->data);
+}
+
+/* name = printf(fmt, ...) into a scratch buffer */
+#define XADD(l, rows, cols, center, std, ...)                                                                        \
+    do {                                                                                                              \
+        char nm_[200];                                                                                                \
+        snprintf(nm_, sizeof nm_, __VA_ARGS__);                                                                       \
+        xadd(l, nm_, rows, cols, center, std);                                                                        \
+    } while (0)
+
+static void encoder_tensors(const mw_xshape *s, xlist *l)
+{
+    int64_t D = s->dim, F = s->ffn, V = s->vocab;
+    int roberta = s->arch == MW_ROBERTA;
+    const char *p = roberta ? "roberta." : "bert.";
+    float wd = 1.0f / sqrtf((float)D), wf = 1.0f / sqrtf((float)F);
+    int64_t positions = s->max_pos + (roberta ? 2 : 0); /* RoBERTa: pad id 1, positions from 2 */
+    XADD(l, V, D, 0.0f, 0.5f, "%sembeddings.word_embeddings.weight", p);
+    XADD(l, positions, D, 0.0f, 0.1f, "%sembeddings.position_embeddings.weight", p);
+    XADD(l, s->types, D, 0.0f, 0.1f, "%sembeddings.token_type_embeddings.weight", p);
+    XADD(l, D, 0, 1.0f, 0.1f, "%sembeddings.LayerNorm.weight", p);
+    XADD(l, D, 0, 0.0f, 0.1f, "%sembeddings.LayerNorm.bias", p);
+    for (int i = 0; i < s->layers; i++) {
+        static const char *const qkv[3] = {"query", "key", "value"};
+        for (int k = 0; k < 3; k++) {
+            XADD(l, D, D, 0.0f, wd, "%sencoder.layer.%d.attention.self.%s.weight", p, i, qkv[k]);
+            XADD(l, D, 0, 0.0f, 0.1f, "%sencoder.layer.%d.attention.self.%s.bias", p, i, qkv[k]);
+        }
+        XADD(l, D, D, 0.0f, wd, "%sencoder.layer.%d.attention.output.dense.weight", p, i);
+        XADD(l, D, 0, 0.0f, 0.1f, "%sencoder.layer.%d.attention.output.dense.bias", p, i);
+        XADD(l, D, 0, 1.0f, 0.1f, "%sencoder.layer.%d.attention.output.LayerNorm.weight", p, i);
+        XADD(l, D, 0, 0.0f, 0.1f, "%sencoder.layer.%d.attention.output.LayerNorm.bias", p, i);
+        XADD(l, F, D, 0.0f, wd, "%sencoder.layer.%d.intermediate.dense.weight", p, i);
+        XADD(l, F, 0, 0.0f, 0.1f, "%sencoder.layer.%d.intermediate.dense.bias", p, i);
+        XADD(l, D, F, 0.0f, wf, "%sencoder.layer.%d.output.dense.weight", p, i);
+        XADD(l, D, 0, 0.0f, 0.1f, "%sencoder.layer.%d.output.dense.bias", p, i);
+        XADD(l, D, 0, 1.0f, 0.1f, "%sencoder.layer.%d.output.LayerNorm.weight", p, i);
+        XADD(l, D, 0, 0.0f, 0.1f, "%sencoder.layer.%d.output.LayerNorm.bias", p, i);
+    }
+    const char *h = roberta ? "lm_head." : "cls.predictions.", *t = roberta ? "lm_head." : "cls.predictions.transform.";
+    XADD(l, D, D, 0.0f, wd, "%sdense.weight", t);
+    XADD(l, D, 0, 0.0f, 0.1f, "%sdense.bias", t);
+    XADD(l, D, 0, 1.0f, 0.1f, "%s%s.weight", t, roberta ? "layer_norm" : "LayerNorm");
+    XADD(l, D, 0, 0.0f, 0.1f, "%s%s.bias", t, roberta ? "layer_norm" : "LayerNorm");
+    XADD(l, V, 0, 0.0f, 0.5f, "%sbias", h);
+    if (s->untied)
+        XADD(l, V, D, 0.0f, 0.5f, "%sdecoder.weight", h);
+}
+
+static void gpt2_tensors(const mw_xshape *s, xlist *l)
+{
+    int64_t D = s->dim, F = s->ffn, V = s->vocab;
+    float wd = 1.0f / sqrtf((float)D), wf = 1.0f / sqrtf((float)F);
+    XADD(l, V, D, 0.0f, 0.5f, "transformer.wte.weight");
+    XADD(l, s->max_pos, D, 0.0f, 0.1f, "transformer.wpe.weight");
+    for (int i = 0; i < s->layers; i++) { /* Conv1D weights: [in][out] */
+        XADD(l, D, 0, 1.0f, 0.1f, "transformer.h.%d.ln_1.weight", i);
+        XADD(l, D, 0, 0.0f, 0.1f, "transformer.h.%d.ln_1.bias", i);
+        XADD(l, D, 3 * D, 0.0f, wd, "transformer.h.%d.attn.c_attn.weight", i);
+        XADD(l, 3 * D, 0, 0.0f, 0.1f, "transformer.h.%d.attn.c_attn.bias", i);
+        XADD(l, D, D, 0.0f, wd, "transformer.h.%d.attn.c_proj.weight", i);
+        XADD(l, D, 0, 0.0f, 0.1f, "transformer.h.%d.attn.c_proj.bias", i);
+        XADD(l, D, 0, 1.0f, 0.1f, "transformer.h.%d.ln_2.weight", i);
+        XADD(l, D, 0, 0.0f, 0.1f, "transformer.h.%d.ln_2.bias", i);
+        XADD(l, D, F, 0.0f, wd, "transformer.h.%d.mlp.c_fc.weight", i);
+        XADD(l, F, 0, 0.0f, 0.1f, "transformer.h.%d.mlp.c_fc.bias", i);
+        XADD(l, F, D, 0.0f, wf, "transformer.h.%d.mlp.c_proj.weight", i);
+        XADD(l, D, 0, 0.0f, 0.1f, "transformer.h.%d.mlp.c_proj.bias", i);
+    }
+    XADD(l, D, 0, 1.0f, 0.1f, "transformer.ln_f.weight");
+    XADD(l, D, 0, 0.0f, 0.1f, "transformer.ln_f.bias");
+    if (s->untied)
+        XADD(l, V, D, 0.0f, wd, "lm_head.weight");
+}
+
+static char *xformer_config(const mw_xshape *s, st_dtype dtype)
+{
+    static const char *const arch[] = {"BertForMaskedLM", "RobertaForMaskedLM", "GPT2LMHeadModel"};
+    static const char *const type[] = {"bert", "roberta", "gpt2"};
+    cJSON *c = cJSON_CreateObject();
+    cJSON_AddItemToArray(cJSON_AddArrayToObject(c, "architectures"), cJSON_CreateString(arch[s->arch]));
+    cJSON_AddStringToObject(c, "model_type", type[s->arch]);
+    if (s->arch == MW_GPT2) {
+        cJSON_AddNumberToObject(c, "n_embd", s->dim);
+        cJSON_AddNumberToObject(c, "n_layer", s->layers);
+        cJSON_AddNumberToObject(c, "n_head", s->heads);
+        cJSON_AddNumberToObject(c, "n_inner", s->ffn);
+        cJSON_AddNumberToObject(c, "n_positions", s->max_pos);
+        cJSON_AddNumberToObject(c, "n_ctx", s->max_pos);
+        cJSON_AddNumberToObject(c, "layer_norm_epsilon", 1e-5);
+        cJSON_AddStringToObject(c, "activation_function", "gelu_new");
+        cJSON_AddNumberToObject(c, "bos_token_id", s->vocab - 1);
+        cJSON_AddNumberToObject(c, "eos_token_id", s->vocab - 1);
+    } else {
+        int roberta = s->arch == MW_ROBERTA;
+        cJSON_AddNumberToObject(c, "hidden_size", s->dim);
+        cJSON_AddNumberToObject(c, "num_hidden_layers", s->layers);
+        cJSON_AddNumberToObject(c, "num_attention_heads", s->heads);
+        cJSON_AddNumberToObject(c, "intermediate_size", s->ffn);
+        cJSON_AddNumberToObject(c, "max_position_embeddings", s->max_pos + (roberta ? 2 : 0));
+        cJSON_AddNumberToObject(c, "type_vocab_size", s->types);
+        cJSON_AddNumberToObject(c, "layer_norm_eps", roberta ? 1e-5 : 1e-12);
+        cJSON_AddNumberToObject(c, "pad_token_id", roberta ? 1 : 0);
+        if (roberta) {
+            cJSON_AddNumberToObject(c, "bos_token_id", 0);
+            cJSON_AddNumberToObject(c, "eos_token_id", 2);
+        }
+        cJSON_AddStringToObject(c, "hidden_act", "gelu");
+        cJSON_AddStringToObject(c, "position_embedding_type", "absolute");
+    }
+    cJSON_AddNumberToObject(c, "vocab_size", s->vocab);
+    cJSON_AddBoolToObject(c, "tie_word_embeddings", !s->untied);
+    cJSON_AddStringToObject(c, "torch_dtype", dtype == ST_F32 ? "float32" : dtype == ST_F16 ? "float16" : "bfloat16");
+    char *text = cJSON_Print(c);
+    cJSON_Delete(c);
+    return text;
+}
+
+int mw_write_xformer(const mw_xshape *s, uint64_t seed, const char *dir, st_dtype dtype, char *err, size_t errlen)
+{
+    if (mkdir(dir, 0755) && errno != EEXIST) {
+        snprintf(err, errlen, "%s: cannot create: %s", dir, strerror(errno));
+        return -1;
+    }
+    char path[4096];
+    snprintf(path, sizeof path, "%s/model.safetensors.index.json", dir);
+    unlink(path); /* a sharded layout from an earlier write would shadow this one */
+    char *text = xformer_config(s, dtype);
+    snprintf(path, sizeof path, "%s/config.json", dir);
+    const void *parts[] = {text};
+    size_t sizes[] = {text ? strlen(text) : 0};
+    int rc = text ? write_atomic(path, parts, sizes, 1, err, errlen) : -1;
+    if (!text)
+        snprintf(err, errlen, "%s: out of memory", dir);
+    free(text);
+    xlist l = {.dtype = dtype, .rng = seed};
+    if (!rc) {
+        if (s->arch == MW_GPT2)
+            gpt2_tensors(s, &l);
+        else
+            encoder_tensors(s, &l);
+        snprintf(path, sizeof path, "%s/model.safetensors", dir);
+        if (l.failed) {
+            snprintf(err, errlen, "%s: out of memory", dir);
+            rc = -1;
+        } else {
+            rc = st_write(path, l.t, l.n, err, errlen);
+        }
+    }
+    xlist_free(&l);
+    return rc;
+}

@@ -1,12 +1,17 @@
 #!/usr/bin/python3
-"""PyTorch reference timing for the Llama engine: the same safetensors model, the same batch, fp32 and bf16.
+"""PyTorch reference timing for the engine: the same safetensors model, the same batch, fp32 and bf16.
 
 Loads a Hugging Face layout directory (config.json + model.safetensors or shards; F32, F16 or BF16 tensors) by parsing
-safetensors with numpy (no other packages), builds the Llama architecture in plain PyTorch as Hugging Face defines it
-(RMSNorm, rotate_half rotary embedding, grouped-query attention, SwiGLU), and times a scoring batch shaped like
-`bbt bench`: B sequences of T rows, each BOS, an L-row soft prompt, then text tokens; causal attention; the output head
-applied to the last row only (what a scoring loop needs). Prints one JSON line {"torch_f32_s":…, "torch_bf16_s":…}
-with the median of --reps timed runs after a warm-up, per dtype (and the fastest run, "torch_f32_min_s", …).
+safetensors with numpy (no other packages), builds the architecture in plain PyTorch as Hugging Face defines it, and
+times a scoring batch shaped like `bbt bench`: B sequences of T rows, each a first token, an L-row soft prompt, then
+text tokens.
+  - Llama (RMSNorm, rotate_half rotary embedding, grouped-query attention, SwiGLU): causal attention; the output head
+    applied to the last row only (what a scoring loop needs).
+  - BERT / RoBERTa masked LMs (post-norm encoder, exact-erf GELU, the prompt rows inserted after the embedding
+    LayerNorm): bidirectional attention as matmul, softmax, matmul (torch 1.13 has no fused CPU attention),
+    the MLM head (dense, GELU, LayerNorm, decoder over the whole vocabulary) at the last row (the mask) only.
+Every layer runs on every row, as a PyTorch model does. Prints one JSON line {"torch_f32_s":…, "torch_bf16_s":…} with
+the median of --reps timed runs after a warm-up, per dtype (and the fastest run, "torch_f32_min_s", …).
 
 Usage: /usr/bin/python3 experiments/bench/torch_ref.py --model DIR [--batch 32 --seq 128 --prompt-tokens 50
            --threads 2 --reps 5 --dtypes f32,bf16]
@@ -20,6 +25,8 @@ import time
 
 import numpy as np
 import torch
+
+F = torch.nn.functional
 
 
 def read_safetensors(path):
@@ -120,6 +127,58 @@ class Llama(torch.nn.Module):
         return self.rms(x[:, -1], self.norm) @ self.head.T
 
 
+class MaskedLM(torch.nn.Module):
+    """BertForMaskedLM / RobertaForMaskedLM; forward takes the embedding output rows (prompt already inserted)."""
+
+    def __init__(self, cfg, t):
+        super().__init__()
+        self.roberta = cfg.get("model_type") == "roberta"
+        p = "roberta." if self.roberta else "bert."
+        self.H = cfg["hidden_size"]
+        self.heads = cfg["num_attention_heads"]
+        self.layers = cfg["num_hidden_layers"]
+        self.eps = cfg.get("layer_norm_eps", 1e-12)
+        P = lambda name: torch.nn.Parameter(torch.from_numpy(t[name]), requires_grad=False)
+        self.emb = P(p + "embeddings.word_embeddings.weight")
+        self.pos = P(p + "embeddings.position_embeddings.weight")
+        self.typ = P(p + "embeddings.token_type_embeddings.weight")
+        self.eln = torch.nn.ParameterList([P(p + "embeddings.LayerNorm.weight"), P(p + "embeddings.LayerNorm.bias")])
+        self.w = torch.nn.ParameterList()
+        for l in range(self.layers):
+            pre = "%sencoder.layer.%d." % (p, l)
+            for part in ("attention.self.query", "attention.self.key", "attention.self.value",
+                         "attention.output.dense", "attention.output.LayerNorm", "intermediate.dense", "output.dense",
+                         "output.LayerNorm"):
+                self.w.append(P(pre + part + ".weight"))
+                self.w.append(P(pre + part + ".bias"))
+        h = "lm_head." if self.roberta else "cls.predictions."
+        tr = "lm_head." if self.roberta else "cls.predictions.transform."
+        ln = tr + ("layer_norm" if self.roberta else "LayerNorm")
+        self.head = torch.nn.ParameterList([P(tr + "dense.weight"), P(tr + "dense.bias"), P(ln + ".weight"),
+                                            P(ln + ".bias"), P(h + "bias")])
+
+    def embed(self, ids):
+        n = ids.shape[0]
+        pos = torch.arange(n) + (2 if self.roberta else 0)
+        e = self.emb[ids] + self.pos[pos] + self.typ[0]
+        return F.layer_norm(e, (self.H,), self.eln[0], self.eln[1], self.eps)
+
+    def forward(self, x):
+        """x: [B, T, H] embedding output; returns the MLM logits of the last row [B, vocab]."""
+        B, T, H = x.shape
+        d = H // self.heads
+        split = lambda y: y.view(B, T, self.heads, d).transpose(1, 2)
+        for l in range(self.layers):
+            wq, bq, wk, bk, wv, bv, wo, bo, g1, b1, wi, bi, wd, bd, g2, b2 = self.w[16 * l:16 * l + 16]
+            q, k, v = split(F.linear(x, wq, bq)), split(F.linear(x, wk, bk)), split(F.linear(x, wv, bv))
+            a = torch.softmax((q @ k.transpose(-1, -2)) / d ** 0.5, dim=-1) @ v
+            x = F.layer_norm(x + F.linear(a.transpose(1, 2).reshape(B, T, H), wo, bo), (H,), g1, b1, self.eps)
+            x = F.layer_norm(x + F.linear(F.gelu(F.linear(x, wi, bi)), wd, bd), (H,), g2, b2, self.eps)
+        wt, bt, g, b, bias = self.head
+        z = F.layer_norm(F.gelu(F.linear(x[:, -1], wt, bt)), (H,), g, b, self.eps)
+        return z @ self.emb.T + bias
+
+
 def batch_rows(model, B, T, L):
     """Inputs as bbt bench builds them: BOS, L prompt rows (embedding rows), then pseudo-random tokens."""
     V = model.emb.shape[0]
@@ -127,10 +186,11 @@ def batch_rows(model, B, T, L):
     for _ in range(T - L - 1):
         s = (s * 6364136223846793005 + 1442695040888963407) & (2 ** 64 - 1)
         text.append((s >> 33) % V)
-    ids = torch.tensor([1] + text)
+    masked = isinstance(model, MaskedLM)
+    ids = torch.tensor([0 if masked else 1] + text)
     flat = model.emb.detach().reshape(-1)
     prompt = flat[(torch.arange(L * model.H) * 7919) % flat.numel()].view(L, model.H)
-    e = model.emb.detach()[ids]
+    e = model.embed(ids).detach() if masked else model.emb.detach()[ids]  # a masked LM: prompt after the LayerNorm
     row = torch.cat([e[:1], prompt, e[1:]])
     return row.unsqueeze(0).expand(B, T, model.H).contiguous()
 
@@ -147,7 +207,8 @@ def main():
     a = ap.parse_args()
     torch.set_num_threads(a.threads)
     cfg, tensors = load_model_dir(a.model)
-    model = Llama(cfg, tensors).eval()
+    masked = cfg.get("model_type") in ("bert", "roberta")
+    model = (MaskedLM if masked else Llama)(cfg, tensors).eval()
     out = {}
     for name in a.dtypes.split(","):
         dt = torch.float32 if name == "f32" else torch.bfloat16

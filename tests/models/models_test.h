@@ -2,6 +2,7 @@
 #ifndef BBT_TESTS_MODELS_TEST_H
 #define BBT_TESTS_MODELS_TEST_H
 
+#include <cjson/cJSON.h>
 #include <criterion/criterion.h>
 #include <math.h>
 #include <stdio.h>
@@ -110,6 +111,35 @@ static inline int golden_word(FILE *f, char *word)
             ;
     }
     return 0;
+}
+
+static inline void write_bytes(const char *path, const void *data, size_t n)
+{
+    FILE *f = fopen(path, "wb");
+    cr_assert(f);
+    cr_assert_eq(fwrite(data, 1, n, f), n);
+    fclose(f);
+}
+
+/* Rewrite a key of dir/config.json (value NULL: delete it). */
+static inline void edit_config(const char *dir, const char *key, cJSON *value)
+{
+    char path[4200];
+    snprintf(path, sizeof path, "%s/config.json", dir);
+    FILE *f = fopen(path, "rb");
+    cr_assert(f);
+    char buf[8192];
+    size_t n = fread(buf, 1, sizeof buf - 1, f);
+    buf[n] = 0;
+    fclose(f);
+    cJSON *c = cJSON_Parse(buf);
+    cJSON_DeleteItemFromObject(c, key);
+    if (value)
+        cJSON_AddItemToObject(c, key, value);
+    char *text = cJSON_Print(c);
+    write_bytes(path, text, strlen(text));
+    free(text);
+    cJSON_Delete(c);
 }
 
 /* A small random model shape exercising GQA and an untied head. */

@@ -1,8 +1,6 @@
 /* test_bad_input.c — every kind of bad input gets a clear error naming the file/field/value, never a crash. */
 #include "tests/models/models_test.h"
 
-#include <cjson/cJSON.h>
-
 /* The message of a failing lm_open must contain each of the given fragments. */
 static void expect_open_error(const char *path, int code, const char *frag1, const char *frag2)
 {
@@ -15,14 +13,6 @@ static void expect_open_error(const char *path, int code, const char *frag1, con
         cr_expect(strstr(err, frag1), "error '%s' does not mention '%s'", err, frag1);
     if (frag2)
         cr_expect(strstr(err, frag2), "error '%s' does not mention '%s'", err, frag2);
-}
-
-static void write_bytes(const char *path, const void *data, size_t n)
-{
-    FILE *f = fopen(path, "wb");
-    cr_assert(f);
-    cr_assert_eq(fwrite(data, 1, n, f), n);
-    fclose(f);
 }
 
 /* A safetensors file with the given header (length field = hdr_len unless 0) followed by data_bytes bytes. */
@@ -99,27 +89,6 @@ static char *model_dir(void)
     cr_assert_eq(mw_write_hf(&w, dir, ST_F32, 1, err, sizeof err), 0, "%s", err);
     mw_free(&w);
     return dir;
-}
-
-/* Rewrite a key of dir/config.json (value NULL: delete it). */
-static void edit_config(const char *dir, const char *key, cJSON *value)
-{
-    char path[4200];
-    snprintf(path, sizeof path, "%s/config.json", dir);
-    FILE *f = fopen(path, "rb");
-    cr_assert(f);
-    char buf[8192];
-    size_t n = fread(buf, 1, sizeof buf - 1, f);
-    buf[n] = 0;
-    fclose(f);
-    cJSON *c = cJSON_Parse(buf);
-    cJSON_DeleteItemFromObject(c, key);
-    if (value)
-        cJSON_AddItemToObject(c, key, value);
-    char *text = cJSON_Print(c);
-    write_bytes(path, text, strlen(text));
-    free(text);
-    cJSON_Delete(c);
 }
 
 Test(bad_input, config_problems)
@@ -239,31 +208,31 @@ Test(bad_input, bad_calls)
         lm_seq q;
         const char *frag;
     } cases[] = {
-        {{ids, 6, 0, LM_PROMPT_ADD, 5, -1}, "add mode needs tokens 5..6"},
-        {{ids, 6, 3, LM_PROMPT_CAT, 1, -1}, "uses prompt 3 but the batch has 1"},
-        {{ids, 6, 0, LM_PROMPT_CAT, 7, -1}, "cat prompt_pos 7"},
-        {{ids, 6, 0, LM_PROMPT_NONE, 0, 6}, "read_pos 6"},
-        {{ids, 0, 0, LM_PROMPT_NONE, 0, -1}, "is empty"},
-        {{ids, 6, 0, (lm_prompt_mode)9, 0, -1}, "unknown prompt mode 9"},
+        {{ids, 6, 0, LM_PROMPT_ADD, 5, -1, NULL}, "add mode needs tokens 5..6"},
+        {{ids, 6, 3, LM_PROMPT_CAT, 1, -1, NULL}, "uses prompt 3 but the batch has 1"},
+        {{ids, 6, 0, LM_PROMPT_CAT, 7, -1, NULL}, "cat prompt_pos 7"},
+        {{ids, 6, 0, LM_PROMPT_NONE, 0, 6, NULL}, "read_pos 6"},
+        {{ids, 0, 0, LM_PROMPT_NONE, 0, -1, NULL}, "is empty"},
+        {{ids, 6, 0, (lm_prompt_mode)9, 0, -1, NULL}, "unknown prompt mode 9"},
     };
     for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
         lm_batch b = {1, 2, prompts, NULL, 1, &cases[i].q, 1, labels, 0, 0};
         cr_expect_eq(lm_score(m, &b, scores), LM_EINVAL, "case %zu accepted", i);
         cr_expect(strstr(lm_errmsg(m), cases[i].frag), "case %zu: '%s' lacks '%s'", i, lm_errmsg(m), cases[i].frag);
     }
-    lm_seq fine = {ids, 6, 0, LM_PROMPT_NONE, 0, -1};
+    lm_seq fine = {ids, 6, 0, LM_PROMPT_NONE, 0, -1, NULL};
     lm_label bad_labels[1] = {{lab_bad, 1}}, empty_labels[1] = {{lab_ok, 0}};
     lm_batch b1 = {0, 0, NULL, NULL, 1, &fine, 1, bad_labels, 0, 0};
     cr_expect_eq(lm_score(m, &b1, scores), LM_EINVAL);
     cr_expect(strstr(lm_errmsg(m), "label 0: token id -1"), "%s", lm_errmsg(m));
     lm_batch b2 = {0, 0, NULL, NULL, 1, &fine, 1, empty_labels, 0, 0};
     cr_expect_eq(lm_score(m, &b2, scores), LM_EINVAL);
-    lm_batch b3 = {1, 2, NULL, NULL, 1, &(lm_seq){ids, 6, 0, LM_PROMPT_CAT, 1, -1}, 1, labels, 0, 0};
+    lm_batch b3 = {1, 2, NULL, NULL, 1, &(lm_seq){ids, 6, 0, LM_PROMPT_CAT, 1, -1, NULL}, 1, labels, 0, 0};
     cr_expect_eq(lm_score(m, &b3, scores), LM_EINVAL, "a prompt mode without prompts");
     static int longseq[600];
     for (int i = 0; i < 600; i++)
         longseq[i] = 5;
-    lm_batch b4 = {1, 2, prompts, NULL, 1, &(lm_seq){longseq, 511, 0, LM_PROMPT_CAT, 1, -1}, 1, labels, 0, 0};
+    lm_batch b4 = {1, 2, prompts, NULL, 1, &(lm_seq){longseq, 511, 0, LM_PROMPT_CAT, 1, -1, NULL}, 1, labels, 0, 0};
     cr_expect_eq(lm_score(m, &b4, scores), LM_EINVAL);
     cr_expect(strstr(lm_errmsg(m), "needs 513 positions"), "%s", lm_errmsg(m));
     lm_batch ok = {1, 2, prompts, NULL, 1, &fine, 1, labels, 0, 0};

@@ -49,8 +49,8 @@ static void run(lm *m, float *logits, float *scores)
         prompts[i] = 0.2f * (float)((i * 7919) % 101 - 50) / 50.0f;
     int l0[1] = {3}, l1[2] = {7, 11};
     lm_label labels[2] = {{l0, 1}, {l1, 2}};
-    lm_seq seqs[3] = {{ids, 20, 0, LM_PROMPT_CAT, 1, -1}, {ids, 15, 1, LM_PROMPT_ADD, 2, 12},
-                      {ids + 3, 9, 0, LM_PROMPT_NONE, 0, -1}};
+    lm_seq seqs[3] = {{ids, 20, 0, LM_PROMPT_CAT, 1, -1, NULL}, {ids, 15, 1, LM_PROMPT_ADD, 2, 12, NULL},
+                      {ids + 3, 9, 0, LM_PROMPT_NONE, 0, -1, NULL}};
     lm_batch b = {2, 3, prompts, NULL, 3, seqs, 2, labels, 0, 0};
     cr_assert_eq(lm_score(m, &b, scores), LM_OK, "%s", lm_errmsg(m));
 }
@@ -198,7 +198,7 @@ Test(formats, auto_attention_splits_by_length)
         ids[i] = (i * 7 + 3) % 50;
     int l0[1] = {5}, l1[2] = {6, 7};
     lm_label labels[2] = {{l0, 1}, {l1, 2}};
-    lm_seq seqs[2] = {{ids, 420, 0, LM_PROMPT_NONE, 0, -1}, {ids + 5, 40, 0, LM_PROMPT_NONE, 0, -1}};
+    lm_seq seqs[2] = {{ids, 420, 0, LM_PROMPT_NONE, 0, -1, NULL}, {ids + 5, 40, 0, LM_PROMPT_NONE, 0, -1, NULL}};
     float mixed[4], alone[4];
     lm_attention modes[3] = {LM_ATTN_AUTO, LM_ATTN_MATMUL, LM_ATTN_VECTOR};
     for (int k = 0; k < 3; k++) {

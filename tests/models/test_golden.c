@@ -147,7 +147,7 @@ static void check_scores(lm_dtype dtype, double tol, int chunk_rows)
     lm_seq seqs[8];
     for (int s = 0; s < g.n_seqs; s++) {
         golden_seq *q = &g.seqs[s];
-        seqs[s] = (lm_seq){q->ids, q->n, q->prompt, q->mode, q->prompt_pos, q->read_pos};
+        seqs[s] = (lm_seq){q->ids, q->n, q->prompt, q->mode, q->prompt_pos, q->read_pos, NULL};
     }
     for (int variant = 0; variant < 3; variant++) {
         lm_batch b = {g.P, g.L, g.prompts, NULL, g.n_seqs, seqs, 3, labels, variant == 1, variant == 2};

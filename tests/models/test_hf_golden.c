@@ -96,7 +96,7 @@ static void check_model(const mw_shape *shape, uint64_t seed, const char *golden
             labels[j] = (lm_label){g.label_ids[j], g.label_n[j]};
         lm_seq seqs[3];
         for (int s = 0; s < 3; s++)
-            seqs[s] = (lm_seq){g.ids, g.n, 0, g.mode[s], g.pos[s], g.read[s]};
+            seqs[s] = (lm_seq){g.ids, g.n, 0, g.mode[s], g.pos[s], g.read[s], NULL};
         lm_batch b = {1, g.L, g.prompts, NULL, 3, seqs, 3, labels, 0, 0};
         float scores[9];
         cr_assert_eq(lm_score(m, &b, scores), LM_OK, "%s", lm_errmsg(m));

@@ -49,7 +49,7 @@ Test(score_api, cat_prompt_equals_token_embeddings)
         memcpy(with, ids, (size_t)pos * sizeof(int));
         memcpy(with + pos, prompt_tokens, sizeof prompt_tokens);
         memcpy(with + pos + L, ids + pos, (size_t)(20 - pos) * sizeof(int));
-        lm_seq a = {ids, 20, 0, LM_PROMPT_CAT, pos, -1}, b = {with, 25, 0, LM_PROMPT_NONE, 0, -1};
+        lm_seq a = {ids, 20, 0, LM_PROMPT_CAT, pos, -1, NULL}, b = {with, 25, 0, LM_PROMPT_NONE, 0, -1, NULL};
         if (pos == 20) /* a prompt after the last token: the score reads the row before it */
             b.read_pos = 19;
         lm_batch ba = batch_of(prompt, 1, &a, 1), bb = batch_of(NULL, 0, &b, 1);
@@ -71,7 +71,7 @@ Test(score_api, add_zero_prompt_equals_none)
     fill_ids(ids, 30, 9);
     float zero[L * H] = {0}, some[L * H];
     fill_prompt(some, L * H, 3);
-    lm_seq add = {ids, 30, 0, LM_PROMPT_ADD, 1, -1}, none = {ids, 30, 0, LM_PROMPT_NONE, 0, -1};
+    lm_seq add = {ids, 30, 0, LM_PROMPT_ADD, 1, -1, NULL}, none = {ids, 30, 0, LM_PROMPT_NONE, 0, -1, NULL};
     lm_batch b0 = batch_of(zero, 1, &add, 1), b1 = batch_of(NULL, 0, &none, 1), b2 = batch_of(some, 1, &add, 1);
     float s0[3], s1[3], s2[3];
     score(m, &b0, s0);
@@ -98,7 +98,7 @@ Test(score_api, batch_equals_one_at_a_time)
         int pos = mode == LM_PROMPT_ADD ? (lens[s] > L + 1 ? 1 : 0) : s % 2;
         if (mode == LM_PROMPT_ADD && lens[s] < L)
             mode = LM_PROMPT_NONE;
-        seqs[s] = (lm_seq){ids[s], lens[s], s % 2, mode, pos, s == 4 ? 10 : -1};
+        seqs[s] = (lm_seq){ids[s], lens[s], s % 2, mode, pos, s == 4 ? 10 : -1, NULL};
         rev[S - 1 - s] = seqs[s];
     }
     float alone[S][3], together[S * 3], reversed[S * 3];
@@ -139,7 +139,7 @@ Test(score_api, padding_never_changes_a_score)
     float prompt[L * H];
     fill_prompt(prompt, L * H, 4);
     float ref[3];
-    lm_seq q = {ids, 20, 0, LM_PROMPT_CAT, 1, -1};
+    lm_seq q = {ids, 20, 0, LM_PROMPT_CAT, 1, -1, NULL};
     lm_batch b = batch_of(prompt, 1, &q, 1);
     score(m, &b, ref);
     for (int pad = 1; pad <= 40; pad += 13) {
@@ -147,8 +147,8 @@ Test(score_api, padding_never_changes_a_score)
         memcpy(padded, ids, 20 * sizeof(int));
         for (int i = 20; i < 20 + pad; i++)
             padded[i] = pad % 2 ? 0 : 2; /* <unk> or </s> padding */
-        lm_seq p = {padded, 20 + pad, 0, LM_PROMPT_CAT, 1, 19};
-        lm_seq mix[3] = {p, {ids, 60, 0, LM_PROMPT_NONE, 0, -1}, p};
+        lm_seq p = {padded, 20 + pad, 0, LM_PROMPT_CAT, 1, 19, NULL};
+        lm_seq mix[3] = {p, {ids, 60, 0, LM_PROMPT_NONE, 0, -1, NULL}, p};
         lm_batch bp = batch_of(prompt, 1, mix, 3);
         float s[9];
         score(m, &bp, s);
@@ -166,7 +166,7 @@ Test(score_api, scores_match_logits)
     fill_ids(ids, 16, 8);
     float *lg = malloc(16 * V * sizeof *lg);
     cr_assert_eq(lm_logits(m, ids, 16, lg), LM_OK);
-    lm_seq q = {ids, 16, 0, LM_PROMPT_NONE, 0, 9};
+    lm_seq q = {ids, 16, 0, LM_PROMPT_NONE, 0, 9, NULL};
     const float *row = lg + 9 * V;
     double mx = row[0], sum = 0.0;
     for (int i = 1; i < V; i++)
@@ -217,7 +217,7 @@ Test(score_api, deep_prompts)
     float prompt[L * H];
     fill_prompt(prompt, L * H, 6);
     float *deep = calloc((size_t)layers * L * H, sizeof *deep);
-    lm_seq q = {ids, 24, 0, LM_PROMPT_ADD, 2, -1};
+    lm_seq q = {ids, 24, 0, LM_PROMPT_ADD, 2, -1, NULL};
     lm_batch shallow = batch_of(prompt, 1, &q, 1), with_zero_deep = shallow;
     with_zero_deep.deep_prompts = deep;
     float s0[3], s1[3], s2[3], s3[3];
