@@ -222,6 +222,10 @@ static void pending_fields(io *s, cmaes *es)
             !io_check(s, es->row_count, 0, es->rows_cap, "row_count") || !io_check(s, es->tpa_pair, 0, 1, "tpa_pair") ||
             !io_check(s, es->mirror_pairs, 0, es->par.lambda, "mirror_pairs"))
             return;
+        /* cmaes_tell reads exactly this many f values: each candidate and re-evaluation point evals_per times */
+        int rows = (es->par.lambda + es->reev_count) * es->evals_per;
+        if (!io_check(s, es->row_count, rows, rows, "row_count"))
+            return;
     }
     io_f64s(s, es->Z, lam * n, "Z");
     io_f64s(s, es->Y, lam * n, "Y");
