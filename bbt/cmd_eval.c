@@ -193,7 +193,8 @@ static int names_column(const char *text, const char *name)
  * the two texts). A first line that names the task's text column makes it a table. */
 static int read_inputs(const task *t, const char *name, char *text, size_t len, dataset *d, bbt_error *err)
 {
-    int is_table = text[strspn(text, " \t\r\n")] == '{' || names_column(text, t->col_text_a);
+    const char *start = text + table_bom_len(text);
+    int is_table = start[strspn(start, " \t\r\n")] == '{' || names_column(start, t->col_text_a);
     char *cols[2] = {t->col_text_a, t->col_text_b};
     table tb;
     if (is_table ? table_parse(&tb, name, text, len, TABLE_AUTO, err)

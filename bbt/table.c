@@ -273,11 +273,19 @@ static table_format guess_format(const char *path, const char *text)
     return memchr(text, '\t', first_line) ? TABLE_TSV : TABLE_CSV;
 }
 
+size_t table_bom_len(const char *text)
+{
+    return strncmp(text, "\xEF\xBB\xBF", 3) ? 0 : 3;
+}
+
 int table_parse(table *t, const char *name, char *text, size_t len, table_format format, bbt_error *err)
 {
     memset(t, 0, sizeof *t);
     t->path = xstrdup(name);
     int rc = 0;
+    size_t bom = table_bom_len(text); /* not part of the first column's name */
+    text += bom;
+    len -= bom;
     if (strlen(text) != len)
         rc = bbt_fail(err, "%s: contains NUL bytes (not a text file)", name);
     if (!rc) {
@@ -302,7 +310,7 @@ int table_parse_lines(table *t, const char *name, char *text, char *const *cols,
     t->cols = xcalloc((size_t)n_cols, sizeof *t->cols);
     for (int i = 0; i < n_cols; i++)
         t->cols[i] = xstrdup(cols[i]);
-    int rc = parse_tsv(t, text, err); /* with the header already there, every line is a row */
+    int rc = parse_tsv(t, text + table_bom_len(text), err); /* with the header already there, every line is a row */
     if (rc)
         table_free(t);
     return rc;

@@ -3,7 +3,8 @@
  * Reads TSV (tab-separated, header line, no quoting: the GLUE layout), CSV (RFC 4180: quotes, "" escapes, newlines
  * inside quotes) and JSONL (one JSON object per line; strings, numbers and booleans become cells; the first object's
  * keys, in order, plus any new keys later, become columns). The format comes from the extension (.tsv, .csv, .jsonl,
- * .json) or, failing that, from the content. Every row remembers the line it started on, for error messages.
+ * .json) or, failing that, from the content. Every row remembers the line it started on, for error messages. A UTF-8
+ * byte-order mark at the start (spreadsheet exports) is skipped; CRLF line ends are read as LF.
  */
 #ifndef BBT_TABLE_H
 #define BBT_TABLE_H
@@ -31,6 +32,9 @@ void table_free(table *t);
 /* Lines of plain text without a header: each line is a row, its fields separated by tabs, the columns named by cols.
  * Blank lines are skipped. */
 int table_parse_lines(table *t, const char *name, char *text, char *const *cols, int n_cols, bbt_error *err);
+
+/* 3 when text starts with a UTF-8 byte-order mark, else 0. */
+size_t table_bom_len(const char *text);
 
 /* Index of a column by name, or -1. */
 int table_col(const table *t, const char *name);

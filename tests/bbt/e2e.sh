@@ -110,6 +110,9 @@ printf 'a gorgeous , witty , seductive movie .\nthe worst film of the year .\n' 
 grep -qvE '^(bad|great)$' "$work/pred" && fail "predict printed something other than label words: $(cat "$work/pred")"
 "$BBT" predict --run "$work/a" --index "$ASSETS/tasks/sst2/16-13/dev.tsv" >"$work/pred2"
 [ "$(wc -l <"$work/pred2")" = 32 ] || fail "predict on a TSV file: $(wc -l <"$work/pred2") lines"
+printf '\xef\xbb\xbftext\tlabel\r\ngood movie\t1\r\nbad\t0\r\n' >"$work/bom.tsv"   # a spreadsheet's export
+"$BBT" predict --run "$work/a" "$work/bom.tsv" >"$work/pred3" || fail "predict on a TSV with a BOM and CRLF failed"
+[ "$(wc -l <"$work/pred3")" = 2 ] || fail "predict on a TSV with a BOM: $(wc -l <"$work/pred3") lines"
 
 echo "-- sample and tasks"
 "$BBT" sample --input "$ASSETS/full/sst2/train.tsv" --k 16 --seed 21 --out "$work/s1" 2>/dev/null

@@ -245,6 +245,33 @@ Test(table, bad_rows_name_the_line)
     free(p4);
 }
 
+/* Spreadsheet programs and Windows editors write a UTF-8 byte-order mark and CRLF line ends. */
+Test(table, byte_order_mark_and_crlf)
+{
+    const char *files[][2] = {{"b.tsv", "\xEF\xBB\xBFtext\tlabel\r\ngood\t1\r\n"},
+                              {"b.csv", "\xEF\xBB\xBFtext,label\r\ngood,1\r\n"},
+                              {"b.jsonl", "\xEF\xBB\xBF{\"text\": \"good\", \"label\": 1}\r\n"}};
+    for (int i = 0; i < 3; i++) {
+        char *path = temp_file(files[i][0], files[i][1]);
+        bbt_error err;
+        table tb;
+        cr_assert_eq(table_read(&tb, path, TABLE_AUTO, &err), 0, "%s: %s", files[i][0], err.msg);
+        cr_assert_eq(table_col(&tb, "text"), 0, "%s: first column is \"%s\"", files[i][0], tb.cols[0]);
+        cr_assert_eq(tb.n_rows, 1);
+        cr_assert_str_eq(tb.cells[0][table_col(&tb, "label")], "1");
+        table_free(&tb);
+        free(path);
+    }
+    char text[] = "\xEF\xBB\xBFgood movie\r\nbad\n";
+    char *cols[] = {"text"};
+    bbt_error err;
+    table tb;
+    cr_assert_eq(table_parse_lines(&tb, "(stdin)", text, cols, 1, &err), 0, "%s", err.msg);
+    cr_assert_eq(tb.n_rows, 2);
+    cr_assert_str_eq(tb.cells[0][0], "good movie");
+    table_free(&tb);
+}
+
 Test(table, tsv_round_trip)
 {
     char *in = temp_file("in.tsv", "text\tlabel\nfirst\t0\nsecond one\t1\n");
