@@ -12,8 +12,6 @@
 
 static int write_splits(const char *dir, const table *train, const table *dev, bbt_error *err)
 {
-    if (mkdir(dir, 0755) != 0 && errno != EEXIST)
-        return bbt_fail(err, "--out %s: cannot create: %s", dir, strerror(errno));
     char *tp = path_join(dir, "train.tsv"), *dp = path_join(dir, "dev.tsv");
     int rc = table_write_tsv(train, tp, err) || table_write_tsv(dev, dp, err);
     free(tp);
@@ -48,7 +46,10 @@ int cmd_sample(int argc, char **argv)
         table in, train, dev;
         sample_options o = {k, (uint64_t)seed, text_col, text_b_col, label_col};
         rc = EXIT_OK;
-        if (table_read(&in, input, TABLE_AUTO, &err)) {
+        if (make_dirs(out, &err)) {
+            bbt_prefix(&err, "--out ");
+            rc = EXIT_INPUT;
+        } else if (table_read(&in, input, TABLE_AUTO, &err)) {
             rc = EXIT_INPUT;
         } else {
             if (sample_fewshot(&in, &o, &train, &dev, &err)) {

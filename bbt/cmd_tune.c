@@ -137,8 +137,8 @@ static int resolve_defaults(tune_cli *c, bbt_error *err)
 /* A run directory that holds nothing of a run, or --force (then the old run's files go). Never silently overwrite. */
 static int prepare_out_dir(const char *dir, int force, bbt_error *err)
 {
-    if (mkdir(dir, 0755) != 0 && errno != EEXIST)
-        return bbt_fail(err, "--out %s: cannot create: %s", dir, strerror(errno));
+    if (make_dirs(dir, err))
+        return bbt_prefix(err, "--out ");
     const char *files[] = {"config.json", CHECKPOINT_FILE, "log.jsonl", "prompt.json", "prompt.safetensors",
                            "summary.json"};
     char *ckpt = path_join(dir, CHECKPOINT_FILE);

@@ -164,6 +164,31 @@ int write_file_atomic(const char *path, const void *data, size_t len, bbt_error 
     return 0;
 }
 
+int make_dirs(const char *dir, bbt_error *err)
+{
+    if (!*dir)
+        return bbt_fail(err, "\"\": an empty directory name");
+    char *path = xstrdup(dir);
+    int rc = 0;
+    /* Each prefix that ends before a '/', then the whole path. */
+    for (char *p = path + 1;; p++) {
+        if (*p != '/' && *p != 0)
+            continue;
+        char c = *p;
+        *p = 0;
+        struct stat st;
+        if (mkdir(path, 0755) != 0 && errno != EEXIST)
+            rc = bbt_fail(err, "%s: cannot create the directory %s: %s", dir, path, strerror(errno));
+        else if (stat(path, &st) != 0 || !S_ISDIR(st.st_mode))
+            rc = bbt_fail(err, "%s: %s is a file, not a directory", dir, path);
+        *p = c;
+        if (rc || c == 0)
+            break;
+    }
+    free(path);
+    return rc;
+}
+
 double now_seconds(void)
 {
     struct timespec ts;

@@ -143,6 +143,10 @@ expect 2 'prompt-len 600: the model .* takes at most 512' "$BBT" tune --prompt-l
 expect 2 'shape \[4, 64\].*needs \[8, 64\]' "$BBT" tune "${small[@]}" --prompt-mode cat \
     --init-prompt "$work/cat4/prompt.safetensors" --out "$work/x7"
 expect 1 'unknown option' "$BBT" tune --bugdet 10
+expect 2 'nocol.tsv is a file, not a directory' "$BBT" tune "${small[@]}" --out "$work/nocol.tsv/run"
+expect 2 'nocol.tsv is a file, not a directory' "$BBT" sample --input "$ASSETS/full/sst2/train.tsv" --out "$work/nocol.tsv"
+"$BBT" tune "${small[@]}" --budget 6 --out "$work/new/nested/run" >/dev/null || fail "--out with missing parents"
+[ -f "$work/new/nested/run/summary.json" ] || fail "no run in --out DIR whose parents did not exist"
 expect 1 'not a valid integer' "$BBT" tune --budget ten
 
 echo "-- a damaged checkpoint is refused and never overwritten"
