@@ -40,6 +40,9 @@ int cmd_sample(int argc, char **argv)
     if (rc == 0 && (!input || !out)) {
         fprintf(stderr, "bbt sample: --input FILE and --out DIR are required\n");
         rc = -1;
+    } else if (rc == 0 && k < 1) {
+        fprintf(stderr, "bbt sample: --k %d: must be at least 1\n", k);
+        rc = -1;
     }
     if (rc == 0) {
         bbt_error err;

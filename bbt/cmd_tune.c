@@ -51,18 +51,11 @@ static int file_exists(const char *path)
 /* Where the data comes from, first match: --train/--dev[/--test] files; --data DIR holding {train,dev,test}.tsv, or a
  * task folder DIR/16-<seed>/{train,dev}.tsv + DIR/test.tsv; the shared assets' folder of a built-in task. The test split
  * is optional (yelpp has none). */
-static int resolve_data(tune_cli *c, bbt_error *err)
+static int resolve_data(tune_cli *c)
 {
     tune_config *cfg = &c->cfg;
-    if (cfg->train || cfg->dev || cfg->test) {
-        if (!cfg->train || !cfg->dev)
-            return bbt_fail(err, "give both --train and --dev (and --test if there is one)");
-        if (c->data)
-            return bbt_fail(err, "give --data DIR or --train/--dev files, not both");
+    if (cfg->train || cfg->dev || cfg->test)
         return 0;
-    }
-    if (!c->data && !cfg->task)
-        return bbt_fail(err, "a task from --task-file needs its data: give --data DIR or --train F --dev F [--test F]");
     char *dir = c->data ? xstrdup(c->data) : path_join(c->assets, "tasks");
     if (!c->data) {
         char *task_dir = path_join(dir, cfg->task);
@@ -96,11 +89,35 @@ static void make_absolute(char **path)
         config_set(path, buf);
 }
 
-static int resolve_defaults(tune_cli *c, bbt_error *err)
+/* What can be told wrong from the command line alone (a usage error, exit 1): values out of range, options that
+ * exclude or need each other. Files are looked at later (input errors). */
+static int check_options(tune_cli *c, bbt_error *err)
 {
     tune_config *cfg = &c->cfg;
     if (cfg->task && cfg->task_file)
         return bbt_fail(err, "give --task or --task-file, not both");
+    if (c->label_space) {
+        if (!strcmp(c->label_space, "auto"))
+            cfg->label_space = -1;
+        else if (!strcmp(c->label_space, "yes") || !strcmp(c->label_space, "no"))
+            cfg->label_space = !strcmp(c->label_space, "yes");
+        else
+            return bbt_fail(err, "--label-space %s: expected yes, no or auto", c->label_space);
+    }
+    if (cfg->train || cfg->dev || cfg->test) {
+        if (!cfg->train || !cfg->dev)
+            return bbt_fail(err, "give both --train and --dev (and --test if there is one)");
+        if (c->data)
+            return bbt_fail(err, "give --data DIR or --train/--dev files, not both");
+    } else if (cfg->task_file && !c->data) {
+        return bbt_fail(err, "a task from --task-file needs its data: give --data DIR or --train F --dev F [--test F]");
+    }
+    return tune_config_check(cfg, err);
+}
+
+static int resolve_defaults(tune_cli *c, bbt_error *err)
+{
+    tune_config *cfg = &c->cfg;
     if (!cfg->task && !cfg->task_file)
         config_set(&cfg->task, "sst2");
     int need_assets = !cfg->model || (!c->data && !cfg->train && !cfg->dev && !cfg->test);
@@ -116,17 +133,9 @@ static int resolve_defaults(tune_cli *c, bbt_error *err)
         config_set(&cfg->model, m);
         free(m);
     }
-    if (c->label_space) {
-        if (!strcmp(c->label_space, "auto"))
-            cfg->label_space = -1;
-        else if (!strcmp(c->label_space, "yes") || !strcmp(c->label_space, "no"))
-            cfg->label_space = !strcmp(c->label_space, "yes");
-        else
-            return bbt_fail(err, "--label-space %s: expected yes, no or auto", c->label_space);
-    }
     cfg->noise_handling = c->noise;
     cfg->first_token_only = c->first_token;
-    if (resolve_data(c, err))
+    if (resolve_data(c))
         return -1;
     char **paths[] = {&cfg->model, &cfg->task_file, &cfg->train, &cfg->dev, &cfg->test, &cfg->init_prompt};
     for (size_t i = 0; i < sizeof paths / sizeof paths[0]; i++)
@@ -269,6 +278,10 @@ static int resume_run(tune_cli *c, int argc, char **argv)
 static int new_run(tune_cli *c)
 {
     bbt_error err;
+    if (check_options(c, &err)) {
+        fprintf(stderr, "bbt tune: %s\n", err.msg);
+        return EXIT_USAGE;
+    }
     if (resolve_defaults(c, &err)) {
         fprintf(stderr, "bbt tune: %s\n", err.msg);
         return EXIT_INPUT;

@@ -148,6 +148,11 @@ expect 2 'nocol.tsv is a file, not a directory' "$BBT" sample --input "$ASSETS/f
 "$BBT" tune "${small[@]}" --budget 6 --out "$work/new/nested/run" >/dev/null || fail "--out with missing parents"
 [ -f "$work/new/nested/run/summary.json" ] || fail "no run in --out DIR whose parents did not exist"
 expect 1 'not a valid integer' "$BBT" tune --budget ten
+# a value out of range or options that exclude each other are usage errors too, like a malformed number
+expect 1 'budget 0: must be' "$BBT" tune --budget 0
+expect 1 'expected bf16 or f32' "$BBT" tune --dtype f16
+expect 1 'not both' "$BBT" tune --task sst2 --task-file "$work/pair.json"
+expect 1 'k 0: must be at least 1' "$BBT" sample --input "$work/tiny.tsv" --k 0 --out "$work/x11"
 
 echo "-- a damaged checkpoint is refused and never overwritten"
 cp -r "$work/c" "$work/d"
