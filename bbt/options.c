@@ -14,7 +14,17 @@ void opt_print_help(const opt_spec *spec, FILE *out)
         const opt *o = &spec->opts[i];
         char left[64];
         snprintf(left, sizeof left, "--%s%s%s", o->name, o->metavar ? " " : "", o->metavar ? o->metavar : "");
-        fprintf(out, "  %-24s %s\n", left, o->help);
+        /* Help continues under itself: after a '\n' in the text, and after an option too long for its column. */
+        if (strlen(left) > 24)
+            fprintf(out, "  %s\n  %-24s ", left, "");
+        else
+            fprintf(out, "  %-24s ", left);
+        for (const char *h = o->help; *h; h++)
+            if (*h == '\n')
+                fprintf(out, "\n  %-24s ", "");
+            else
+                fputc(*h, out);
+        fputc('\n', out);
     }
     fprintf(out, "  %-24s %s\n", "--help", "show this help");
 }
