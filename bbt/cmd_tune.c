@@ -112,7 +112,12 @@ static int check_options(tune_cli *c, bbt_error *err)
     } else if (cfg->task_file && !c->data) {
         return bbt_fail(err, "a task from --task-file needs its data: give --data DIR or --train F --dev F [--test F]");
     }
-    return tune_config_check(cfg, err);
+    if (tune_config_check(cfg, err))
+        return -1;
+    if (cfg->budget < cfg->popsize) /* one generation would already spend more than asked */
+        return bbt_fail(err, "--budget %ld is less than one generation (--popsize %d candidates, each an evaluation)",
+                        cfg->budget, cfg->popsize);
+    return 0;
 }
 
 static int resolve_defaults(tune_cli *c, bbt_error *err)
@@ -317,7 +322,8 @@ int cmd_tune(int argc, char **argv)
         {"test", OPT_STR, &g->test, "F", "test file"},
         {"assets", OPT_STR, &c.assets, "DIR", "shared assets (default: $BBT_ASSETS, ../shared/assets)"},
         {"seed", OPT_INT, &g->seed, "S", "run seed and data split 16-S (default 13)"},
-        {"budget", OPT_LONG, &g->budget, "N", "evaluations: candidates scored on the training set (8000)"},
+        {"budget", OPT_LONG, &g->budget, "N", "evaluations: candidates scored on the training set (8000);\n"
+                                                "the last generation may go past it by less than λ"},
         {"popsize", OPT_INT, &g->popsize, "N", "population size λ (20)"},
         {"dim", OPT_INT, &g->dim, "D", "intrinsic dimension d (500)"},
         {"prompt-len", OPT_INT, &g->prompt_len, "L", "prompt tokens (50)"},

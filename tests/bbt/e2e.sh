@@ -150,6 +150,7 @@ expect 2 'nocol.tsv is a file, not a directory' "$BBT" sample --input "$ASSETS/f
 expect 1 'not a valid integer' "$BBT" tune --budget ten
 # a value out of range or options that exclude each other are usage errors too, like a malformed number
 expect 1 'budget 0: must be' "$BBT" tune --budget 0
+expect 1 'budget 10 is less than one generation' "$BBT" tune --budget 10 --popsize 20
 expect 1 'expected bf16 or f32' "$BBT" tune --dtype f16
 expect 1 'not both' "$BBT" tune --task sst2 --task-file "$work/pair.json"
 expect 1 'k 0: must be at least 1' "$BBT" sample --input "$work/tiny.tsv" --k 0 --out "$work/x11"
