@@ -1,5 +1,7 @@
 /* cmd_tune.c — `bbt tune`: tune a soft prompt, or resume a run. */
 #define _XOPEN_SOURCE 700 /* realpath */
+#include <ctype.h>
+#include <dirent.h>
 #include <errno.h>
 #include <limits.h>
 #include <math.h>
@@ -16,6 +18,7 @@
 #include "bbt/config.h"
 #include "bbt/options.h"
 #include "bbt/runfiles.h"
+#include "bbt/task.h"
 #include "bbt/tuner.h"
 #include "bbt/util.h"
 
@@ -51,7 +54,41 @@ static int file_exists(const char *path)
 /* Where the data comes from, first match: --train/--dev[/--test] files; --data DIR holding {train,dev,test}.tsv, or a
  * task folder DIR/16-<seed>/{train,dev}.tsv + DIR/test.tsv; the shared assets' folder of a built-in task. The test split
  * is optional (yelpp has none). */
-static int resolve_data(tune_cli *c)
+/* The error for a data folder without the split asked for: it names the splits that are there. */
+static int no_split_error(const char *dir, int seed, bbt_error *err)
+{
+    char found[512] = "";
+    size_t n = 0;
+    DIR *d = opendir(dir);
+    if (!d)
+        return bbt_fail(err, "%s: cannot open the data folder: %s", dir, strerror(errno));
+    int seeds[64], n_seeds = 0;
+    for (struct dirent *e; (e = readdir(d)) && n_seeds < 64;) {
+        char *end;
+        if (!strncmp(e->d_name, "16-", 3) && isdigit((unsigned char)e->d_name[3])) {
+            long s = strtol(e->d_name + 3, &end, 10);
+            if (!*end && s <= INT_MAX)
+                seeds[n_seeds++] = (int)s;
+        }
+    }
+    closedir(d);
+    for (int i = 1; i < n_seeds; i++) /* in order, for the reader */
+        for (int j = i; j > 0 && seeds[j - 1] > seeds[j]; j--) {
+            int t = seeds[j];
+            seeds[j] = seeds[j - 1];
+            seeds[j - 1] = t;
+        }
+    for (int i = 0; i < n_seeds && n + 16 < sizeof found; i++)
+        n += (size_t)snprintf(found + n, sizeof found - n, "%s%d", i ? ", " : "", seeds[i]);
+    if (!n_seeds)
+        return bbt_fail(err, "%s has neither train.tsv nor a split folder 16-%d/ (give --data DIR holding train.tsv and "
+                             "dev.tsv, or --train F --dev F)",
+                        dir, seed);
+    return bbt_fail(err, "%s has no split for --seed %d (no 16-%d/); its splits are for --seed %s", dir, seed, seed,
+                    found);
+}
+
+static int resolve_data(tune_cli *c, bbt_error *err)
 {
     tune_config *cfg = &c->cfg;
     if (cfg->train || cfg->dev || cfg->test)
@@ -62,9 +99,15 @@ static int resolve_data(tune_cli *c)
         free(dir);
         dir = task_dir;
     }
-    char *flat = path_join(dir, "train.tsv");
-    int is_flat = file_exists(flat);
+    char *flat = path_join(dir, "train.tsv"), *split = dataset_split_path(dir, cfg->seed, "train");
+    int is_flat = file_exists(flat), has_split = file_exists(split);
     free(flat);
+    free(split);
+    if (!is_flat && !has_split) {
+        no_split_error(dir, cfg->seed, err);
+        free(dir);
+        return -1;
+    }
     const char *splits[] = {"train", "dev", "test"};
     char **dst[] = {&cfg->train, &cfg->dev, &cfg->test};
     for (int i = 0; i < 3; i++) {
@@ -140,7 +183,12 @@ static int resolve_defaults(tune_cli *c, bbt_error *err)
     }
     cfg->noise_handling = c->noise;
     cfg->first_token_only = c->first_token;
-    if (resolve_data(c))
+    task known; /* an unknown task name, before looking for its data folder */
+    if (cfg->task && task_builtin(&known, cfg->task, err))
+        return -1;
+    if (cfg->task)
+        task_free(&known);
+    if (resolve_data(c, err))
         return -1;
     char **paths[] = {&cfg->model, &cfg->task_file, &cfg->train, &cfg->dev, &cfg->test, &cfg->init_prompt};
     for (size_t i = 0; i < sizeof paths / sizeof paths[0]; i++)

@@ -123,6 +123,7 @@ cmp -s "$work/s1/train.tsv" "$work/s2/train.tsv" || fail "sample is not reproduc
 
 echo "-- bad input"
 expect 2 "unknown task 'sst9'" "$BBT" tune --task sst9 --out "$work/x1"
+expect 2 'no split for --seed 7 .*its splits are for --seed 13, 21, 42, 87, 100' "$BBT" tune --seed 7 --out "$work/x1"
 printf 'sentence\tlabel\nfine\t1\n' >"$work/nocol.tsv"
 expect 2 'no column "text"' "$BBT" tune "${small[@]}" --train "$work/nocol.tsv" --dev "$work/nocol.tsv" --out "$work/x2"
 printf 'text\tlabel\nfine\t1\nworse\t5\n' >"$work/badlabel.tsv"
