@@ -303,6 +303,8 @@ static int task_from_json(task *t, cJSON *root, const char *path, bbt_error *err
     if (json_string_array(cJSON_GetObjectItemCaseSensitive(root, "label_words"), &t->label_words, &t->n_classes, path,
                           "label_words", err))
         return -1;
+    if (t->n_classes < 2)
+        return bbt_fail(err, "%s: field \"label_words\" has 1 entry: a task needs at least 2 classes", path);
     for (int i = 0; i < t->n_classes; i++)
         for (int j = 0; j < i; j++)
             if (!strcmp(t->label_words[i], t->label_words[j]))
@@ -348,6 +350,10 @@ static int task_metric_from_json(task *t, cJSON *root, const char *path, bbt_err
     }
     free(t->label_names);
     t->label_names = v;
+    for (int i = 0; i < n; i++)
+        for (int j = 0; j < i; j++)
+            if (!strcmp(v[i], v[j]))
+                return bbt_fail(err, "%s: field \"label_names\": \"%s\" stands for classes %d and %d", path, v[i], j, i);
     return 0;
 }
 

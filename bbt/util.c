@@ -96,7 +96,19 @@ cJSON *read_json_object(const char *path, const char *what, bbt_error *err)
     char *text = read_file(path, &len, err);
     if (!text)
         return NULL;
-    cJSON *root = cJSON_ParseWithLength(text, len);
+    const char *end = NULL;
+    cJSON *root = cJSON_ParseWithLengthOpts(text, len, &end, 0);
+    if (!root) { /* say where, as an editor would: line and column of the first byte cJSON could not take */
+        int line = 1, col = 1;
+        for (const char *p = text; end && p < end && p < text + len; p++)
+            if (*p == '\n')
+                line++, col = 1;
+            else
+                col++;
+        free(text);
+        bbt_fail(err, "%s: not valid JSON (%s): syntax error at line %d, column %d", path, what, line, col);
+        return NULL;
+    }
     free(text);
     if (!cJSON_IsObject(root)) {
         cJSON_Delete(root);

@@ -160,7 +160,7 @@ Test(task, user_task_errors_name_file_and_field)
                                    "\"label_names\": [\"a\"]}");
     cr_assert_eq(task_load_json(&t, p2, &err), -1);
     cr_assert(strstr(err.msg, "label_names"), "%s", err.msg);
-    char *p3 = temp_file("c.json", "{\"template\": \"{text} <mask> it <mask>\", \"label_words\": [\"x\"]}");
+    char *p3 = temp_file("c.json", "{\"template\": \"{text} <mask> it <mask>\", \"label_words\": [\"x\", \"y\"]}");
     cr_assert_eq(task_load_json(&t, p3, &err), -1);
     cr_assert(strstr(err.msg, "\"template\"") && strstr(err.msg, "<mask>"), "%s", err.msg);
     const char *bad[][2] = {
@@ -170,6 +170,10 @@ Test(task, user_task_errors_name_file_and_field)
         {"{\"template\": \"{text} <mask>\", \"label_words\": [\"x\", \"x\"]}", "classes 0 and 1"},
         {"{\"template\": \"{text} <mask>\", \"label_words\": [\"x\", \"y\"], \"columns\": {\"txt\": \"a\"}}", "\"txt\""},
         {"{\"template\": \"{text} <mask>\", \"label_words\": [\"x\", \"y\"], \"positive_class\": 2}", "classes are 0..1"},
+        {"{\"template\": \"{text} <mask>\", \"label_words\": [\"x\"]}", "at least 2 classes"},
+        {"{\"template\": \"{text} <mask>\", \"label_words\": [\"x\", \"y\"], \"label_names\": [\"a\", \"a\"]}",
+         "\"label_names\": \"a\" stands for classes 0 and 1"},
+        {"{\"template\": \"{text} <mask>\",\n \"label_words\": [\"x\", \"y\"],}", "syntax error at line 2, column 28"},
     };
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         char *pb = temp_file("bad.json", bad[i][0]);
