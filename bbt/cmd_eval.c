@@ -198,8 +198,17 @@ static int read_inputs(const task *t, const char *name, char *text, size_t len, 
     char *cols[2] = {t->col_text_a, t->col_text_b};
     table tb;
     if (is_table ? table_parse(&tb, name, text, len, TABLE_AUTO, err)
-                 : table_parse_lines(&tb, name, text, cols, t->pair ? 2 : 1, err))
-        return -1;
+                 : table_parse_lines(&tb, name, text, cols, t->pair ? 2 : 1, err)) {
+        if (is_table)
+            return -1;
+        /* Most likely a table whose header does not name the task's columns (GLUE's "sentence", say): say so. */
+        char why[sizeof err->msg];
+        memcpy(why, err->msg, sizeof why);
+        return bbt_fail(err, "%s; it was read as plain text, one example per line%s, because its first line does not "
+                             "name the task's column \"%s\" (a TSV, CSV or JSONL file needs a header line with the "
+                             "task's columns)",
+                        why, t->pair ? " (text_a TAB text_b)" : "", t->col_text_a);
+    }
     int rc = dataset_from_table(d, &tb, t, 0, err);
     table_free(&tb);
     return rc;
