@@ -22,6 +22,8 @@ typedef struct run_handle {
 static int run_open(run_handle *r, const char *dir, int threads, bbt_error *err)
 {
     memset(r, 0, sizeof *r);
+    if (runfiles_check_run_dir(dir, err))
+        return bbt_prefix(err, "--run ");
     char *config_path = path_join(dir, "config.json");
     int rc = tune_config_load(&r->cfg, config_path, err);
     free(config_path);

@@ -319,6 +319,10 @@ static int resume_run(tune_cli *c, int argc, char **argv)
         }
     bbt_error err;
     tuner *t;
+    if (runfiles_check_run_dir(c->resume, &err)) {
+        fprintf(stderr, "bbt tune: --resume %s\n", err.msg);
+        return EXIT_INPUT;
+    }
     if (tuner_resume(&t, c->resume, c->cfg.threads, &err)) {
         fprintf(stderr, "bbt tune: cannot resume %s: %s\n", c->resume, err.msg);
         return EXIT_INPUT;

@@ -1,8 +1,10 @@
-/* runfiles.c — prompt.json, prompt.safetensors and summary.json. */
+/* runfiles.c — prompt.json, prompt.safetensors and summary.json; what makes a directory a run. */
+#include <errno.h>
 #include <float.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include <cjson/cJSON.h>
 
@@ -170,4 +172,19 @@ int runfiles_read_prompt(const char *dir, const tune_config *cfg, double **z, bb
     cJSON_Delete(root);
     free(path);
     return rc;
+}
+
+int runfiles_check_run_dir(const char *dir, bbt_error *err)
+{
+    struct stat st;
+    if (stat(dir, &st) != 0)
+        return bbt_fail(err, "%s: no such run directory (%s)", dir, strerror(errno));
+    if (!S_ISDIR(st.st_mode))
+        return bbt_fail(err, "%s: a file, not a run directory", dir);
+    char *config = path_join(dir, "config.json");
+    int has_config = stat(config, &st) == 0;
+    free(config);
+    if (!has_config)
+        return bbt_fail(err, "%s is not a run directory: it has no config.json (bbt tune --out DIR makes one)", dir);
+    return 0;
 }

@@ -27,6 +27,9 @@ typedef struct run_results {
     double wall_s, forward_s;
 } run_results;
 
+/* 0 when dir is a directory holding a run (its config.json); otherwise a message that says what dir is instead. */
+int runfiles_check_run_dir(const char *dir, bbt_error *err);
+
 /* Write prompt.json, prompt.safetensors and summary.json into dir; *summary gets summary.json's text (caller frees). */
 int runfiles_write_results(const char *dir, const tune_config *cfg, scorer *s, const run_results *r, char **summary,
                            bbt_error *err);

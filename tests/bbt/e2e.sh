@@ -157,6 +157,11 @@ expect 1 'expected bf16 or f32' "$BBT" tune --dtype f16
 expect 1 'not both' "$BBT" tune --task sst2 --task-file "$work/pair.json"
 expect 1 'k 0: must be at least 1' "$BBT" sample --input "$work/tiny.tsv" --k 0 --out "$work/x11"
 
+mkdir -p "$work/notarun"
+expect 2 'notarun is not a run directory: it has no config.json' "$BBT" tune --resume "$work/notarun"
+expect 2 'notarun is not a run directory' "$BBT" eval --run "$work/notarun"
+expect 2 'no such run directory' "$BBT" predict --run "$work/nosuchrun" "$work/tiny.tsv"
+
 echo "-- a damaged checkpoint is refused and never overwritten"
 cp -r "$work/c" "$work/d"
 printf '\x01' | dd of="$work/d/checkpoint.bin" bs=1 seek=40 conv=notrunc 2>/dev/null
