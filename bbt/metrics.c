@@ -75,10 +75,10 @@ double metric_f1(const float *scores, const int *labels, int n, int n_classes, i
 
 double loss_value(loss_kind k, const float *scores, const int *labels, int n, int n_classes, int positive_class)
 {
-    if (k == LOSS_ACC)
-        return -metric_accuracy(scores, labels, n, n_classes);
+    if (k == LOSS_ACC) /* 0.0 - x: a metric of 0 gives a loss of 0, not -0 */
+        return 0.0 - metric_accuracy(scores, labels, n, n_classes);
     if (k == LOSS_F1)
-        return -metric_f1(scores, labels, n, n_classes, positive_class);
+        return 0.0 - metric_f1(scores, labels, n, n_classes, positive_class);
     double sum = 0;
     for (int i = 0; i < n; i++) {
         const float *row = scores + (size_t)i * n_classes;

@@ -404,6 +404,10 @@ Test(metrics, f1_of_the_positive_class)
     int none[] = {0, 0, 0, 0};
     float all0[] = {1, 0, 1, 0, 1, 0, 1, 0};
     cr_assert_float_eq(metric_f1(all0, none, 4, 2, 1), 0.0, 1e-12);
+    /* a metric of 0 is a loss of 0, not -0 (summary.json showed "train_loss_initial": -0) */
+    cr_assert(!signbit(loss_value(LOSS_F1, all0, none, 4, 2, 1)));
+    int ones[] = {1, 1, 1, 1};
+    cr_assert(!signbit(loss_value(LOSS_ACC, all0, ones, 4, 2, 1)));
 }
 
 Test(metrics, loss_names)
