@@ -4,11 +4,27 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "bbt/commands.h"
 #include "bbt/options.h"
 #include "bbt/sample.h"
 #include "bbt/util.h"
+
+/* train.tsv or dev.tsv already in dir (a user's own data, or another draw): kept unless --force. */
+static int check_no_splits(const char *dir, int force, bbt_error *err)
+{
+    const char *names[] = {"train.tsv", "dev.tsv"};
+    for (int i = 0; i < 2 && !force; i++) {
+        char *p = path_join(dir, names[i]);
+        int exists = access(p, F_OK) == 0;
+        free(p);
+        if (exists)
+            return bbt_fail(err, "--out %s already holds %s; give --force to replace it, or another --out", dir,
+                            names[i]);
+    }
+    return 0;
+}
 
 static int write_splits(const char *dir, const table *train, const table *dev, bbt_error *err)
 {
@@ -22,7 +38,7 @@ static int write_splits(const char *dir, const table *train, const table *dev, b
 int cmd_sample(int argc, char **argv)
 {
     char *input = NULL, *out = NULL, *text_col = NULL, *text_b_col = NULL, *label_col = NULL;
-    int k = 16, seed = 13;
+    int k = 16, seed = 13, force = 0;
     const opt opts[] = {
         {"input", OPT_STR, &input, "FILE", "full training file: TSV, CSV or JSONL with a header/keys (required)"},
         {"k", OPT_INT, &k, "K", "examples per class in each split (16)"},
@@ -31,6 +47,7 @@ int cmd_sample(int argc, char **argv)
         {"text-col", OPT_STR, &text_col, "NAME", "text column (default: found by name: text, sentence, …)"},
         {"text-b-col", OPT_STR, &text_b_col, "NAME", "second text column of a pair task (sentence2, hypothesis, …)"},
         {"label-col", OPT_STR, &label_col, "NAME", "label column (default: label, gold_label, class, …)"},
+        {"force", OPT_FLAG, &force, NULL, "replace train.tsv and dev.tsv already in --out"},
     };
     const opt_spec spec = {"bbt sample --input FULL_TRAIN --k 16 --seed S --out DIR",
                            "Draw k examples per class for train and another k per class for dev (no overlap), "
@@ -49,8 +66,7 @@ int cmd_sample(int argc, char **argv)
         table in, train, dev;
         sample_options o = {k, (uint64_t)seed, text_col, text_b_col, label_col};
         rc = EXIT_OK;
-        if (make_dirs(out, &err)) {
-            bbt_prefix(&err, "--out ");
+        if (make_dirs(out, &err) ? bbt_prefix(&err, "--out ") : check_no_splits(out, force, &err)) {
             rc = EXIT_INPUT;
         } else if (table_read(&in, input, TABLE_AUTO, &err)) {
             rc = EXIT_INPUT;

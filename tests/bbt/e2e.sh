@@ -119,6 +119,10 @@ echo "-- sample and tasks"
 "$BBT" sample --input "$ASSETS/full/sst2/train.tsv" --k 16 --seed 21 --out "$work/s2" 2>/dev/null
 cmp -s "$work/s1/train.tsv" "$work/s2/train.tsv" || fail "sample is not reproducible"
 [ "$(wc -l <"$work/s1/dev.tsv")" = 33 ] || fail "sample dev has $(wc -l <"$work/s1/dev.tsv") lines"
+expect 2 'already holds train.tsv; give --force' "$BBT" sample --input "$ASSETS/full/sst2/train.tsv" --seed 42 --out "$work/s1"
+cmp -s "$work/s1/train.tsv" "$work/s2/train.tsv" || fail "sample replaced the files of an earlier draw"
+"$BBT" sample --input "$ASSETS/full/sst2/train.tsv" --seed 42 --out "$work/s1" --force 2>/dev/null
+cmp -s "$work/s1/train.tsv" "$work/s2/train.tsv" && fail "sample --force did not replace the earlier draw"
 "$BBT" tasks | grep -q "^dbpedia" || fail "bbt tasks does not list dbpedia"
 
 echo "-- bad input"
