@@ -111,6 +111,10 @@ static int evaluate_split(run_handle *r, void *arg)
         fprintf(stderr, "bbt eval: the run has no %s split\n", split);
         return EXIT_INPUT;
     }
+    if (path == split && access(path, F_OK) != 0) {
+        fprintf(stderr, "bbt eval: --split %s: not dev, test or train, and no such file\n", split);
+        return EXIT_INPUT;
+    }
     dataset d;
     encoded_set e;
     if (scorer_load(&r->sc, path, 1, &d, &e, &err)) {
