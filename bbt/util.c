@@ -197,6 +197,8 @@ int make_dirs(const char *dir, bbt_error *err)
         if (rc || c == 0)
             break;
     }
+    if (!rc && access(dir, W_OK | X_OK) != 0) /* before any work is done that could not be saved */
+        rc = bbt_fail(err, "%s: cannot write in this directory: %s", dir, strerror(errno));
     free(path);
     return rc;
 }

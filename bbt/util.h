@@ -33,7 +33,8 @@ int write_file_atomic(const char *path, const void *data, size_t len, bbt_error 
 /* path = dir + "/" + name, in a fresh buffer. */
 char *path_join(const char *dir, const char *name);
 
-/* Create a directory and any missing parents (as mkdir -p). An error names the part that is a file or cannot be made. */
+/* Create a directory and any missing parents (as mkdir -p), and check that files can be written in it. An error names
+ * the part that is a file or cannot be made. */
 int make_dirs(const char *dir, bbt_error *err);
 
 /* 1 when s[0..n) is well-formed UTF-8 (no overlong forms, surrogates or code points above U+10FFFF). */

@@ -162,6 +162,13 @@ expect 1 'expected bf16 or f32' "$BBT" tune --dtype f16
 expect 1 'not both' "$BBT" tune --task sst2 --task-file "$work/pair.json"
 expect 1 'k 0: must be at least 1' "$BBT" sample --input "$work/tiny.tsv" --k 0 --out "$work/x11"
 
+# a read-only --out is refused before any work (root writes anywhere: run as nobody where we can)
+as_user=()
+[ "$(id -u)" = 0 ] && command -v setpriv >/dev/null && as_user=(setpriv --reuid=65534 --regid=65534 --clear-groups)
+if [ "$(id -u)" != 0 ] || [ ${#as_user[@]} -gt 0 ]; then
+    mkdir -p "$work/ro" && chmod 555 "$work/ro" && chmod 755 "$work"
+    expect 2 'ro: cannot write in this directory' "${as_user[@]}" "$BBT" tune "${small[@]}" --out "$work/ro"
+fi
 mkdir -p "$work/notarun"
 expect 2 'notarun is not a run directory: it has no config.json' "$BBT" tune --resume "$work/notarun"
 expect 2 'notarun is not a run directory' "$BBT" eval --run "$work/notarun"
