@@ -215,6 +215,10 @@ static int read_inputs(const task *t, const char *name, char *text, size_t len, 
                              "task's columns)",
                         why, t->pair ? " (text_a TAB text_b)" : "", t->col_text_a);
     }
+    if (!is_table && tb.n_rows == 0) {
+        table_free(&tb);
+        return bbt_fail(err, "%s: no input: it is empty or holds only blank lines", name);
+    }
     int rc = dataset_from_table(d, &tb, t, 0, err);
     table_free(&tb);
     return rc;

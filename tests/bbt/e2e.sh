@@ -106,6 +106,7 @@ echo "-- eval and predict"
 "$BBT" eval --run "$work/a" --split dev >"$work/eval.json"
 grep -q '"n":32' "$work/eval.json" || fail "eval on dev: $(cat "$work/eval.json")"
 expect 2 'split devv: not dev, test or train, and no such file' "$BBT" eval --run "$work/a" --split devv
+expect 2 'stdin.: no input: it is empty or holds only blank lines' "$BBT" predict --run "$work/a" </dev/null
 printf 'a gorgeous , witty , seductive movie .\nthe worst film of the year .\n' | "$BBT" predict --run "$work/a" >"$work/pred"
 [ "$(wc -l <"$work/pred")" = 2 ] || fail "predict printed $(wc -l <"$work/pred") lines for 2 inputs"
 grep -qvE '^(bad|great)$' "$work/pred" && fail "predict printed something other than label words: $(cat "$work/pred")"
