@@ -38,12 +38,13 @@ typedef struct tune_cli {
     char *label_space;
 } tune_cli;
 
-/* Options that describe a new run; with --resume the run's config.json decides them. */
+/* Options that describe a new run; with --resume the run's config.json decides them (and --force, which replaces a run,
+ * has no meaning there: a damaged checkpoint is never overwritten by resuming). */
 static const char *const run_options[] = {"model", "task", "task-file", "data", "train", "dev", "test", "seed",
                                           "budget", "popsize", "dim", "prompt-len", "sigma0", "alpha", "projection",
                                           "prompt-mode", "init-prompt", "loss", "optimizer", "noise-handling",
                                           "label-space", "first-token-only", "dev-every", "checkpoint-every", "dtype",
-                                          "out", NULL};
+                                          "out", "assets", "force", NULL};
 
 static int file_exists(const char *path)
 {

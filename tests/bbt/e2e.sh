@@ -180,6 +180,7 @@ cp -r "$work/c" "$work/d"
 printf '\x01' | dd of="$work/d/checkpoint.bin" bs=1 seek=40 conv=notrunc 2>/dev/null
 before=$(sha256sum "$work/d/checkpoint.bin")
 expect 2 'CRC' "$BBT" tune --resume "$work/d"
+expect 1 '--force cannot be given with it' "$BBT" tune --resume "$work/d" --force
 expect 2 'damaged.*--force' "$BBT" tune "${small[@]}" --out "$work/d"
 [ "$(sha256sum "$work/d/checkpoint.bin")" = "$before" ] || fail "the damaged checkpoint was modified"
 expect 2 'already holds a run' "$BBT" tune "${small[@]}" --out "$work/a"
