@@ -63,6 +63,10 @@ static int on_run(const char *name, const char *dir, int threads, run_action act
         fprintf(stderr, "bbt %s: --run DIR is required\n", name);
         return EXIT_USAGE;
     }
+    if (threads < 0 || threads > MAX_THREADS) {
+        fprintf(stderr, "bbt %s: --threads %d: must be 0 (all cores) .. %d\n", name, threads, MAX_THREADS);
+        return EXIT_USAGE;
+    }
     run_handle r;
     bbt_error err;
     if (run_open(&r, dir, threads, &err)) {

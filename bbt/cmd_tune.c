@@ -318,6 +318,10 @@ static int resume_run(tune_cli *c, int argc, char **argv)
                     c->resume, *o);
             return EXIT_USAGE;
         }
+    if (c->cfg.threads < 0 || c->cfg.threads > MAX_THREADS) {
+        fprintf(stderr, "bbt tune: --threads %d: must be 0 (all cores) .. %d\n", c->cfg.threads, MAX_THREADS);
+        return EXIT_USAGE;
+    }
     bbt_error err;
     tuner *t;
     if (runfiles_check_run_dir(c->resume, &err)) {

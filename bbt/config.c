@@ -122,8 +122,8 @@ int tune_config_check(const tune_config *c, bbt_error *err)
         return bbt_fail(err, "--dev-every %ld: must be at least 1", c->dev_every);
     if (c->checkpoint_every < 1)
         return bbt_fail(err, "--checkpoint-every %d: must be at least 1", c->checkpoint_every);
-    if (c->threads < 0)
-        return bbt_fail(err, "--threads %d: must be 0 (all cores) or more", c->threads);
+    if (c->threads < 0 || c->threads > MAX_THREADS)
+        return bbt_fail(err, "--threads %d: must be 0 (all cores) .. %d", c->threads, MAX_THREADS);
     return 0;
 }
 

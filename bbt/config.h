@@ -9,6 +9,10 @@
 
 #include "bbt/error.h"
 
+/* The most forward-pass threads an option may ask for (as the engine's own commands allow); far more would exhaust the
+ * process's threads. */
+#define MAX_THREADS 4096
+
 typedef struct tune_config {
     /* what to tune */
     char *model;            /* model directory or file */

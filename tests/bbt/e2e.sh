@@ -160,6 +160,8 @@ expect 1 'not a valid integer' "$BBT" tune --budget ten
 expect 1 'budget 0: must be' "$BBT" tune --budget 0
 expect 1 'budget 10 is less than one generation' "$BBT" tune --budget 10 --popsize 20
 expect 1 'expected bf16 or f32' "$BBT" tune --dtype f16
+expect 1 'threads 100000: must be 0 \(all cores\) .. 4096' "$BBT" tune --threads 100000   # it crashed the engine
+expect 1 'threads -1: must be 0' "$BBT" eval --run "$work/a" --threads -1
 expect 1 'not both' "$BBT" tune --task sst2 --task-file "$work/pair.json"
 expect 1 'k 0: must be at least 1' "$BBT" sample --input "$work/tiny.tsv" --k 0 --out "$work/x11"
 
