@@ -201,10 +201,12 @@ static int names_column(const char *text, const char *name)
 
 /* Input for predict: a table with the task's columns (TSV/CSV/JSONL), or plain text lines (pair tasks: a TAB between
  * the two texts). A first line that names the task's text column makes it a table. */
-static int read_inputs(const task *t, const char *name, char *text, size_t len, dataset *d, bbt_error *err)
+static int read_inputs(const task *t, const char *name, char *text, size_t len, dataset *d, int *is_plain,
+                       bbt_error *err)
 {
     const char *start = text + table_bom_len(text);
     int is_table = start[strspn(start, " \t\r\n")] == '{' || names_column(start, t->col_text_a);
+    *is_plain = !is_table;
     char *cols[2] = {t->col_text_a, t->col_text_b};
     table tb;
     if (is_table ? table_parse(&tb, name, text, len, TABLE_AUTO, err)
@@ -244,7 +246,8 @@ static int predict_all(run_handle *r, void *arg)
     char *text = read_file(from_stdin ? "/dev/stdin" : input, &len, &err);
     dataset d;
     encoded_set e;
-    if (!text || read_inputs(&r->sc.task, name, text, len, &d, &err)) {
+    int is_plain = 0;
+    if (!text || read_inputs(&r->sc.task, name, text, len, &d, &is_plain, &err)) {
         free(text);
         fprintf(stderr, "bbt predict: %s\n", err.msg);
         return EXIT_INPUT;
@@ -259,8 +262,13 @@ static int predict_all(run_handle *r, void *arg)
             encoded_set_free(&e);
         return rc ? EXIT_INPUT : EXIT_RUNTIME;
     }
-    int C = r->sc.labels.n;
+    int C = r->sc.labels.n, line = 1;
     for (int i = 0; i < e.n; i++) {
+        /* Plain text: output line k answers input line k, so a blank input line gets a blank output line (a user
+         * pastes the two side by side). A table's records may span lines (CSV quotes): one line per record. */
+        for (; is_plain && line < d.ex[i].line; line++)
+            putchar('\n');
+        line++;
         int c = argmax_class(scores + (size_t)i * C, C);
         if (print_index)
             printf("%d\n", c);
@@ -285,7 +293,7 @@ int cmd_predict(int argc, char **argv)
     const opt_spec spec = {"bbt predict --run DIR [FILE|-]",
                            "Predict a label for every input with a run's kept prompt: one label per input line.\n"
                            "Input: a TSV/CSV/JSONL file with the task's columns, or plain text, one example per line "
-                           "(pair tasks: text_a TAB text_b; blank lines are skipped).\nStandard input when FILE is - or absent.",
+                           "(pair tasks: text_a TAB text_b; a blank line gets a blank line out).\nStandard input when FILE is - or absent.",
                            opts, (int)(sizeof opts / sizeof opts[0]), 1};
     char *pos[1];
     int n_pos, rc = opt_parse(&spec, argc, argv, pos, &n_pos);

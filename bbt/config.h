@@ -34,7 +34,7 @@ typedef struct tune_config {
     char *loss;             /* "ce" (default), "hinge", "acc", "f1" */
     char *optimizer;        /* "sep" (default), "full", "random" */
     int noise_handling;     /* CMA-ES uncertainty handling (0) */
-    int label_space;        /* label words scored as " word": -1 auto (causal 1, masked 0) */
+    int label_space;        /* label words scored as " word": -1 auto (causal 1, masked 0), resolved before config.json is written */
     int first_token_only;   /* causal LM: score only the first token of each label word (0) */
 
     /* bookkeeping */

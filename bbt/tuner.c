@@ -159,10 +159,12 @@ int tuner_create(tuner **out, const tune_config *cfg, const char *dir, bbt_error
 {
     *out = NULL;
     tuner *t = tuner_alloc(cfg, dir);
+    int rc = scorer_open(&t->sc, &t->cfg, err);
+    t->cfg.label_space = t->sc.enc.label_space; /* "auto" resolved for this model: config.json says what was run */
     char *config_json = tune_config_to_json(&t->cfg);
     char *config_path = path_join(dir, "config.json");
-    int rc = scorer_open(&t->sc, &t->cfg, err) || load_splits(t, err) || create_optimizer(t, err) ||
-             score_untuned(t, err) || write_file_atomic(config_path, config_json, strlen(config_json), err);
+    rc = rc || load_splits(t, err) || create_optimizer(t, err) || score_untuned(t, err) ||
+         write_file_atomic(config_path, config_json, strlen(config_json), err);
     free(config_json);
     free(config_path);
     t->st.next_dev = t->cfg.dev_every;

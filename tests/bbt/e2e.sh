@@ -43,6 +43,8 @@ same_run() {
 
 echo "-- determinism: same command, same run directory"
 "$BBT" tune "${small[@]}" --out "$work/a" >"$work/a.json"
+grep -qE '"label_space":[[:space:]]*1,' "$work/a/config.json" ||
+    fail "config.json does not say how label words were scored for a causal model (label_space 1): $(grep label_space "$work/a/config.json")"
 "$BBT" tune "${small[@]}" --out "$work/b" >/dev/null
 same_run "$work/a" "$work/b"
 grep -qE '"evals":[[:space:]]*120,' "$work/a.json" || fail "summary lacks evals 120: $(cat "$work/a.json")"
@@ -110,6 +112,10 @@ expect 2 'stdin.: no input: it is empty or holds only blank lines' "$BBT" predic
 printf 'a gorgeous , witty , seductive movie .\nthe worst film of the year .\n' | "$BBT" predict --run "$work/a" >"$work/pred"
 [ "$(wc -l <"$work/pred")" = 2 ] || fail "predict printed $(wc -l <"$work/pred") lines for 2 inputs"
 grep -qvE '^(bad|great)$' "$work/pred" && fail "predict printed something other than label words: $(cat "$work/pred")"
+printf 'a gorgeous , witty , seductive movie .\n\n\nthe worst film of the year .\n' | "$BBT" predict --run "$work/a" >"$work/pred_blank"
+[ "$(sed -n 2,3p "$work/pred_blank" | tr -d '\n')" = "" ] && [ "$(wc -l <"$work/pred_blank")" = 4 ] ||
+    fail "predict on text with blank lines: output lines do not line up with input lines: $(cat -A "$work/pred_blank")"
+[ "$(sed -n 4p "$work/pred_blank")" = "$(sed -n 2p "$work/pred")" ] || fail "predict: a blank line changed a prediction"
 "$BBT" predict --run "$work/a" --index "$ASSETS/tasks/sst2/16-13/dev.tsv" >"$work/pred2"
 [ "$(wc -l <"$work/pred2")" = 32 ] || fail "predict on a TSV file: $(wc -l <"$work/pred2") lines"
 printf '\xef\xbb\xbftext\tlabel\r\ngood movie\t1\r\nbad\t0\r\n' >"$work/bom.tsv"   # a spreadsheet's export
