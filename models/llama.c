@@ -24,9 +24,17 @@
  * sequence reuses the prefix. The output head is applied to the needed rows only (or, for raw logits, only the label
  * tokens' rows of the head are used).
  *
- * Sequences are grouped into chunks of about 1024 rows (whole sequences). When there are chunks enough and a layer's
- * weights fit the shared cache, each thread runs its own chunks with single-threaded products (no barriers at all);
- * otherwise the chunks go one after the other with every thread inside each product.
+ * Shared prefixes (score_plan.h). A row depends on the rows before it only, so sequences of a batch that begin with
+ * the same input rows — in BBT every example of a candidate prompt starts with BOS and the prompt's rows — have the
+ * same states, keys and values there at every layer. The planner groups such sequences into units: the common prefix
+ * goes into the forward pass once, as a sequence of its own whose output nobody reads, and each member brings only
+ * its rows after it; attention reads a member's first `pre` keys and values from the prefix's rows (attn_seq.pre).
+ * Every row still gets the same arithmetic as without sharing. The generation cache uses the same mechanism: the
+ * cached rows are the `pre` rows of the one sequence.
+ *
+ * Units (a sequence on its own, or a prefix and its members) are grouped into chunks of about 1024 rows. When there
+ * are chunks enough and a layer's weights fit the shared cache, each thread runs its own chunks with single-threaded
+ * products (no barriers at all); otherwise the chunks go one after the other with every thread inside each product.
  *
  * Generation keeps the keys and values of the sequence so far (`kv_cache`), so each new token is one row.
  */
@@ -686,11 +694,37 @@ typedef struct score_job {
     float *scores;
 } score_job;
 
-/* Units [u0, u1) of a score batch as one forward pass: per unit its shared prefix (as a sequence whose output nobody
- * reads), then its members. */
+/* Lay out unit u of the score batch in fb after what is there (*at: the next row, index row, needed row and fwd_seq):
+ * its shared prefix first, as a sequence whose output nobody reads, then each member's own rows. */
+static void fill_unit(const score_job *j, const score_unit *u, fwd_batch *fb, fwd_seq *at)
+{
+    const lm_batch *b = j->b;
+    const int *members = j->units->order + u->first;
+    int pre_row0 = -1, k = fb->n_seqs;
+    if (u->pre) { /* the prefix: the first member's first rows (every member's are the same) */
+        int s = members[0], dim = j->L->c.dim;
+        fill_trunk(j->L, b, &b->seqs[s], &j->plan[s], 0, u->pre, fb->x + (size_t)at->row0 * dim,
+                   fb->deep ? fb->deep + at->row0 : NULL);
+        causal_index(fb, at->idx0, u->pre);
+        fb->seqs[k++] = (fwd_seq){at->row0, u->pre, at->out0, 0, at->idx0, 0, -1, -1};
+        pre_row0 = at->row0;
+        at->row0 += u->pre;
+        at->idx0 += u->pre;
+    }
+    for (int i = 0; i < u->count; i++) {
+        int s = members[i];
+        const seq_plan *p = &j->plan[s];
+        fill_seq(j->L, b, &b->seqs[s], p, fb, k++, (fwd_seq){at->row0, 0, at->out0, 0, at->idx0, u->pre, pre_row0, s});
+        at->row0 += p->rows - u->pre;
+        at->idx0 += p->rows;
+        at->out0 += p->nout;
+    }
+    fb->n_seqs = k;
+}
+
+/* Units [u0, u1) of a score batch as one forward pass, and their members' scores. */
 static int run_chunk(const score_job *j, llama_ws *w, int u0, int u1)
 {
-    const llama *L = j->L;
     const lm_batch *b = j->b;
     int rows = 0, index_rows = 0, n_seqs = 0, n_out = 0;
     for (int u = u0; u < u1; u++) {
@@ -700,7 +734,7 @@ static int run_chunk(const score_job *j, llama_ws *w, int u0, int u1)
         n_seqs += un->count + (un->pre > 0);
         n_out += un->n_out;
     }
-    if (ws_reserve(L, w, rows, n_seqs, n_out) || chunk_ws_reserve_index(w, index_rows)) {
+    if (ws_reserve(j->L, w, rows, n_seqs, n_out) || chunk_ws_reserve_index(w, index_rows)) {
         snprintf(w->err, sizeof w->err, "out of memory for a chunk of %d rows", rows);
         return -1;
     }
@@ -709,34 +743,14 @@ static int run_chunk(const score_job *j, llama_ws *w, int u0, int u1)
         snprintf(w->err, sizeof w->err, "out of memory");
         return -1;
     }
-    fwd_batch fb = {rows, n_seqs, n_out, seqs, w->pos, w->kend, w->bstart, w->outs, b->deep_prompts ? w->deep : NULL,
+    fwd_batch fb = {rows, 0, n_out, seqs, w->pos, w->kend, w->bstart, w->outs, b->deep_prompts ? w->deep : NULL,
                     w->x, NULL, NULL, 0};
-    int r = 0, x = 0, o = 0, k = 0, dim = L->c.dim;
-    for (int u = u0; u < u1; u++) {
-        const score_unit *un = &j->units->u[u];
-        const int *members = j->units->order + un->first;
-        int pre_row0 = -1;
-        if (un->pre) { /* the prefix: the first member's first rows */
-            int s = members[0];
-            fill_trunk(L, b, &b->seqs[s], &j->plan[s], 0, un->pre, fb.x + (size_t)r * dim, fb.deep ? fb.deep + r : NULL);
-            causal_index(&fb, x, un->pre);
-            seqs[k++] = (fwd_seq){r, un->pre, o, 0, x, 0, -1, -1};
-            pre_row0 = r;
-            r += un->pre;
-            x += un->pre;
-        }
-        for (int i = 0; i < un->count; i++) {
-            int s = members[i];
-            const seq_plan *p = &j->plan[s];
-            fill_seq(L, b, &b->seqs[s], p, &fb, k++, (fwd_seq){r, 0, o, 0, x, un->pre, pre_row0, s});
-            r += p->rows - un->pre;
-            x += p->rows;
-            o += p->nout;
-        }
-    }
-    int rc = forward(L, w, &fb, b->deep_prompts, (size_t)b->prompt_len * L->c.dim, NULL);
+    fwd_seq at = {0};
+    for (int u = u0; u < u1; u++)
+        fill_unit(j, &j->units->u[u], &fb, &at);
+    int rc = forward(j->L, w, &fb, b->deep_prompts, (size_t)b->prompt_len * j->L->c.dim, NULL);
     if (!rc)
-        rc = chunk_scores(L, w, b, &fb, j->lab_rows, j->scores);
+        rc = chunk_scores(j->L, w, b, &fb, j->lab_rows, j->scores);
     free(seqs);
     return rc;
 }
@@ -747,42 +761,49 @@ static int score_chunk(void *ctx, int slot, int u0, int u1)
     return run_chunk(j, &j->L->ws[slot], u0, u1);
 }
 
-/* Shortest common prefix worth computing once for several sequences (LM_SHARE_AUTO); see experiments/RESULTS.md. */
+/* Shortest common prefix computed once for several sequences by default (LM_SHARE_AUTO). Not a measured optimum:
+ * a shorter one (BOS alone) saves a row or a few per sequence while the planner still regroups the batch, so the
+ * default leaves such prefixes alone; BBT's (BOS + the prompt) are 10-100 rows. */
 enum { SHARE_MIN_ROWS = 8 };
 
+static int share_min_rows(lm_prefix_share share)
+{
+    return share == LM_SHARE_OFF ? 0 : share == LM_SHARE_ALWAYS ? 1 : SHARE_MIN_ROWS;
+}
+
+/* Bytes of one layer's weights in the compute type: run_chunks lets each thread run its own chunks when they fit the
+ * shared cache. */
+static double layer_bytes(const llama *L)
+{
+    const llama_cfg *c = &L->c;
+    return ((double)c->dim * (c->heads + 2 * c->kv_heads) * c->head_dim + (double)c->heads * c->head_dim * c->dim +
+            (c->ffn_act == FFN_SWIGLU ? 3.0 : 2.0) * c->dim * c->ffn) * act_size(L->act);
+}
+
+/* Plan every sequence, group them into units (sequences sharing a prefix) and run the units in chunks. */
 static int llama_score(lm *m, const lm_batch *b, float *scores)
 {
     llama *L = m->impl;
-    int S = b->n_seqs;
+    int S = b->n_seqs, max_rows = 1, chunk_rows = m->opts.chunk_rows > 0 ? m->opts.chunk_rows : DEFAULT_CHUNK_ROWS;
     seq_plan *plan = malloc((size_t)(S + 1) * sizeof *plan);
     float *lab_rows = b->raw_logits ? label_head_rows(L, b) : NULL;
     score_units units = {0};
-    int *rows = NULL, max_rows = 1;
-    int min_pre = m->opts.share_prefix == LM_SHARE_OFF ? 0 : m->opts.share_prefix == LM_SHARE_ALWAYS ? 1
-                                                                                                    : SHARE_MIN_ROWS;
-    int chunk_rows = m->opts.chunk_rows > 0 ? m->opts.chunk_rows : DEFAULT_CHUNK_ROWS;
-    if (plan)
-        for (int s = 0; s < S; s++) {
-            plan_seq(b, &b->seqs[s], &plan[s]);
-            max_rows = plan[s].rows > max_rows ? plan[s].rows : max_rows;
-        }
-    if (!plan || (b->raw_logits && !lab_rows) || plan_units(b, plan, min_pre, chunk_rows, &units) ||
-        !(rows = malloc(((size_t)units.n + 1) * sizeof *rows))) {
-        free(plan), free(lab_rows), score_units_free(&units);
-        return lm_fail(m, LM_ENOMEM, "out of memory planning a batch of %d sequences", S);
+    int *rows = NULL, rc = LM_OK, failed;
+    for (int s = 0; plan && s < S; s++) {
+        plan_seq(b, &b->seqs[s], &plan[s]);
+        max_rows = plan[s].rows > max_rows ? plan[s].rows : max_rows;
     }
-    for (int u = 0; u < units.n; u++)
-        rows[u] = units.u[u].rows;
-    int rc = LM_OK, failed;
-    if (rope_reserve(L, max_rows)) {
+    if (!plan || (b->raw_logits && !lab_rows) ||
+        plan_units(b, plan, share_min_rows(m->opts.share_prefix), chunk_rows, &units) ||
+        !(rows = malloc(((size_t)units.n + 1) * sizeof *rows))) {
+        rc = lm_fail(m, LM_ENOMEM, "out of memory planning a batch of %d sequences", S);
+    } else if (rope_reserve(L, max_rows)) {
         rc = lm_fail(m, LM_ENOMEM, "out of memory for rotary tables");
     } else {
-        const llama_cfg *c = &L->c;
-        double layer_bytes = ((double)c->dim * (c->heads + 2 * c->kv_heads) * c->head_dim +
-                              (double)c->heads * c->head_dim * c->dim +
-                              (c->ffn_act == FFN_SWIGLU ? 3.0 : 2.0) * c->dim * c->ffn) * act_size(L->act);
+        for (int u = 0; u < units.n; u++)
+            rows[u] = units.u[u].rows;
         score_job job = {L, b, plan, &units, lab_rows, scores};
-        if (run_chunks(rows, units.n, chunk_rows, m->opts.threads, layer_bytes, score_chunk, &job, &failed))
+        if (run_chunks(rows, units.n, chunk_rows, m->opts.threads, layer_bytes(L), score_chunk, &job, &failed))
             rc = lm_fail(m, LM_ENOMEM, "%s", failed >= 0 ? L->ws[failed].err : "out of memory");
         else
             m->rows_computed = units.rows;
