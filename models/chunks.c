@@ -27,7 +27,7 @@ int run_chunks(const int *rows, int n_seqs, int chunk_rows, int threads, double 
         sum += rows[s];
     }
     starts[n_chunks] = n_seqs;
-    int outer = threads > 1 && n_chunks >= 2 * threads && layer_bytes <= OUTER_MAX_LAYER_BYTES;
+    int outer = threads > 1 && n_chunks >= CHUNKS_PER_THREAD * threads && layer_bytes <= OUTER_MAX_LAYER_BYTES;
     int failed = -1;
     if (outer) {
 #pragma omp parallel for schedule(dynamic, 1)

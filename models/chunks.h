@@ -16,12 +16,15 @@
  * the products stay efficient (512–1024 best, 4096 ~15% slower). */
 enum { DEFAULT_CHUNK_ROWS = 1024 };
 
+/* Chunks per thread at least for the threads to take whole chunks each (see run_chunks). */
+enum { CHUNKS_PER_THREAD = 2 };
+
 /* Run sequences [s0, s1) as one chunk on thread slot `slot` (its scratch space). 0, or -1 with the slot's message. */
 typedef int (*chunk_fn)(void *ctx, int slot, int s0, int s1);
 
 /* Cut sequences 0 .. n_seqs-1 (rows[s] rows each) into chunks of whole sequences of up to chunk_rows rows (0 = the
- * default; a longer sequence gets a chunk of its own) and run fn on each. With threads > 1, at least two chunks per
- * thread and a layer's weights (layer_bytes) small enough to stay in the shared cache, each thread takes whole chunks
+ * default; a longer sequence gets a chunk of its own) and run fn on each. With threads > 1, CHUNKS_PER_THREAD chunks
+ * per thread or more and a layer's weights (layer_bytes) small enough to stay in the shared cache, each thread takes whole chunks
  * (slot = its thread number); otherwise the chunks run in order on slot 0, outside any parallel region so that the
  * products' own regions use every thread. Returns 0, or -1 with *failed_slot set to a slot whose chunk failed. */
 int run_chunks(const int *rows, int n_seqs, int chunk_rows, int threads, double layer_bytes, chunk_fn fn, void *ctx,

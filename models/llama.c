@@ -794,7 +794,8 @@ static int llama_score(lm *m, const lm_batch *b, float *scores)
         max_rows = plan[s].rows > max_rows ? plan[s].rows : max_rows;
     }
     if (!plan || (b->raw_logits && !lab_rows) ||
-        plan_units(b, plan, share_min_rows(m->opts.share_prefix), chunk_rows, &units) ||
+        plan_units(b, plan, share_min_rows(m->opts.share_prefix), chunk_rows, CHUNKS_PER_THREAD * m->opts.threads,
+                   &units) ||
         !(rows = malloc(((size_t)units.n + 1) * sizeof *rows))) {
         rc = lm_fail(m, LM_ENOMEM, "out of memory planning a batch of %d sequences", S);
     } else if (rope_reserve(L, max_rows)) {

@@ -101,37 +101,91 @@ static void add_unit(score_units *out, const seq_plan *plan, int first, int coun
     out->rows += u->rows;
 }
 
-/* Units of a group of sequences order[first .. first+count) (ascending) sharing `pre` rows: as few as keep each within
- * chunk_rows, the members spread over them by their rows after the prefix. */
-static void split_group(score_units *out, const seq_plan *plan, int first, int count, int pre, int chunk_rows)
+/* A run of sequences order[first .. first+count) sharing `pre` rows (pre = 0: one sequence), and their rows after it. */
+typedef struct group {
+    int first, count, pre;
+    long long rest;
+} group;
+
+/* How many units group g becomes: as few as keep each within chunk_rows, and at least its share (by rows) of
+ * min_units over all groups, whose rows after their prefixes add up to total. */
+static long long group_units(const group *g, int chunk_rows, int min_units, long long total)
 {
-    long long rest = 0;
-    for (int i = first; i < first + count; i++)
-        rest += plan[out->order[i]].rows - pre;
-    long long k = chunk_rows > pre ? (rest + (chunk_rows - pre) - 1) / (chunk_rows - pre) : count;
-    k = k < 1 ? 1 : k > count ? count : k;
+    long long k = chunk_rows > g->pre ? (g->rest + (chunk_rows - g->pre) - 1) / (chunk_rows - g->pre) : g->count;
+    long long share = total > 0 ? ((long long)min_units * g->rest + total - 1) / total : 1;
+    k = k > share ? k : share;
+    return k < 1 ? 1 : k > g->count ? g->count : k;
+}
+
+/* Group g as k units, its members (ascending) spread over them by their rows after the prefix. */
+static void split_group(score_units *out, const seq_plan *plan, const group *g, long long k)
+{
     long long acc = 0;
-    int start = first, at = 0;
-    for (int i = first; i < first + count; i++) {
-        long long own = plan[out->order[i]].rows - pre;
-        int u = (int)((acc + own / 2) * k / (rest > 0 ? rest : 1));
+    int start = g->first, at = 0;
+    for (int i = g->first; i < g->first + g->count; i++) {
+        long long own = plan[out->order[i]].rows - g->pre;
+        int u = (int)((acc + own / 2) * k / (g->rest > 0 ? g->rest : 1));
         if (u != at && i > start) {
-            add_unit(out, plan, start, i - start, pre);
+            add_unit(out, plan, start, i - start, g->pre);
             start = i;
             at = u;
         }
         acc += own;
     }
-    add_unit(out, plan, start, first + count - start, pre);
+    add_unit(out, plan, start, g->first + g->count - start, g->pre);
 }
 
-int plan_units(const lm_batch *b, const seq_plan *plan, int min_pre, int chunk_rows, score_units *out)
+/* The end of the group that starts at order[i] (sorted): grown while the rows it saves do not shrink; *pre: its
+ * prefix. */
+static int group_end(const lm_batch *b, const seq_plan *plan, const int *order, int i, int min_pre, int *pre)
+{
+    int S = b->n_seqs, j = i + 1, cmp;
+    *pre = plan[order[i]].trunk - 1;
+    for (; j < S; j++) {
+        int t = order[j];
+        int np = common_rows(b, plan, order[j - 1], t, &cmp);
+        np = np < *pre ? np : *pre;
+        np = np < plan[t].trunk - 1 ? np : plan[t].trunk - 1;
+        long long members = j - i;
+        if (np < min_pre || members * np < (members - 1) * *pre)
+            break;
+        *pre = np;
+    }
+    if (j - i < 2)
+        *pre = 0;
+    return j;
+}
+
+/* The batch's sequences sorted by their trunk rows into out->order, then cut into groups; returns how many. */
+static int find_groups(const lm_batch *b, const seq_plan *plan, int min_pre, sort_item *items, score_units *out,
+                       group *groups)
+{
+    int S = b->n_seqs, n = 0;
+    for (int s = 0; s < S; s++)
+        items[s] = (sort_item){b, plan, s};
+    qsort(items, (size_t)S, sizeof *items, item_cmp);
+    for (int s = 0; s < S; s++)
+        out->order[s] = items[s].s;
+    for (int i = 0, j, pre; i < S; i = j) {
+        j = group_end(b, plan, out->order, i, min_pre, &pre);
+        qsort(out->order + i, (size_t)(j - i), sizeof *out->order, int_cmp); /* members in batch order */
+        group *g = &groups[n++];
+        *g = (group){i, j - i, pre, 0};
+        for (int k = i; k < j; k++)
+            g->rest += plan[out->order[k]].rows - pre;
+    }
+    return n;
+}
+
+int plan_units(const lm_batch *b, const seq_plan *plan, int min_pre, int chunk_rows, int min_units,
+               score_units *out)
 {
     int S = b->n_seqs;
     *out = (score_units){0, malloc(((size_t)S + 1) * sizeof *out->u), malloc(((size_t)S + 1) * sizeof *out->order), 0};
     sort_item *items = min_pre > 0 ? malloc(((size_t)S + 1) * sizeof *items) : NULL;
-    if (!out->u || !out->order || (min_pre > 0 && !items)) {
-        free(items);
+    group *groups = min_pre > 0 ? malloc(((size_t)S + 1) * sizeof *groups) : NULL;
+    if (!out->u || !out->order || (min_pre > 0 && (!items || !groups))) {
+        free(items), free(groups);
         score_units_free(out);
         return -1;
     }
@@ -142,28 +196,13 @@ int plan_units(const lm_batch *b, const seq_plan *plan, int min_pre, int chunk_r
         }
         return 0;
     }
-    for (int s = 0; s < S; s++)
-        items[s] = (sort_item){b, plan, s};
-    qsort(items, (size_t)S, sizeof *items, item_cmp);
-    for (int s = 0; s < S; s++)
-        out->order[s] = items[s].s;
-    for (int i = 0; i < S;) {
-        int pre = plan[out->order[i]].trunk - 1, j = i + 1, cmp;
-        for (; j < S; j++) {
-            int t = out->order[j];
-            int np = common_rows(b, plan, out->order[j - 1], t, &cmp);
-            np = np < pre ? np : pre;
-            np = np < plan[t].trunk - 1 ? np : plan[t].trunk - 1;
-            long long members = j - i;
-            if (np < min_pre || members * np < (members - 1) * pre)
-                break;
-            pre = np;
-        }
-        qsort(out->order + i, (size_t)(j - i), sizeof *out->order, int_cmp);
-        split_group(out, plan, i, j - i, j - i > 1 ? pre : 0, chunk_rows);
-        i = j;
-    }
-    free(items);
+    int n = find_groups(b, plan, min_pre, items, out, groups);
+    long long total = 0;
+    for (int g = 0; g < n; g++)
+        total += groups[g].rest;
+    for (int g = 0; g < n; g++)
+        split_group(out, plan, &groups[g], group_units(&groups[g], chunk_rows, min_units, total));
+    free(items), free(groups);
     qsort(out->u, (size_t)out->n, sizeof *out->u, unit_cmp);
     return 0;
 }

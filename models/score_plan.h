@@ -54,10 +54,12 @@ typedef struct score_units {
 
 /* Plan the units of batch b (plan[s] for each sequence). A prefix is shared by two or more sequences when it is at
  * least min_pre rows long (min_pre <= 0: nothing is shared, one unit per sequence in batch order); it stops at least one
- * row short of each member's trunk, so that every member computes its own read row. A unit holds at most chunk_rows
- * rows unless a single sequence is longer: the members of a long group are spread over several units, each computing
- * the prefix again, in balanced sizes. 0, or -1 (memory). */
-int plan_units(const lm_batch *b, const seq_plan *plan, int min_pre, int chunk_rows, score_units *out);
+ * row short of each member's trunk, so that every member computes its own read row. The members of a long group are
+ * spread over several units in balanced sizes, each computing the prefix again: as many as keep a unit within about
+ * chunk_rows rows, and, where the groups have members enough, at least min_units units in all (so that the chunks can
+ * go one per thread, see run_chunks). 0, or -1 (memory). */
+int plan_units(const lm_batch *b, const seq_plan *plan, int min_pre, int chunk_rows, int min_units,
+               score_units *out);
 void score_units_free(score_units *u);
 
 #endif
