@@ -190,10 +190,12 @@ static char *small_llama(mw_shape s, uint64_t seed)
     return dir;
 }
 
-/* The same arithmetic on the same rows: with the vector attention kernel the scores agree to the last bit here (fp32
- * and bf16); 1e-6 is the promise. */
+/* The same arithmetic on the same rows: the scores agree to the last bit here, in fp32 and in bf16. A matrix
+ * product's row need not round the same in products of another row count on every CPU (oneDNN picks its kernels by
+ * shape and instruction set), so the promise is 1e-6 in fp32 and, for bf16 (whose products round to 8-bit mantissas
+ * between layers), 1e-3 on log-probabilities of order 1-10. */
 Test(prefix_share, stories260K_f32) { all_variants(STORIES_DIR, LM_F32, LM_ATTN_AUTO, 1e-6); }
-Test(prefix_share, stories260K_bf16) { all_variants(STORIES_DIR, LM_BF16, LM_ATTN_AUTO, 1e-6); }
+Test(prefix_share, stories260K_bf16) { all_variants(STORIES_DIR, LM_BF16, LM_ATTN_AUTO, 1e-3); }
 
 /* Attention as matrix products: the shared prefix's own attention runs over fewer keys than it does inside each
  * whole sequence, so its products have other shapes and may round differently (none seen here; bf16 would move by its rounding). */
