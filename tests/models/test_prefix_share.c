@@ -190,11 +190,12 @@ static char *small_llama(mw_shape s, uint64_t seed)
     return dir;
 }
 
-/* The same arithmetic on the same rows: the scores agree to the last bit here, in fp32 and in bf16. A matrix
- * product's row need not round the same in products of another row count on every CPU (oneDNN picks its kernels by
- * shape and instruction set), so the promise is 1e-6 in fp32 and, for bf16 (whose products round to 8-bit mantissas
- * between layers), 1e-3 on log-probabilities of order 1-10. */
-Test(prefix_share, stories260K_f32) { all_variants(STORIES_DIR, LM_F32, LM_ATTN_AUTO, 1e-6); }
+/* The same arithmetic on the same rows: on this machine (oneDNN's AVX-512/AMX kernels) the scores agree to the last
+ * bit, fp32 and bf16. oneDNN's AVX2 kernels (DNNL_MAX_CPU_ISA=AVX2, or under valgrind) round a row differently in
+ * products of another row count, as they do when the batch around a sequence changes (score_api's batch test): there
+ * sharing moved fp32 scores by up to 1.4e-6 and bf16 ones by 2.2e-6. Hence 1e-5, and 1e-3 for bf16, whose products
+ * round to 8-bit mantissas between layers. */
+Test(prefix_share, stories260K_f32) { all_variants(STORIES_DIR, LM_F32, LM_ATTN_AUTO, 1e-5); }
 Test(prefix_share, stories260K_bf16) { all_variants(STORIES_DIR, LM_BF16, LM_ATTN_AUTO, 1e-3); }
 
 /* Attention as matrix products: the shared prefix's own attention runs over fewer keys than it does inside each
@@ -208,13 +209,13 @@ Test(prefix_share, stories260K_matmul_attention)
 Test(prefix_share, random_llama_gqa_untied)
 {
     char *dir = small_llama(small_shape(), 3);
-    all_variants(dir, LM_F32, LM_ATTN_AUTO, 1e-6);
+    all_variants(dir, LM_F32, LM_ATTN_AUTO, 1e-5);
     rm_tree(dir);
 }
 
 /* With a sliding window the vector kernel sums a query block's softmax over the keys every query of the block sees
  * first; the blocks of a sequence that starts after a shared prefix hold other rows, so the sums go in another order
- * (seen: 1e-6 absolute on raw logits of 0.1). */
+ * (seen: 1e-6 absolute on raw logits of 0.1, also with AVX-512). */
 Test(prefix_share, random_sliding_window_and_qkv_bias)
 {
     mw_shape s = small_shape();
@@ -230,7 +231,7 @@ Test(prefix_share, random_gpt2)
     mw_xshape s = {MW_GPT2, 32, 64, 2, 4, 61, 48, 0, 0};
     char *dir = temp_dir(), err[256];
     cr_assert_eq(mw_write_xformer(&s, 9, dir, ST_F32, err, sizeof err), 0, "%s", err);
-    all_variants(dir, LM_F32, LM_ATTN_AUTO, 1e-6);
+    all_variants(dir, LM_F32, LM_ATTN_AUTO, 1e-5);
     rm_tree(dir);
 }
 
@@ -258,7 +259,7 @@ Test(prefix_share, bbt_batch_any_chunking)
     lm_label labels[2] = {{l0, 1}, {l1, 1}};
     lm_batch b = {P, 10, prompts, NULL, P * N, seqs, 2, labels, 0, 0};
     lm *on = open_share(STORIES_DIR, LM_F32, 2, LM_SHARE_AUTO, 0);
-    compare(off, on, &b, 1e-6, 1, "BBT batch, default sharing");
+    compare(off, on, &b, 1e-5, 1, "BBT batch, default sharing");
     cr_expect_eq(lm_rows_computed(on), batch_rows(&b) - (long long)P * (N - 1) * 11,
                  "one prefix (BOS + 10 prompt rows) per prompt");
     lm_close(on);
@@ -268,7 +269,7 @@ Test(prefix_share, bbt_batch_any_chunking)
             on = open_share(STORIES_DIR, LM_F32, threads, LM_SHARE_ALWAYS, chunks[c]);
             char what[80];
             snprintf(what, sizeof what, "BBT batch, chunks of %d rows, %d threads", chunks[c], threads);
-            compare(off, on, &b, 1e-6, 1, what);
+            compare(off, on, &b, 1e-5, 1, what);
             lm_close(on);
         }
     free(prompts);
@@ -291,9 +292,9 @@ Test(prefix_share, nothing_shared)
     int l0[2] = {5, 6};
     lm_label lab = {l0, 2};
     lm_batch b = {0, 0, NULL, NULL, 5, seqs, 1, &lab, 0, 0};
-    compare(off, on, &b, 1e-6, 0, "distinct first tokens");
+    compare(off, on, &b, 1e-5, 0, "distinct first tokens");
     b.n_seqs = 1;
-    compare(off, on, &b, 1e-6, 0, "one sequence");
+    compare(off, on, &b, 1e-5, 0, "one sequence");
     lm_close(off);
     lm_close(on);
 }
