@@ -24,9 +24,10 @@ typedef int (*chunk_fn)(void *ctx, int slot, int s0, int s1);
 
 /* Cut sequences 0 .. n_seqs-1 (rows[s] rows each) into chunks of whole sequences of up to chunk_rows rows (0 = the
  * default; a longer sequence gets a chunk of its own) and run fn on each. With threads > 1, CHUNKS_PER_THREAD chunks
- * per thread or more and a layer's weights (layer_bytes) small enough to stay in the shared cache, each thread takes whole chunks
- * (slot = its thread number); otherwise the chunks run in order on slot 0, outside any parallel region so that the
- * products' own regions use every thread. Returns 0, or -1 with *failed_slot set to a slot whose chunk failed. */
+ * per thread or more and a layer's weights (layer_bytes) small enough to stay in the shared cache, each thread takes
+ * whole chunks (slot = its thread number); otherwise the chunks run in order on slot 0, outside any parallel region so
+ * that the products' own regions use every thread. Returns 0, or -1 with *failed_slot set to a slot whose chunk
+ * failed. */
 int run_chunks(const int *rows, int n_seqs, int chunk_rows, int threads, double layer_bytes, chunk_fn fn, void *ctx,
                int *failed_slot);
 
@@ -60,7 +61,8 @@ typedef struct chunk_widths {
 /* Room for rows rows, n_seqs sequences and n_out needed rows (the logits, when grown, are dropped: ws_logits-style
  * users allocate them on first use). 0, or -1 (memory; what was there is kept). */
 int chunk_ws_reserve(chunk_ws *w, const chunk_widths *cw, int rows, int n_seqs, int n_out);
-/* Room for n index rows (pos, kend, bstart, iota); chunk_ws_reserve makes room for `rows` of them. 0, or -1 (memory). */
+/* Room for n index rows (pos, kend, bstart, iota); chunk_ws_reserve makes room for `rows` of them. 0, or -1
+ * (memory). */
 int chunk_ws_reserve_index(chunk_ws *w, int n);
 void chunk_ws_free(chunk_ws *w);
 

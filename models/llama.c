@@ -612,7 +612,8 @@ static void fill_seq(const llama *L, const lm_batch *b, const lm_seq *q, const s
     int *deep = fb->deep ? fb->deep + at.row0 : NULL;
     fill_trunk(L, b, q, p, at.pre, p->trunk, x, deep);
     causal_index(fb, at.idx0, p->trunk);
-    int *pos = fb->pos + at.idx0, *kend = fb->kend + at.idx0, *bstart = fb->bstart + at.idx0, *outs = fb->outs + at.out0;
+    int *pos = fb->pos + at.idx0, *kend = fb->kend + at.idx0, *bstart = fb->bstart + at.idx0;
+    int *outs = fb->outs + at.out0;
     int o = 0, r = p->trunk; /* r: index row; its row is r - pre */
     outs[o++] = p->trunk - 1;
     for (int j = 0; j < b->n_labels; j++) {

@@ -101,7 +101,8 @@ static void add_unit(score_units *out, const seq_plan *plan, int first, int coun
     out->rows += u->rows;
 }
 
-/* A run of sequences order[first .. first+count) sharing `pre` rows (pre = 0: one sequence), and their rows after it. */
+/* A run of sequences order[first .. first+count) sharing `pre` rows (pre = 0: one sequence); rest: their rows after
+ * it. */
 typedef struct group {
     int first, count, pre;
     long long rest;

@@ -112,7 +112,8 @@ static void mixed_free(mixed *x)
 static lm *open_with(const char *path, lm_dtype dt, lm_attention attn, int threads, lm_prefix_share share,
                      int chunk_rows)
 {
-    lm_options o = {.threads = threads, .dtype = dt, .chunk_rows = chunk_rows, .attention = attn, .share_prefix = share};
+    lm_options o = {.threads = threads, .dtype = dt, .chunk_rows = chunk_rows, .attention = attn,
+                    .share_prefix = share};
     char err[1024];
     lm *m = NULL;
     cr_assert_eq(lm_open(&m, path, &o, err, sizeof err), LM_OK, "lm_open(%s): %s", path, err);
@@ -199,7 +200,7 @@ Test(prefix_share, stories260K_f32) { all_variants(STORIES_DIR, LM_F32, LM_ATTN_
 Test(prefix_share, stories260K_bf16) { all_variants(STORIES_DIR, LM_BF16, LM_ATTN_AUTO, 1e-3); }
 
 /* Attention as matrix products: the shared prefix's own attention runs over fewer keys than it does inside each
- * whole sequence, so its products have other shapes and may round differently (none seen here; bf16 would move by its rounding). */
+ * whole sequence, so its products have other shapes and may round differently (not seen here). */
 Test(prefix_share, stories260K_matmul_attention)
 {
     all_variants(STORIES_DIR, LM_F32, LM_ATTN_MATMUL, 1e-5);
