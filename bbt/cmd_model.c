@@ -105,6 +105,7 @@ static int open_model(const char *cmd, const opt *opts, int n, lm **m)
     if (int_opt(cmd, "--chunk-rows", get(opts, n, "--chunk-rows"), 0, 1 << 24, 0, &chunk_rows))
         return EXIT_USAGE;
     o.chunk_rows = (int)chunk_rows;
+    o.share_prefix = get(opts, n, "--no-prefix-share") ? LM_SHARE_OFF : LM_SHARE_AUTO;
     char err[1024];
     int rc = lm_open(m, path, &o, err, sizeof err);
     if (rc) {
@@ -265,8 +266,10 @@ static void bench_help(FILE *f)
                "Time lm_score on a batch of P prompts x B sequences: each sequence is BOS, the L rows of its soft\n"
                "prompt (cat mode), then text tokens, T rows in all; two one-token labels are scored after the last\n"
                "token (a masked LM: at a mask token there). Prints one JSON line: s_per_batch (median of R repetitions\n"
-               "after a warm-up), tokens_per_s (rows per second), gflops (nominal: every row through every layer,\n"
-               "attention, the head for the read rows), evals_per_s (prompts per second, as BBT counts evaluations).\n\n" MODEL_HELP
+               "after a warm-up), rows (the batch's rows) and rows_computed (those the engine ran through the layers:\n"
+               "fewer when sequences share a prefix), tokens_per_s (rows per second), gflops (nominal: every row\n"
+               "through every layer, attention, the head for the read rows; shared rows count once per sequence),\n"
+               "evals_per_s (prompts per second, as BBT counts evaluations).\n\n" MODEL_HELP
                "  --dtype f32|bf16   compute type (default bf16)\n"
                "  --batch B          sequences per prompt (default 32)\n"
                "  --seq T            rows per sequence, prompt rows included (default 128)\n"
@@ -277,7 +280,9 @@ static void bench_help(FILE *f)
                "                     separated file, followed by \" It was\", instead of random tokens (needs a\n"
                "                     tokenizer; --seq is then ignored)\n"
                "  --chunk-rows N     engine tuning: rows per forward chunk (default: chosen by the engine)\n"
-               "  --attention KIND   engine tuning: auto (default), vector or matmul (see lm_options.attention)\n");
+               "  --attention KIND   engine tuning: auto (default), vector or matmul (see lm_options.attention)\n"
+               "  --no-prefix-share  a causal LM computes every sequence whole instead of computing the rows that\n"
+               "                     sequences share (BOS and the prompt) once; same scores, for comparison\n");
 }
 
 static double now_s(void)
@@ -358,7 +363,7 @@ int cmd_bench(int argc, char **argv)
 {
     opt opts[] = {MODEL_OPTS, {"--batch", 0, NULL}, {"--seq", 0, NULL}, {"--prompt-tokens", 0, NULL},
                   {"--prompts", 0, NULL}, {"--reps", 0, NULL}, {"--tsv", 0, NULL}, {"--chunk-rows", 0, NULL},
-                  {"--attention", 0, NULL}};
+                  {"--attention", 0, NULL}, {"--no-prefix-share", 1, NULL}};
     int n = sizeof opts / sizeof *opts, rc = parse_opts("bench", argc, argv, opts, n);
     if (rc) {
         bench_help(rc > 0 ? stdout : stderr);
@@ -418,10 +423,11 @@ int cmd_bench(int argc, char **argv)
         for (long s = 0; s < B * P; s++)
             rows += seqs[s].n + L;
         printf("{\"model\":\"%s\",\"arch\":\"%s\",\"dtype\":\"%s\",\"threads\":%d,\"batch\":%ld,\"prompts\":%ld,"
-               "\"prompt_tokens\":%ld,\"rows\":%.0f,\"s_per_batch\":%.6f,\"tokens_per_s\":%.1f,\"gflops\":%.2f,"
-               "\"evals_per_s\":%.3f,\"s_min\":%.6f,\"s_max\":%.6f}\n",
-               in->path, in->arch, in->dtype == LM_BF16 ? "bf16" : "f32", in->threads, B, P, L, rows, med,
-               rows / med, bench_flops(in, &batch) / med * 1e-9, (double)P / med, times[0], times[reps - 1]);
+               "\"prompt_tokens\":%ld,\"rows\":%.0f,\"rows_computed\":%lld,\"s_per_batch\":%.6f,"
+               "\"tokens_per_s\":%.1f,\"gflops\":%.2f,\"evals_per_s\":%.3f,\"s_min\":%.6f,\"s_max\":%.6f}\n",
+               in->path, in->arch, in->dtype == LM_BF16 ? "bf16" : "f32", in->threads, B, P, L, rows,
+               lm_rows_computed(m), med, rows / med, bench_flops(in, &batch) / med * 1e-9, (double)P / med, times[0],
+               times[reps - 1]);
     }
     for (long b = 0; ids && b < B; b++)
         free(ids[b]);

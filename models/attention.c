@@ -89,12 +89,14 @@ static void pack_kv(const attn_seq *sq, const attn_shape *sh, act_type t, mm_scr
     float tmp[hd];
     for (int r = 0; r < n; r++)
         for (int kv = 0; kv < sh->n_kv; kv++) {
-            size_t at = ((size_t)kv * n + r) * hd * es, off = (size_t)r * sq->ldv + kv * hd;
-            put_head((char *)w->kb.p + at, t, sq->k, (size_t)r * sq->ldk + kv * hd, sq, sh, r, 1.0f);
+            size_t at = ((size_t)kv * n + r) * hd * es, ko, vo;
+            const void *k = attn_kv_row(sq, r, 0, &ko), *v = attn_kv_row(sq, r, 1, &vo);
+            put_head((char *)w->kb.p + at, t, k, ko + (size_t)kv * hd, sq, sh, r, 1.0f);
+            vo += (size_t)kv * hd;
             if (sq->in_t == t)
-                copy_head((char *)w->vb.p + at, (const char *)sq->v + off * es, (size_t)hd * es);
+                copy_head((char *)w->vb.p + at, (const char *)v + vo * es, (size_t)hd * es);
             else
-                act_store((char *)w->vb.p + at, t, qkv_floats(sq->v, sq->in_t, off, hd, tmp), hd);
+                act_store((char *)w->vb.p + at, t, qkv_floats(v, sq->in_t, vo, hd, tmp), hd);
         }
 }
 
@@ -115,7 +117,7 @@ static int attend_block(gemm_ctx *g, const attn_seq *sq, const attn_shape *sh, a
         int r = sq->qrows[i0 + i];
         for (int h = 0; h < sh->n_heads; h++)
             put_head((char *)w->qb.p + ((size_t)h * mb + i) * hd * es, t, sq->q,
-                     (size_t)(r - sq->q0) * sq->ldq + h * hd, sq, sh, r, plain ? 1.0f : sh->scale);
+                     (size_t)(r - sq->pre) * sq->ldq + h * hd, sq, sh, r, plain ? 1.0f : sh->scale);
     }
     if (gemm_batched(g, kvh, group, mb, hd, keys, w->qb.p, w->kb.p, 1, hd, (long)n * hd, w->s.p, err, errlen))
         return -1;

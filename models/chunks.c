@@ -27,7 +27,7 @@ int run_chunks(const int *rows, int n_seqs, int chunk_rows, int threads, double 
         sum += rows[s];
     }
     starts[n_chunks] = n_seqs;
-    int outer = threads > 1 && n_chunks >= 2 * threads && layer_bytes <= OUTER_MAX_LAYER_BYTES;
+    int outer = threads > 1 && n_chunks >= CHUNKS_PER_THREAD * threads && layer_bytes <= OUTER_MAX_LAYER_BYTES;
     int failed = -1;
     if (outer) {
 #pragma omp parallel for schedule(dynamic, 1)
@@ -64,13 +64,12 @@ int chunk_ws_reserve(chunk_ws *w, const chunk_widths *cw, int rows, int n_seqs, 
         if (grow_block(&w->xb, (size_t)rows * cw->xb * es) || grow_block(&w->att, (size_t)rows * cw->att * es) ||
             grow_block(&w->ffn1, (size_t)rows * cw->ffn * es) ||
             (cw->gated && grow_block(&w->ffn2, (size_t)rows * cw->ffn * es)) || !GROW(w->x, (size_t)rows * cw->dim) ||
-            !GROW(w->qkv, (size_t)rows * cw->qkv) || !GROW(w->pos, rows) || !GROW(w->kend, rows) ||
-            !GROW(w->bstart, rows) || !GROW(w->deep, rows) || !GROW(w->iota, rows))
+            !GROW(w->qkv, (size_t)rows * cw->qkv) || !GROW(w->deep, rows))
             return -1;
-        for (int i = 0; i < rows; i++)
-            w->iota[i] = i;
         w->cap_rows = rows;
     }
+    if (chunk_ws_reserve_index(w, rows))
+        return -1;
     if (n_seqs > w->cap_seqs) {
         if (!GROW(w->aseq, n_seqs))
             return -1;
@@ -83,6 +82,18 @@ int chunk_ws_reserve(chunk_ws *w, const chunk_widths *cw, int rows, int n_seqs, 
         w->logits = NULL;
         w->cap_out = n_out;
     }
+    return 0;
+}
+
+int chunk_ws_reserve_index(chunk_ws *w, int n)
+{
+    if (n <= w->cap_index)
+        return 0;
+    if (!GROW(w->pos, n) || !GROW(w->kend, n) || !GROW(w->bstart, n) || !GROW(w->iota, n))
+        return -1;
+    for (int i = 0; i < n; i++)
+        w->iota[i] = i;
+    w->cap_index = n;
     return 0;
 }
 

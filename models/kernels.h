@@ -122,13 +122,18 @@ void add_bias_rows(float *x, int ldx, int off, int m, const float *bias, int n);
  * (kend[r] = r + 1, bstart[r] = r + 1) and label continuations branching off a shared prefix.
  * Only the query rows listed in qrows[0 .. nq-1] are computed; their outputs go to out + i*ldo (i = index in qrows),
  * head h at columns h*head_dim, as `t`. Query head h reads kv head h / (n_heads / n_kv).
- * k, v: row r's head h at k + r*ldk + h*head_dim (likewise v); q: row r's head h at q + (r − q0)*ldq + h*head_dim,
- * so q may hold only the rows from q0 on (the new rows when earlier keys come from a cache). scale multiplies q·k. */
+ * The first `pre` rows are earlier rows the sequence attends to but does not compute (a prefix it shares with other
+ * sequences, or a generation cache): never queried, their keys and values come from pk and pv, row r's head h at
+ * pk + r*ldp + h*head_dim (likewise pv). The sequence's own rows r = pre .. n-1 hold q, k and v: row r's head h at
+ * q + (r − pre)*ldq + h*head_dim, k + (r − pre)*ldk + …, v + (r − pre)*ldv + …. pre = 0: every row is its own.
+ * scale multiplies q·k. */
 typedef struct attn_seq {
     int n;
     const void *q, *k, *v;   /* stored as in_t (element offsets below count values of that type) */
     int ldq, ldk, ldv;
-    int q0;
+    int pre;
+    const void *pk, *pv;     /* the earlier rows' keys and values, as in_t; only read when pre > 0 */
+    int ldp;
     const int *kend, *bstart;
     const int *pos;          /* positions of the rows (rotary embedding, sliding window) */
     const int *qrows;
@@ -150,6 +155,17 @@ static inline const float *qkv_floats(const void *base, act_type t, size_t off, 
     for (int i = 0; i < n; i++)
         tmp[i] = bf16_to_f32(h[i]);
     return tmp;
+}
+
+/* Where row r's keys (value = 0) or values (value = 1) start: the base pointer, and the element offset into it. */
+static inline const void *attn_kv_row(const attn_seq *sq, int r, int value, size_t *off)
+{
+    if (r < sq->pre) {
+        *off = (size_t)r * sq->ldp;
+        return value ? sq->pv : sq->pk;
+    }
+    *off = (size_t)(r - sq->pre) * (value ? sq->ldv : sq->ldk);
+    return value ? sq->v : sq->k;
 }
 
 typedef struct attn_shape {

@@ -409,25 +409,27 @@ static void gather_qkv(const attn_seq *sq, const attn_shape *sh, int kvh, attn_s
     size_t es = act_size(sq->in_t);
     float tmp[hd];
     for (int r = 0; r < n; r++) {
+        size_t ko, vo;
         if (r + AHEAD < n) {
-            prefetch((const char *)sq->k + ((size_t)(r + AHEAD) * sq->ldk + kvh * hd) * es, hd);
-            prefetch((const char *)sq->v + ((size_t)(r + AHEAD) * sq->ldv + kvh * hd) * es, hd);
+            const char *kp = attn_kv_row(sq, r + AHEAD, 0, &ko), *vp = attn_kv_row(sq, r + AHEAD, 1, &vo);
+            prefetch(kp + (ko + (size_t)kvh * hd) * es, hd);
+            prefetch(vp + (vo + (size_t)kvh * hd) * es, hd);
         }
+        const void *kb = attn_kv_row(sq, r, 0, &ko), *vb = attn_kv_row(sq, r, 1, &vo);
         float *kr = w->k + (size_t)r * hdp, *vr = w->v + (size_t)r * hdp;
-        rope_head(kr, qkv_floats(sq->k, sq->in_t, (size_t)r * sq->ldk + kvh * hd, hd, tmp), hd, sh->rope,
-                  sq->pos[r], 1.0f);
-        memcpy(vr, qkv_floats(sq->v, sq->in_t, (size_t)r * sq->ldv + kvh * hd, hd, tmp), (size_t)hd * sizeof(float));
+        rope_head(kr, qkv_floats(kb, sq->in_t, ko + (size_t)kvh * hd, hd, tmp), hd, sh->rope, sq->pos[r], 1.0f);
+        memcpy(vr, qkv_floats(vb, sq->in_t, vo + (size_t)kvh * hd, hd, tmp), (size_t)hd * sizeof(float));
         for (int d = hd; d < hdp; d++)
             kr[d] = vr[d] = 0.0f;
     }
     for (int i = 0; i < sq->nq; i++) {
         if (i + AHEAD < sq->nq)
-            prefetch((const char *)sq->q + ((size_t)(sq->qrows[i + AHEAD] - sq->q0) * sq->ldq + kvh * group * hd) * es,
+            prefetch((const char *)sq->q + ((size_t)(sq->qrows[i + AHEAD] - sq->pre) * sq->ldq + kvh * group * hd) * es,
                      group * hd);
         int r = sq->qrows[i];
         for (int g = 0; g < group; g++) {
             float *qi = w->q + ((size_t)g * sq->nq + i) * hdp;
-            rope_head(qi, qkv_floats(sq->q, sq->in_t, (size_t)(r - sq->q0) * sq->ldq + (kvh * group + g) * hd, hd,
+            rope_head(qi, qkv_floats(sq->q, sq->in_t, (size_t)(r - sq->pre) * sq->ldq + (kvh * group + g) * hd, hd,
                                      tmp), hd, sh->rope, sq->pos[r], sh->scale);
             for (int d = hd; d < hdp; d++)
                 qi[d] = 0.0f;

@@ -24,9 +24,17 @@
  * sequence reuses the prefix. The output head is applied to the needed rows only (or, for raw logits, only the label
  * tokens' rows of the head are used).
  *
- * Sequences are grouped into chunks of about 1024 rows (whole sequences). When there are chunks enough and a layer's
- * weights fit the shared cache, each thread runs its own chunks with single-threaded products (no barriers at all);
- * otherwise the chunks go one after the other with every thread inside each product.
+ * Shared prefixes (score_plan.h). A row depends on the rows before it only, so sequences of a batch that begin with
+ * the same input rows — in BBT every example of a candidate prompt starts with BOS and the prompt's rows — have the
+ * same states, keys and values there at every layer. The planner groups such sequences into units: the common prefix
+ * goes into the forward pass once, as a sequence of its own whose output nobody reads, and each member brings only
+ * its rows after it; attention reads a member's first `pre` keys and values from the prefix's rows (attn_seq.pre).
+ * Every row still gets the same arithmetic as without sharing. The generation cache uses the same mechanism: the
+ * cached rows are the `pre` rows of the one sequence.
+ *
+ * Units (a sequence on its own, or a prefix and its members) are grouped into chunks of about 1024 rows. When there
+ * are chunks enough and a layer's weights fit the shared cache, each thread runs its own chunks with single-threaded
+ * products (no barriers at all); otherwise the chunks go one after the other with every thread inside each product.
  *
  * Generation keeps the keys and values of the sequence so far (`kv_cache`), so each new token is one row.
  */
@@ -41,6 +49,7 @@
 #include "models/chunks.h"
 #include "models/gemm.h"
 #include "models/kernels.h"
+#include "models/score_plan.h"
 
 typedef struct llama_layer {
     float *attn_norm, *ffn_norm;
@@ -80,19 +89,31 @@ typedef struct llama {
     kv_cache cache;
 } llama;
 
-/* One forward pass: whole sequences laid out row after row. */
+/* One sequence of a forward pass. Its attention rows ("index rows", as attn_seq numbers them) are r = 0 .. pre+n-1:
+ * the first `pre` are rows it shares with other sequences and does not compute (their keys and values come from
+ * elsewhere), the other n are its own rows row0 .. row0+n-1 of the batch. */
 typedef struct fwd_seq {
-    int row0, n;          /* its rows */
-    int out0, nout;       /* its needed rows: outs[out0 .. out0+nout) (relative to row0, ascending) */
+    int row0, n;          /* its own rows */
+    int out0, nout;       /* its needed rows: outs[out0 .. out0+nout) (index rows, ascending) */
+    int idx0;             /* its index rows' entries in pos, kend and bstart: [idx0, idx0 + pre + n) */
+    int pre;              /* rows before its own that it attends to */
+    int pre_row0;         /* >= 0: they are rows pre_row0 .. of this batch (a shared prefix, itself a sequence of the
+                             batch); -1: their keys and values come from the batch's kv_in */
+    int id;               /* the batch sequence it scores; -1: a shared prefix */
 } fwd_seq;
 
 typedef struct fwd_batch {
     int rows, n_seqs, n_out;
     fwd_seq *seqs;
-    int *pos, *kend, *bstart;   /* per row; kend and bstart relative to the sequence (see attn_seq) */
+    int *pos, *kend, *bstart;   /* per index row (see fwd_seq, attn_seq) */
     int *outs;
     int *deep;                  /* per row: offset of its deep-prompt row within layer 0, or -1; NULL: none */
     float *x;
+    /* generation: keys and values of the earlier rows (pre_row0 = -1) read from kv_in, those of every row of the
+     * batch written to kv_out; layer l at + l·kv_layer floats, row r at + r·2·kv_dim (k | v); NULL: none */
+    const float *kv_in;
+    float *kv_out;
+    size_t kv_layer;
 } fwd_batch;
 
 /* ---- configuration and loading ---- */
@@ -386,7 +407,7 @@ static void gather_rows(float *dst, const float *x, int dim, const fwd_batch *b)
     for (int s = 0; s < b->n_seqs; s++) {
         const fwd_seq *q = &b->seqs[s];
         for (int i = 0; i < q->nout; i++)
-            memcpy(dst + (size_t)(q->out0 + i) * dim, x + (size_t)(q->row0 + b->outs[q->out0 + i]) * dim,
+            memcpy(dst + (size_t)(q->out0 + i) * dim, x + (size_t)(q->row0 + b->outs[q->out0 + i] - q->pre) * dim,
                    (size_t)dim * sizeof(float));
     }
 }
@@ -399,22 +420,44 @@ static int attention_any(const llama *L, llama_ws *w, const attn_seq *seqs, int 
     return attention_run(L->g, L->attn, seqs, n, &sh, w->err, sizeof w->err);
 }
 
-/* Attention over every sequence of the batch; in the last layer only the needed query rows (sel). */
-static int attend(const llama *L, llama_ws *w, const fwd_batch *b, int sel, const float *rope)
+/* Attention over every sequence of the batch, in layer l; in the last layer only the needed query rows (sel). */
+static int attend(const llama *L, llama_ws *w, const fwd_batch *b, int l, int sel, const float *rope)
 {
     const llama_cfg *c = &L->c;
-    int qd = c->heads * c->head_dim, kvd = c->kv_heads * c->head_dim, ld = qd + 2 * kvd;
+    int qd = c->heads * c->head_dim, kvd = c->kv_heads * c->head_dim, ld = qd + 2 * kvd, n = 0;
     size_t es = act_size(L->act);
     for (int s = 0; s < b->n_seqs; s++) {
         const fwd_seq *q = &b->seqs[s];
-        const float *base = w->qkv + (size_t)q->row0 * ld;
-        w->aseq[s] = (attn_seq){
-            .n = q->n, .q = base, .k = base + qd, .v = base + qd + kvd, .ldq = ld, .ldk = ld, .ldv = ld,
-            .kend = b->kend + q->row0, .bstart = b->bstart + q->row0, .pos = b->pos + q->row0,
-            .qrows = sel ? b->outs + q->out0 : w->iota, .nq = sel ? q->nout : q->n,
+        int nq = sel ? q->nout : q->n;
+        if (!nq) /* a shared prefix in the last layer: only its keys and values were needed */
+            continue;
+        const float *base = w->qkv + (size_t)q->row0 * ld, *pk = NULL;
+        int ldp = 0;
+        if (q->pre && q->pre_row0 >= 0) { /* rows of this batch: their keys and values are in this layer's q|k|v */
+            pk = w->qkv + (size_t)q->pre_row0 * ld + qd;
+            ldp = ld;
+        } else if (q->pre) {
+            pk = b->kv_in + (size_t)l * b->kv_layer;
+            ldp = 2 * kvd;
+        }
+        w->aseq[n++] = (attn_seq){
+            .n = q->pre + q->n, .q = base, .k = base + qd, .v = base + qd + kvd, .ldq = ld, .ldk = ld, .ldv = ld,
+            .pre = q->pre, .pk = pk, .pv = pk ? pk + kvd : NULL, .ldp = ldp,
+            .kend = b->kend + q->idx0, .bstart = b->bstart + q->idx0, .pos = b->pos + q->idx0,
+            .qrows = sel ? b->outs + q->out0 : w->iota + q->pre, .nq = nq,
             .out = (char *)w->att + (size_t)(sel ? q->out0 : q->row0) * qd * es, .ldo = qd, .t = L->act};
     }
-    return attention_any(L, w, w->aseq, b->n_seqs, rope);
+    return attention_any(L, w, w->aseq, n, rope);
+}
+
+/* Keys and values of every row of the batch, as the q|k|v product of layer l gave them, to b->kv_out. */
+static void save_kv(const llama *L, const llama_ws *w, const fwd_batch *b, int l)
+{
+    const llama_cfg *c = &L->c;
+    int qd = c->heads * c->head_dim, kvd = c->kv_heads * c->head_dim;
+    float *dst = b->kv_out + (size_t)l * b->kv_layer;
+    for (int r = 0; r < b->rows; r++)
+        memcpy(dst + (size_t)r * 2 * kvd, w->qkv + (size_t)r * (qd + 2 * kvd) + qd, 2 * (size_t)kvd * sizeof(float));
 }
 
 /* The normalisation of the model (RMSNorm, or LayerNorm with bias b) of m rows of x into y, written as t. */
@@ -427,16 +470,19 @@ static void norm_rows(const llama *L, void *y, act_type t, const float *x, const
         rmsnorm_rows(y, t, dim, x, dim, g, m, dim, L->c.eps);
 }
 
-/* GPT-2's learned positions: add the embedding of each row's position. */
-static void add_positions(const llama *L, float *x, int m, const int *pos)
+/* GPT-2's learned positions: add to every row of the batch the embedding of its position. */
+static void add_positions(const llama *L, const fwd_batch *b)
 {
     int dim = L->c.dim;
-#pragma omp parallel for schedule(static)
-    for (int r = 0; r < m; r++) {
-        float *row = x + (size_t)r * dim;
-        const float *p = L->pos_emb + (size_t)pos[r] * dim;
-        for (int i = 0; i < dim; i++)
-            row[i] += p[i];
+#pragma omp parallel for schedule(dynamic, 1)
+    for (int s = 0; s < b->n_seqs; s++) {
+        const fwd_seq *q = &b->seqs[s];
+        for (int i = 0; i < q->n; i++) {
+            float *row = b->x + (size_t)(q->row0 + i) * dim;
+            const float *p = L->pos_emb + (size_t)b->pos[q->idx0 + q->pre + i] * dim;
+            for (int d = 0; d < dim; d++)
+                row[d] += p[d];
+        }
     }
 }
 
@@ -476,7 +522,7 @@ static int forward(const llama *L, llama_ws *w, fwd_batch *b, const float *deep,
     int R = b->rows, dim = c->dim, qkvd = (c->heads + 2 * c->kv_heads) * c->head_dim;
     size_t plane = (size_t)R * dim;
     if (c->positions == POS_LEARNED)
-        add_positions(L, b->x, R, b->pos);
+        add_positions(L, b);
     for (int l = 0; l < c->layers; l++) {
         const llama_layer *ly = &L->layers[l];
         if (b->deep)
@@ -485,8 +531,10 @@ static int forward(const llama *L, llama_ws *w, fwd_batch *b, const float *deep,
             memcpy(trace + l * plane, b->x, plane * sizeof(float));
         norm_rows(L, w->xb, L->act, b->x, ly->attn_norm, ly->attn_norm_b, R);
         GEMM(&ly->wqkv, R, w->xb, dim, w->qkv, qkvd, GEMM_STORE, NULL);
+        if (b->kv_out)
+            save_kv(L, w, b, l);
         int sel = l == c->layers - 1 && b->n_out < R;
-        if (attend(L, w, b, sel, c->positions == POS_ROPE ? L->rope : NULL))
+        if (attend(L, w, b, l, sel, c->positions == POS_ROPE ? L->rope : NULL))
             return -1;
         float *x = b->x;
         int m = R;
@@ -518,78 +566,72 @@ static int head_logits(const llama *L, llama_ws *w, int n, float *out)
 
 /* ---- scoring ---- */
 
-/* How one sequence of a score batch becomes rows. */
-typedef struct seq_plan {
-    int read;          /* token index whose next-token distribution is read */
-    int insert;        /* cat mode: the prompt's rows are inserted before token `insert`; -1 = not in the prefix */
-    int trunk;         /* rows of the prefix, prompt rows included */
-    int rows, nout;
-} seq_plan;
-
-static int label_len(const lm_batch *b, int j) { return b->first_token_only ? 1 : b->labels[j].n; }
-
-static void plan_seq(const lm_batch *b, const lm_seq *q, seq_plan *p)
+/* Input rows of trunk rows [from, to) of sequence q (plan p) into x, one after the other, and their deep-prompt
+ * offsets into deep (NULL: none). */
+static void fill_trunk(const llama *L, const lm_batch *b, const lm_seq *q, const seq_plan *p, int from, int to,
+                       float *x, int *deep)
 {
-    p->read = q->read_pos < 0 ? q->n - 1 : q->read_pos;
-    p->insert = (q->mode == LM_PROMPT_CAT && q->prompt_pos <= p->read) ? q->prompt_pos : -1;
-    p->trunk = p->read + 1 + (p->insert >= 0 ? b->prompt_len : 0);
-    p->nout = 1;
-    for (int j = 0; j < b->n_labels; j++)
-        p->nout += label_len(b, j) - 1;
-    p->rows = p->trunk + p->nout - 1;
+    int dim = L->c.dim, Lp = b->prompt_len;
+    const float *prompt = q->mode != LM_PROMPT_NONE && b->prompts ? b->prompts + (size_t)q->prompt * Lp * dim : NULL;
+    size_t deep0 = (size_t)q->prompt * L->c.layers * Lp * dim;
+    for (int r = from; r < to; r++) {
+        trunk_row k = trunk_row_at(b, q, p, r);
+        float *row = x + (size_t)(r - from) * dim;
+        const float *add = prompt && k.j >= 0 ? prompt + (size_t)k.j * dim : NULL;
+        if (k.tok >= 0) {
+            memcpy(row, L->tok_emb + (size_t)k.tok * dim, (size_t)dim * sizeof(float));
+            for (int d = 0; add && d < dim; d++)
+                row[d] += add[d];
+        } else if (add) {
+            memcpy(row, add, (size_t)dim * sizeof(float));
+        } else {
+            memset(row, 0, (size_t)dim * sizeof(float));
+        }
+        if (deep)
+            deep[r - from] = k.j >= 0 ? (int)(deep0 + (size_t)k.j * dim) : -1;
+    }
 }
 
-/* Lay out sequence q at rows [r0, r0+p->rows) of batch fb: input rows, positions, attention ranges, needed rows. */
-static void fill_seq(const llama *L, const lm_batch *b, const lm_seq *q, const seq_plan *p, fwd_batch *fb, int s,
-                     int r0, int out0)
+/* Plain causal index rows [0, n): positions 0 .. n-1, each row seeing the rows up to itself. */
+static void causal_index(fwd_batch *fb, int idx0, int n)
 {
-    int dim = L->c.dim, Lp = b->prompt_len, layers = L->c.layers;
-    const float *prompt = q->mode != LM_PROMPT_NONE && b->prompts ? b->prompts + (size_t)q->prompt * Lp * dim : NULL;
-    size_t deep0 = (size_t)q->prompt * layers * Lp * dim;
-    float *x = fb->x + (size_t)r0 * dim;
-    int *deep = fb->deep ? fb->deep + r0 : NULL;
-    int r = 0;
-    for (int i = 0; i <= p->read; i++) {
-        if (i == p->insert)
-            for (int j = 0; j < Lp; j++, r++) {
-                if (prompt)
-                    memcpy(x + (size_t)r * dim, prompt + (size_t)j * dim, (size_t)dim * sizeof(float));
-                else
-                    memset(x + (size_t)r * dim, 0, (size_t)dim * sizeof(float));
-                if (deep)
-                    deep[r] = (int)(deep0 + (size_t)j * dim);
-            }
-        memcpy(x + (size_t)r * dim, L->tok_emb + (size_t)q->ids[i] * dim, (size_t)dim * sizeof(float));
-        int j = i - q->prompt_pos;
-        int added = q->mode == LM_PROMPT_ADD && j >= 0 && j < Lp;
-        if (added && prompt)
-            for (int d = 0; d < dim; d++)
-                x[(size_t)r * dim + d] += prompt[(size_t)j * dim + d];
-        if (deep)
-            deep[r] = added ? (int)(deep0 + (size_t)j * dim) : -1;
-        r++;
+    for (int i = 0; i < n; i++) {
+        fb->pos[idx0 + i] = i;
+        fb->kend[idx0 + i] = i + 1;
+        fb->bstart[idx0 + i] = i + 1;
     }
-    int *pos = fb->pos + r0, *kend = fb->kend + r0, *bstart = fb->bstart + r0, *outs = fb->outs + out0;
-    for (int i = 0; i < p->trunk; i++) {
-        pos[i] = i;
-        kend[i] = i + 1;
-        bstart[i] = i + 1;
-    }
-    int o = 0;
+}
+
+/* Lay out sequence q as fb->seqs[k]: its own rows (those after its first `pre` trunk rows, which are rows pre_row0 ..
+ * of the batch, or none) from row0, its index rows from idx0, its needed rows from out0. */
+static void fill_seq(const llama *L, const lm_batch *b, const lm_seq *q, const seq_plan *p, fwd_batch *fb, int k,
+                     fwd_seq at)
+{
+    int dim = L->c.dim;
+    float *x = fb->x + (size_t)at.row0 * dim;
+    int *deep = fb->deep ? fb->deep + at.row0 : NULL;
+    fill_trunk(L, b, q, p, at.pre, p->trunk, x, deep);
+    causal_index(fb, at.idx0, p->trunk);
+    int *pos = fb->pos + at.idx0, *kend = fb->kend + at.idx0, *bstart = fb->bstart + at.idx0;
+    int *outs = fb->outs + at.out0;
+    int o = 0, r = p->trunk; /* r: index row; its row is r - pre */
     outs[o++] = p->trunk - 1;
     for (int j = 0; j < b->n_labels; j++) {
         int branch = r;
         for (int i = 0; i + 1 < label_len(b, j); i++, r++) {
-            memcpy(x + (size_t)r * dim, L->tok_emb + (size_t)b->labels[j].ids[i] * dim, (size_t)dim * sizeof(float));
+            memcpy(x + (size_t)(r - at.pre) * dim, L->tok_emb + (size_t)b->labels[j].ids[i] * dim,
+                   (size_t)dim * sizeof(float));
             if (deep)
-                deep[r] = -1;
+                deep[r - at.pre] = -1;
             pos[r] = p->trunk + i;
             kend[r] = p->trunk;
             bstart[r] = branch;
             outs[o++] = r;
         }
     }
-    fb->seqs[s] = (fwd_seq){r0, p->rows, out0, p->nout};
+    at.n = p->rows - at.pre;
+    at.nout = p->nout;
+    fb->seqs[k] = at;
 }
 
 /* The label tokens' rows of the output head in fp32, for raw-logit scoring: tokens in label order. */
@@ -607,9 +649,9 @@ static float *label_head_rows(const llama *L, const lm_batch *b)
     return rows;
 }
 
-/* Scores of sequences [s0, s1) from their needed rows' final states in w->hid. */
-static int chunk_scores(const llama *L, llama_ws *w, const lm_batch *b, const fwd_batch *fb, int s0,
-                        const float *lab_rows, float *scores)
+/* Scores of the batch's sequences in fb from their needed rows' final states in w->hid. */
+static int chunk_scores(const llama *L, llama_ws *w, const lm_batch *b, const fwd_batch *fb, const float *lab_rows,
+                        float *scores)
 {
     int dim = L->c.dim, V = L->c.vocab;
     if (!lab_rows) {
@@ -622,7 +664,9 @@ static int chunk_scores(const llama *L, llama_ws *w, const lm_batch *b, const fw
     }
     for (int s = 0; s < fb->n_seqs; s++) {
         const fwd_seq *q = &fb->seqs[s];
-        float *out = scores + (size_t)(s0 + s) * b->n_labels;
+        if (q->id < 0)
+            continue;
+        float *out = scores + (size_t)q->id * b->n_labels;
         int branch = q->out0 + 1; /* the rows of label j's tokens 1.. follow the read row */
         for (int j = 0, k = 0; j < b->n_labels; j++) {
             float sum = 0.0f;
@@ -642,79 +686,132 @@ static int chunk_scores(const llama *L, llama_ws *w, const lm_batch *b, const fw
     return 0;
 }
 
-static int run_chunk(const llama *L, llama_ws *w, const lm_batch *b, const seq_plan *plan, int s0, int s1,
-                     const float *lab_rows, float *scores)
-{
-    int rows = 0, n_out = 0, n = s1 - s0;
-    for (int s = s0; s < s1; s++) {
-        rows += plan[s].rows;
-        n_out += plan[s].nout;
-    }
-    if (ws_reserve(L, w, rows, n, n_out)) {
-        snprintf(w->err, sizeof w->err, "out of memory for a chunk of %d rows", rows);
-        return -1;
-    }
-    fwd_seq *seqs = malloc((size_t)n * sizeof *seqs);
-    if (!seqs) {
-        snprintf(w->err, sizeof w->err, "out of memory");
-        return -1;
-    }
-    fwd_batch fb = {rows, n, n_out, seqs, w->pos, w->kend, w->bstart, w->outs, b->deep_prompts ? w->deep : NULL, w->x};
-    for (int s = s0, r = 0, o = 0; s < s1; r += plan[s].rows, o += plan[s].nout, s++)
-        fill_seq(L, b, &b->seqs[s], &plan[s], &fb, s - s0, r, o);
-    int rc = forward(L, w, &fb, b->deep_prompts, (size_t)b->prompt_len * L->c.dim, NULL);
-    if (!rc)
-        rc = chunk_scores(L, w, b, &fb, s0, lab_rows, scores);
-    free(seqs);
-    return rc;
-}
-
 typedef struct score_job {
     const llama *L;
     const lm_batch *b;
     const seq_plan *plan;
+    const score_units *units;
     const float *lab_rows;
     float *scores;
 } score_job;
 
-static int score_chunk(void *ctx, int slot, int s0, int s1)
+/* Lay out unit u of the score batch in fb after what is there (*at: the next row, index row, needed row and fwd_seq):
+ * its shared prefix first, as a sequence whose output nobody reads, then each member's own rows. */
+static void fill_unit(const score_job *j, const score_unit *u, fwd_batch *fb, fwd_seq *at)
 {
-    const score_job *j = ctx;
-    return run_chunk(j->L, &j->L->ws[slot], j->b, j->plan, s0, s1, j->lab_rows, j->scores);
+    const lm_batch *b = j->b;
+    const int *members = j->units->order + u->first;
+    int pre_row0 = -1, k = fb->n_seqs;
+    if (u->pre) { /* the prefix: the first member's first rows (every member's are the same) */
+        int s = members[0], dim = j->L->c.dim;
+        fill_trunk(j->L, b, &b->seqs[s], &j->plan[s], 0, u->pre, fb->x + (size_t)at->row0 * dim,
+                   fb->deep ? fb->deep + at->row0 : NULL);
+        causal_index(fb, at->idx0, u->pre);
+        fb->seqs[k++] = (fwd_seq){at->row0, u->pre, at->out0, 0, at->idx0, 0, -1, -1};
+        pre_row0 = at->row0;
+        at->row0 += u->pre;
+        at->idx0 += u->pre;
+    }
+    for (int i = 0; i < u->count; i++) {
+        int s = members[i];
+        const seq_plan *p = &j->plan[s];
+        fill_seq(j->L, b, &b->seqs[s], p, fb, k++, (fwd_seq){at->row0, 0, at->out0, 0, at->idx0, u->pre, pre_row0, s});
+        at->row0 += p->rows - u->pre;
+        at->idx0 += p->rows;
+        at->out0 += p->nout;
+    }
+    fb->n_seqs = k;
 }
 
+/* Units [u0, u1) of a score batch as one forward pass, and their members' scores. */
+static int run_chunk(const score_job *j, llama_ws *w, int u0, int u1)
+{
+    const lm_batch *b = j->b;
+    int rows = 0, index_rows = 0, n_seqs = 0, n_out = 0;
+    for (int u = u0; u < u1; u++) {
+        const score_unit *un = &j->units->u[u];
+        rows += un->rows;
+        index_rows += un->index_rows;
+        n_seqs += un->count + (un->pre > 0);
+        n_out += un->n_out;
+    }
+    if (ws_reserve(j->L, w, rows, n_seqs, n_out) || chunk_ws_reserve_index(w, index_rows)) {
+        snprintf(w->err, sizeof w->err, "out of memory for a chunk of %d rows", rows);
+        return -1;
+    }
+    fwd_seq *seqs = malloc((size_t)n_seqs * sizeof *seqs);
+    if (!seqs) {
+        snprintf(w->err, sizeof w->err, "out of memory");
+        return -1;
+    }
+    fwd_batch fb = {rows, 0, n_out, seqs, w->pos, w->kend, w->bstart, w->outs, b->deep_prompts ? w->deep : NULL,
+                    w->x, NULL, NULL, 0};
+    fwd_seq at = {0};
+    for (int u = u0; u < u1; u++)
+        fill_unit(j, &j->units->u[u], &fb, &at);
+    int rc = forward(j->L, w, &fb, b->deep_prompts, (size_t)b->prompt_len * j->L->c.dim, NULL);
+    if (!rc)
+        rc = chunk_scores(j->L, w, b, &fb, j->lab_rows, j->scores);
+    free(seqs);
+    return rc;
+}
+
+static int score_chunk(void *ctx, int slot, int u0, int u1)
+{
+    const score_job *j = ctx;
+    return run_chunk(j, &j->L->ws[slot], u0, u1);
+}
+
+/* Shortest common prefix computed once for several sequences by default (LM_SHARE_AUTO). Not a measured optimum:
+ * a shorter one (BOS alone) saves a row or a few per sequence while the planner still regroups the batch, so the
+ * default leaves such prefixes alone; BBT's (BOS + the prompt) are 10-100 rows. */
+enum { SHARE_MIN_ROWS = 8 };
+
+static int share_min_rows(lm_prefix_share share)
+{
+    return share == LM_SHARE_OFF ? 0 : share == LM_SHARE_ALWAYS ? 1 : SHARE_MIN_ROWS;
+}
+
+/* Bytes of one layer's weights in the compute type: run_chunks lets each thread run its own chunks when they fit the
+ * shared cache. */
+static double layer_bytes(const llama *L)
+{
+    const llama_cfg *c = &L->c;
+    return ((double)c->dim * (c->heads + 2 * c->kv_heads) * c->head_dim + (double)c->heads * c->head_dim * c->dim +
+            (c->ffn_act == FFN_SWIGLU ? 3.0 : 2.0) * c->dim * c->ffn) * act_size(L->act);
+}
+
+/* Plan every sequence, group them into units (sequences sharing a prefix) and run the units in chunks. */
 static int llama_score(lm *m, const lm_batch *b, float *scores)
 {
     llama *L = m->impl;
-    int S = b->n_seqs;
+    int S = b->n_seqs, max_rows = 1, chunk_rows = m->opts.chunk_rows > 0 ? m->opts.chunk_rows : DEFAULT_CHUNK_ROWS;
     seq_plan *plan = malloc((size_t)(S + 1) * sizeof *plan);
-    int *rows = malloc((size_t)(S + 1) * sizeof *rows);
     float *lab_rows = b->raw_logits ? label_head_rows(L, b) : NULL;
-    int max_rows = 1;
-    if (!plan || !rows || (b->raw_logits && !lab_rows)) {
-        free(plan), free(rows), free(lab_rows);
-        return lm_fail(m, LM_ENOMEM, "out of memory planning a batch of %d sequences", S);
-    }
-    for (int s = 0; s < S; s++) {
+    score_units units = {0};
+    int *rows = NULL, rc = LM_OK, failed;
+    for (int s = 0; plan && s < S; s++) {
         plan_seq(b, &b->seqs[s], &plan[s]);
-        rows[s] = plan[s].rows;
         max_rows = plan[s].rows > max_rows ? plan[s].rows : max_rows;
     }
-    if (rope_reserve(L, max_rows)) {
-        free(plan), free(rows), free(lab_rows);
-        return lm_fail(m, LM_ENOMEM, "out of memory for rotary tables");
+    if (!plan || (b->raw_logits && !lab_rows) ||
+        plan_units(b, plan, share_min_rows(m->opts.share_prefix), chunk_rows, CHUNKS_PER_THREAD * m->opts.threads,
+                   &units) ||
+        !(rows = malloc(((size_t)units.n + 1) * sizeof *rows))) {
+        rc = lm_fail(m, LM_ENOMEM, "out of memory planning a batch of %d sequences", S);
+    } else if (rope_reserve(L, max_rows)) {
+        rc = lm_fail(m, LM_ENOMEM, "out of memory for rotary tables");
+    } else {
+        for (int u = 0; u < units.n; u++)
+            rows[u] = units.u[u].rows;
+        score_job job = {L, b, plan, &units, lab_rows, scores};
+        if (run_chunks(rows, units.n, chunk_rows, m->opts.threads, layer_bytes(L), score_chunk, &job, &failed))
+            rc = lm_fail(m, LM_ENOMEM, "%s", failed >= 0 ? L->ws[failed].err : "out of memory");
+        else
+            m->rows_computed = units.rows;
     }
-    const llama_cfg *c = &L->c;
-    double layer_bytes = ((double)c->dim * (c->heads + 2 * c->kv_heads) * c->head_dim +
-                          (double)c->heads * c->head_dim * c->dim +
-                          (c->ffn_act == FFN_SWIGLU ? 3.0 : 2.0) * c->dim * c->ffn) * act_size(L->act);
-    score_job job = {L, b, plan, lab_rows, scores};
-    int failed;
-    int rc = run_chunks(rows, S, m->opts.chunk_rows, m->opts.threads, layer_bytes, score_chunk, &job, &failed);
-    free(plan), free(rows), free(lab_rows);
-    if (rc)
-        return lm_fail(m, LM_ENOMEM, "%s", failed >= 0 ? L->ws[failed].err : "out of memory");
-    return LM_OK;
+    free(plan), free(rows), free(lab_rows), score_units_free(&units);
+    return rc;
 }
 
 /* Every row's state at the input of every layer and at the output of the last, for one sequence of a batch: its
@@ -733,8 +830,8 @@ static int llama_hidden(lm *m, const lm_batch *b, int s, float *out)
         return lm_fail(m, LM_ENOMEM, "out of memory for a sequence of %d rows", p.rows);
     fwd_seq seq;
     fwd_batch fb = {p.rows, 1, p.rows, &seq, w->pos, w->kend, w->bstart, w->outs, b->deep_prompts ? w->deep : NULL,
-                    w->x};
-    fill_seq(L, &one, &q, &p, &fb, 0, 0, 0);
+                    w->x, NULL, NULL, 0};
+    fill_seq(L, &one, &q, &p, &fb, 0, (fwd_seq){0, 0, 0, 0, 0, 0, -1, s});
     seq.nout = p.rows;
     for (int i = 0; i < p.rows; i++)
         w->outs[i] = i;
@@ -745,21 +842,27 @@ static int llama_hidden(lm *m, const lm_batch *b, int s, float *out)
 
 /* ---- plain language-model use ---- */
 
-/* One sequence without a prompt; the needed rows are the last `nout` ones. */
-static int run_plain(lm *m, const int *ids, int n, int nout)
+/* Rows [keep, n) of ids (no prompt) through the layers; the final states of the last nout rows go to w->hid. With a
+ * cache, the keys and values of rows [0, keep) come from it and those of the new rows go into it. */
+static int run_plain(lm *m, const int *ids, int keep, int n, int nout, kv_cache *kc)
 {
     llama *L = m->impl;
     llama_ws *w = &L->ws[0];
-    if (rope_reserve(L, n) || ws_reserve(L, w, n, 1, nout))
+    int fresh = n - keep;
+    if (rope_reserve(L, n) || ws_reserve(L, w, fresh, 1, nout) || chunk_ws_reserve_index(w, n))
         return lm_fail(m, LM_ENOMEM, "out of memory for a sequence of %d tokens", n);
-    fwd_seq seq = {0, n, 0, nout};
-    fwd_batch fb = {n, 1, nout, &seq, w->pos, w->kend, w->bstart, w->outs, NULL, w->x};
-    for (int i = 0; i < n; i++) {
-        memcpy(w->x + (size_t)i * L->c.dim, L->tok_emb + (size_t)ids[i] * L->c.dim, (size_t)L->c.dim * sizeof(float));
-        w->pos[i] = i;
-        w->kend[i] = i + 1;
-        w->bstart[i] = i + 1;
+    fwd_seq seq = {0, fresh, 0, nout, 0, keep, -1, -1};
+    fwd_batch fb = {fresh, 1, nout, &seq, w->pos, w->kend, w->bstart, w->outs, NULL, w->x, NULL, NULL, 0};
+    if (kc) {
+        size_t row = 2 * (size_t)L->c.kv_heads * L->c.head_dim;
+        fb.kv_in = kc->kv;
+        fb.kv_out = kc->kv + (size_t)keep * row;
+        fb.kv_layer = (size_t)kc->cap * row;
     }
+    for (int i = 0; i < fresh; i++)
+        memcpy(w->x + (size_t)i * L->c.dim, L->tok_emb + (size_t)ids[keep + i] * L->c.dim,
+               (size_t)L->c.dim * sizeof(float));
+    causal_index(&fb, 0, n);
     for (int i = 0; i < nout; i++)
         w->outs[i] = n - nout + i;
     if (forward(L, w, &fb, NULL, 0, NULL))
@@ -770,7 +873,7 @@ static int run_plain(lm *m, const int *ids, int n, int nout)
 static int llama_logits(lm *m, const int *ids, int n, float *out)
 {
     llama *L = m->impl;
-    int rc = run_plain(m, ids, n, n);
+    int rc = run_plain(m, ids, 0, n, n, NULL);
     if (!rc && head_logits(L, &L->ws[0], n, out))
         rc = lm_fail(m, LM_ENOMEM, "%s", L->ws[0].err);
     return rc;
@@ -805,67 +908,24 @@ static int cache_reserve(llama *L, int n)
     return 0;
 }
 
-/* Run rows [keep, n) of ids through the layers, keys and values of rows [0, keep) coming from the cache; the last
- * row's final state goes to w->hid. */
-static int forward_cached(llama *L, llama_ws *w, const int *ids, int keep, int n)
-{
-    const llama_cfg *c = &L->c;
-    kv_cache *kc = &L->cache;
-    int dim = c->dim, hd = c->head_dim, qd = c->heads * hd, kvd = c->kv_heads * hd, qkvd = qd + 2 * kvd;
-    int fresh = n - keep;
-    act_type t = L->act;
-    for (int i = 0; i < fresh; i++) {
-        memcpy(w->x + (size_t)i * dim, L->tok_emb + (size_t)ids[keep + i] * dim, (size_t)dim * sizeof(float));
-        w->outs[i] = keep + i;
-    }
-    for (int i = 0; i < n; i++) {
-        w->pos[i] = i;
-        w->kend[i] = i + 1;
-        w->bstart[i] = i + 1;
-    }
-    if (c->positions == POS_LEARNED)
-        add_positions(L, w->x, fresh, w->pos + keep);
-    for (int l = 0; l < c->layers; l++) {
-        const llama_layer *ly = &L->layers[l];
-        float *kv = kc->kv + (size_t)l * kc->cap * 2 * kvd;
-        int last = l == c->layers - 1;
-        norm_rows(L, w->xb, t, w->x, ly->attn_norm, ly->attn_norm_b, fresh);
-        GEMM(&ly->wqkv, fresh, w->xb, dim, w->qkv, qkvd, GEMM_STORE, NULL);
-        for (int i = 0; i < fresh; i++)
-            memcpy(kv + (size_t)(keep + i) * 2 * kvd, w->qkv + (size_t)i * qkvd + qd, 2 * (size_t)kvd * sizeof(float));
-        /* in the last layer only the last row goes on */
-        attn_seq sq = {.n = n, .q = w->qkv, .k = kv, .v = kv + kvd, .ldq = qkvd, .ldk = 2 * kvd, .ldv = 2 * kvd,
-                       .q0 = keep, .kend = w->kend, .bstart = w->bstart, .pos = w->pos,
-                       .qrows = last ? w->outs + fresh - 1 : w->outs, .nq = last ? 1 : fresh, .out = w->att,
-                       .ldo = qd, .t = t};
-        if (attention_any(L, w, &sq, 1, c->positions == POS_ROPE ? L->rope : NULL))
-            return -1;
-        float *x = last ? w->x + (size_t)(fresh - 1) * dim : w->x;
-        int m = last ? 1 : fresh;
-        if (layer_rest(L, w, ly, x, m))
-            return -1;
-        if (last)
-            norm_rows(L, w->hid, ACT_F32, x, L->final_norm, L->final_norm_b, 1);
-    }
-    return 0;
-}
-
 /* Logits after ids[0..n-1], reusing the cached keys and values of the longest common prefix with the last call
  * (generation appends one token per call, so each costs one row). */
 static int llama_next_logits(lm *m, const int *ids, int n, float *out)
 {
     llama *L = m->impl;
-    llama_ws *w = &L->ws[0];
     kv_cache *kc = &L->cache;
     int keep = 0;
     while (keep < kc->len && keep < n - 1 && kc->ids[keep] == ids[keep])
         keep++;
-    if (rope_reserve(L, n) || ws_reserve(L, w, n, 1, n) || cache_reserve(L, n))
+    if (cache_reserve(L, n))
         return lm_fail(m, LM_ENOMEM, "out of memory for a sequence of %d tokens", n);
     kc->len = keep; /* until the new rows are in */
     memcpy(kc->ids + keep, ids + keep, (size_t)(n - keep) * sizeof *ids);
-    if (forward_cached(L, w, ids, keep, n) || head_logits(L, w, 1, out))
-        return lm_fail(m, LM_ENOMEM, "%s", w->err);
+    int rc = run_plain(m, ids, keep, n, 1, kc);
+    if (rc)
+        return rc;
+    if (head_logits(L, &L->ws[0], 1, out))
+        return lm_fail(m, LM_ENOMEM, "%s", L->ws[0].err);
     kc->len = n;
     return LM_OK;
 }

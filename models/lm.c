@@ -231,9 +231,11 @@ int lm_open(lm **out, const char *path, const lm_options *opts, char *err, size_
         m->opts = *opts;
     int rc = LM_OK;
     if (m->opts.threads < 0 || m->opts.chunk_rows < 0 || (m->opts.dtype != LM_F32 && m->opts.dtype != LM_BF16) ||
-        m->opts.attention < LM_ATTN_AUTO || m->opts.attention > LM_ATTN_MATMUL)
-        rc = lm_fail(m, LM_EINVAL, "lm_open: bad options (threads %d, dtype %d, chunk_rows %d, attention %d)",
-                     m->opts.threads, (int)m->opts.dtype, m->opts.chunk_rows, (int)m->opts.attention);
+        m->opts.attention < LM_ATTN_AUTO || m->opts.attention > LM_ATTN_MATMUL ||
+        m->opts.share_prefix < LM_SHARE_AUTO || m->opts.share_prefix > LM_SHARE_ALWAYS)
+        rc = lm_fail(m, LM_EINVAL, "lm_open: bad options (threads %d, dtype %d, chunk_rows %d, attention %d, "
+                     "share_prefix %d)", m->opts.threads, (int)m->opts.dtype, m->opts.chunk_rows,
+                     (int)m->opts.attention, (int)m->opts.share_prefix);
     if (!m->opts.threads) {
         long n = sysconf(_SC_NPROCESSORS_ONLN);
         m->opts.threads = n > 0 ? (int)n : 1;
@@ -458,10 +460,13 @@ int lm_score(lm *m, const lm_batch *batch, float *scores)
     if (rc || batch->n_seqs == 0)
         return rc;
     int saved = threads_enter(m);
+    m->rows_computed = 0;
     rc = m->ops->score(m, batch, scores);
     threads_leave(saved);
     return rc;
 }
+
+long long lm_rows_computed(const lm *m) { return m->rows_computed; }
 
 int lm_hidden_states(lm *m, const lm_batch *batch, int seq, float *out)
 {

@@ -44,6 +44,18 @@ typedef enum lm_attention {
     LM_ATTN_MATMUL = 2   /* Q·Kᵀ and P·V as batched matrix products in the compute type (AMX for bf16) */
 } lm_attention;
 
+/* Shared-prefix reuse in causal-LM scoring. A causal model computes a row from the rows before it only, so sequences
+ * of one lm_score batch that begin with the same input rows (the same tokens with the same prompt rows: in BBT every
+ * example of a candidate prompt starts with BOS and the prompt) have the same states, keys and values there. With
+ * sharing, such a common prefix is computed once and each sequence computes only its rows after it, attending to the
+ * prefix's keys and values. The arithmetic per row is the same, so the scores are too (within the rounding of matrix
+ * products of other shapes: see README). Masked LMs (every row sees every row) never share. */
+typedef enum lm_prefix_share {
+    LM_SHARE_AUTO = 0,   /* share common prefixes of 8+ rows (default) */
+    LM_SHARE_OFF = 1,    /* compute every sequence whole (for checking and for measuring what sharing gains) */
+    LM_SHARE_ALWAYS = 2  /* share common prefixes of any length, even one row (tests exercise sharing with it) */
+} lm_prefix_share;
+
 /* Options for lm_open. Zero-initialise, then set what you need: every zero field means "the default". */
 typedef struct lm_options {
     int threads;        /* worker threads for the forward pass; 0 = number of online CPUs */
@@ -55,6 +67,7 @@ typedef struct lm_options {
                            in cache. A tuning knob for benchmarks: results never depend on it */
     lm_attention attention; /* local engines: how attention is computed; LM_ATTN_AUTO (default) picks, per sequence,
                            matrix products for bf16 with heads of 32+ dimensions and 384+ rows, else the vector kernel */
+    lm_prefix_share share_prefix; /* causal local engines: compute prefixes that sequences share once (default) */
 } lm_options;
 
 /* What a model is. Special token ids are -1 when the model has none. */
@@ -168,6 +181,10 @@ typedef struct lm_batch {
  * prompt_pos .. prompt_pos+L-1 in add mode) at the input of every layer l (l = 0 is the embedding output, so in cat mode
  * with prompts == NULL the inserted rows start from zero). A masked LM's first_token_only and raw_logits are moot. */
 int lm_score(lm *m, const lm_batch *batch, float *scores);
+
+/* Rows (sequence × token, prompt and label rows included) the last successful lm_score ran through the layers: with
+ * shared prefixes fewer than the batch has. 0 if the engine does not count them (masked LMs, remote models). */
+long long lm_rows_computed(const lm *m);
 
 /* The hidden states of sequence `seq` of a batch (its prompt, deep prompts and token types applied; labels ignored),
  * for checking an engine against a reference and for BBTv2's per-layer prompt scale. out receives (layers + 1) ×

@@ -36,6 +36,7 @@ struct lm {
     const float *embeddings;  /* vocab × hidden fp32, owned by the engine (NULL: not available) */
     tokenizer *tok;
     lm_options opts;          /* as given, with threads resolved */
+    long long rows_computed;  /* by the last lm_score, as the engine reports it (lm_rows_computed) */
 };
 
 /* Set the handle's message (printf-style) and return code. */

@@ -8,6 +8,12 @@
 # times the GEMMs alone (the same products over the same rows, nothing else): the bf16 floor of this machine for this
 # batch.
 #
+# The 32 sequences of the Llama batch share their first 51 rows (the first token and the prompt), and our engine by
+# default computes those once (lm_options.share_prefix: 77 rows per sequence instead of 128); PyTorch computes every
+# row, and the GEMM-only floor counts every row too. So the Llama line also times ours with sharing off
+# ("ours_noshare_s", bbt bench --no-prefix-share) and gives the ratio both ways: "ratio_vs_torch_bf16" is the default
+# engine, "ratio_noshare_vs_torch_bf16" the same work as PyTorch's.
+#
 # Rounds are interleaved (ours, PyTorch, GEMM-only, ours, ...) so that load from other processes on a shared machine
 # hits every contender alike. Two summaries: the median over rounds of each run's median ("…_s", "ratio_…"), and the
 # fastest single repetition seen ("…_min_s", "ratio_best_…"), which is what an unloaded machine gives when the load
@@ -16,7 +22,8 @@
 # Usage: experiments/bench/forward.sh      (env: BUILD=build THREADS=2 ROUNDS=3 REPS=5 MODELS="llama bert"
 #                                           BENCH_DIR=/tmp/bbt-bench)
 # One line per model, the last lines of the output:
-#   {"model":"llama768","ours_s":…,"torch_fp32_s":…,"torch_bf16_s":…,"ratio_vs_torch_bf16":…, …}
+#   {"model":"llama768","ours_s":…,"torch_fp32_s":…,"torch_bf16_s":…,"ratio_vs_torch_bf16":…,
+#    "ours_noshare_s":…,"ratio_noshare_vs_torch_bf16":…, …}
 #   {"model":"bert768", …}
 set -euo pipefail
 cd "$(dirname "$0")/../.."
@@ -32,18 +39,23 @@ PY=/usr/bin/python3
 batch=(--batch 32 --seq 128 --prompt-tokens 50 --threads "$THREADS")
 field() { $PY -c 'import json,sys; print(json.loads(sys.argv[1])[sys.argv[2]])' "$1" "$2"; }
 
-# run NAME DIR "make_model args" "gemm_limit args"
+# run NAME DIR "make_model args" "gemm_limit args" [noshare]   (noshare: also time ours with prefix sharing off)
 run() {
-    local name=$1 dir=$2 make_args=$3 gemm_args=$4
+    local name=$1 dir=$2 make_args=$3 gemm_args=$4 noshare=${5:-}
     if [ ! -f "$dir/config.json" ]; then
         echo "writing the model to $dir" >&2
         # shellcheck disable=SC2086
         "$BUILD/make_model" --out "$dir" $make_args
     fi
-    local ours=() ours32=() tf32=() tbf16=() gemm=() mins=() o o32 t g
+    local ours=() ours32=() tf32=() tbf16=() gemm=() mins=() plain=() o o32 t g ons
     for r in $(seq "$ROUNDS"); do
         o=$("$BUILD/bbt" bench --model "$dir" "${batch[@]}" --dtype bf16 --reps "$REPS")
         o32=$("$BUILD/bbt" bench --model "$dir" "${batch[@]}" --dtype f32 --reps "$REPS")
+        if [ -n "$noshare" ]; then
+            ons=$("$BUILD/bbt" bench --model "$dir" "${batch[@]}" --dtype bf16 --reps "$REPS" --no-prefix-share)
+            echo "$name round $r: ours bf16, prefix sharing off $ons" >&2
+            plain+=("$(field "$ons" s_per_batch),$(field "$ons" s_min)")
+        fi
         t=$($PY experiments/bench/torch_ref.py --model "$dir" --batch 32 --seq 128 --prompt-tokens 50 \
             --threads "$THREADS" --reps "$REPS")
         # shellcheck disable=SC2086
@@ -56,21 +68,30 @@ run() {
         tf32+=("$(field "$t" torch_f32_s)"); tbf16+=("$(field "$t" torch_bf16_s)"); gemm+=("$(field "$g" gemm_s)")
         mins+=("$(field "$o" s_min),$(field "$o32" s_min),$(field "$t" torch_f32_min_s),$(field "$t" torch_bf16_min_s),$(field "$g" gemm_min_s)")
     done
-    $PY - "$name" "${ours[*]}" "${ours32[*]}" "${tf32[*]}" "${tbf16[*]}" "${gemm[*]}" "$THREADS" "${mins[*]}" <<'PYEOF'
+    $PY - "$name" "${ours[*]}" "${ours32[*]}" "${tf32[*]}" "${tbf16[*]}" "${gemm[*]}" "$THREADS" "${mins[*]}" \
+        "${plain[*]}" <<'PYEOF'
 import json, statistics, sys
 med = lambda s: statistics.median(float(x) for x in s.split())
 ours, ours32, tf32, tbf16, gemm = (med(a) for a in sys.argv[2:7])
 best = [min(float(r.split(",")[i]) for r in sys.argv[8].split()) for i in range(5)]
 r = lambda x: round(x, 4)
-print(json.dumps({"model": sys.argv[1], "ours_s": r(ours), "ours_f32_s": r(ours32), "torch_fp32_s": r(tf32),
-                  "torch_bf16_s": r(tbf16), "gemm_bf16_s": r(gemm), "threads": int(sys.argv[7]),
-                  "ratio_vs_torch_bf16": round(tbf16 / ours, 3), "ratio_vs_torch_fp32": round(tf32 / ours, 3),
-                  "ours_over_gemm_limit": round(ours / gemm, 3),
-                  "ours_min_s": r(best[0]), "ours_f32_min_s": r(best[1]), "torch_fp32_min_s": r(best[2]),
-                  "torch_bf16_min_s": r(best[3]), "gemm_bf16_min_s": r(best[4]),
-                  "ratio_best_vs_torch_bf16": round(best[3] / best[0], 3),
-                  "ratio_best_vs_torch_fp32": round(best[2] / best[0], 3),
-                  "best_ours_over_gemm_limit": round(best[0] / best[4], 3)}))
+out = {"model": sys.argv[1], "ours_s": r(ours), "ours_f32_s": r(ours32), "torch_fp32_s": r(tf32),
+       "torch_bf16_s": r(tbf16), "gemm_bf16_s": r(gemm), "threads": int(sys.argv[7]),
+       "ratio_vs_torch_bf16": round(tbf16 / ours, 3), "ratio_vs_torch_fp32": round(tf32 / ours, 3),
+       "ours_over_gemm_limit": round(ours / gemm, 3),
+       "ours_min_s": r(best[0]), "ours_f32_min_s": r(best[1]), "torch_fp32_min_s": r(best[2]),
+       "torch_bf16_min_s": r(best[3]), "gemm_bf16_min_s": r(best[4]),
+       "ratio_best_vs_torch_bf16": round(best[3] / best[0], 3),
+       "ratio_best_vs_torch_fp32": round(best[2] / best[0], 3),
+       "best_ours_over_gemm_limit": round(best[0] / best[4], 3)}
+if sys.argv[9]:  # ours with prefix sharing off: the same rows as PyTorch and the GEMM-only floor compute
+    plain = [tuple(float(x) for x in p.split(",")) for p in sys.argv[9].split()]
+    noshare, noshare_min = statistics.median(p[0] for p in plain), min(p[1] for p in plain)
+    out.update({"ours_noshare_s": r(noshare), "ratio_noshare_vs_torch_bf16": round(tbf16 / noshare, 3),
+                "noshare_over_gemm_limit": round(noshare / gemm, 3), "ours_noshare_min_s": r(noshare_min),
+                "ratio_best_noshare_vs_torch_bf16": round(best[3] / noshare_min, 3),
+                "sharing_speedup": round(noshare / ours, 3)})
+print(json.dumps(out))
 PYEOF
 }
 
@@ -79,7 +100,7 @@ for m in $MODELS; do
     case $m in
     llama) lines+=("$(run llama768 "${MODEL_DIR:-$BENCH_DIR/llama768}" \
                      "--dim 768 --ffn 2048 --layers 12 --heads 12 --vocab 32000 --max-pos 2048" \
-                     "--dim 768 --ffn 2048 --layers 12 --heads 12")") ;;
+                     "--dim 768 --ffn 2048 --layers 12 --heads 12" noshare)") ;;
     bert) lines+=("$(run bert768 "$BENCH_DIR/bert768" \
                     "--arch bert --dim 768 --ffn 3072 --layers 12 --heads 12 --vocab 50265 --max-pos 512" \
                     "--dim 768 --ffn 3072 --layers 12 --heads 12 --gated 0")") ;;

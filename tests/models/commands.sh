@@ -35,6 +35,10 @@ for field in s_per_batch tokens_per_s gflops evals_per_s; do
     [[ "$bench" == *"\"$field\":"* ]] || fail "bench lacks $field: $bench"
 done
 [ "$(echo "$bench" | wc -l)" = 1 ] || fail "bench printed more than one line"
+# the 4 sequences of a prompt share BOS + 10 prompt rows: computed once per unit unless --no-prefix-share
+[[ "$bench" == *'"rows":320,'* && "$bench" != *'"rows_computed":320,'* ]] || fail "bench shared no prefix: $bench"
+bench=$($BBT bench --model $MODEL --batch 4 --seq 40 --prompt-tokens 10 --prompts 2 --reps 1 --no-prefix-share)
+[[ "$bench" == *'"rows_computed":320,'* ]] || fail "bench --no-prefix-share: $bench"
 bench=$($BBT bench --model $MODEL --batch 3 --prompts 2 --reps 1 --tsv ../shared/assets/tasks/sst2/16-13/train.tsv)
 [[ "$bench" == *'"batch":3'* ]] || fail "bench --tsv: $bench"
 
