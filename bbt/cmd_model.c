@@ -85,7 +85,7 @@ static int open_model(const char *cmd, const opt *opts, int n, lm **m)
         fprintf(stderr, "bbt %s: --model DIR is required\n", cmd);
         return EXIT_USAGE;
     }
-    if (int_opt(cmd, "--threads", get(opts, n, "--threads"), 0, 4096, 0, &threads))
+    if (int_opt(cmd, "--threads", get(opts, n, "--threads"), 0, LM_MAX_THREADS, 0, &threads))
         return EXIT_USAGE;
     o.threads = (int)threads;
     if (dtype && strcmp(dtype, "f32") && strcmp(dtype, "bf16")) {

@@ -8,10 +8,10 @@
 #define BBT_CONFIG_H
 
 #include "bbt/error.h"
+#include "models/lm.h"
 
-/* The most forward-pass threads an option may ask for (as the engine's own commands allow); far more would exhaust the
- * process's threads. */
-#define MAX_THREADS 4096
+/* The most forward-pass threads an option may ask for: the engine's own limit. */
+#define MAX_THREADS LM_MAX_THREADS
 
 typedef struct tune_config {
     /* what to tune */

@@ -612,8 +612,9 @@ static int bert_score(lm *m, const lm_batch *b, float *scores)
     int *rows = malloc((size_t)S * sizeof *rows);
     if (!rows)
         return lm_fail(m, LM_ENOMEM, "out of memory planning a batch of %d sequences", S);
+    long long total = 0;
     for (int s = 0; s < S; s++)
-        rows[s] = seq_rows(b, &b->seqs[s]);
+        total += rows[s] = seq_rows(b, &b->seqs[s]);
     const bert_cfg *c = &B->c;
     double layer_bytes = (4.0 * c->dim * c->dim + 2.0 * c->dim * c->ffn) * act_size(B->act);
     score_job job = {m, B, b, scores};
@@ -622,6 +623,7 @@ static int bert_score(lm *m, const lm_batch *b, float *scores)
     free(rows);
     if (rc)
         return lm_fail(m, LM_ENOMEM, "%s", failed >= 0 ? B->ws[failed].err : "out of memory");
+    m->rows_computed = total; /* every row sees every row: nothing is shared */
     return LM_OK;
 }
 

@@ -230,7 +230,7 @@ int lm_open(lm **out, const char *path, const lm_options *opts, char *err, size_
     if (opts)
         m->opts = *opts;
     int rc = LM_OK;
-    if (m->opts.threads < 0 || m->opts.chunk_rows < 0 || (m->opts.dtype != LM_F32 && m->opts.dtype != LM_BF16) ||
+    if (m->opts.threads < 0 || m->opts.threads > LM_MAX_THREADS || m->opts.chunk_rows < 0 || (m->opts.dtype != LM_F32 && m->opts.dtype != LM_BF16) ||
         m->opts.attention < LM_ATTN_AUTO || m->opts.attention > LM_ATTN_MATMUL ||
         m->opts.share_prefix < LM_SHARE_AUTO || m->opts.share_prefix > LM_SHARE_ALWAYS)
         rc = lm_fail(m, LM_EINVAL, "lm_open: bad options (threads %d, dtype %d, chunk_rows %d, attention %d, "

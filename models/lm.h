@@ -56,9 +56,13 @@ typedef enum lm_prefix_share {
     LM_SHARE_ALWAYS = 2  /* share common prefixes of any length, even one row (tests exercise sharing with it) */
 } lm_prefix_share;
 
+/* The most threads lm_open accepts: each thread gets a forward chunk's workspace, and far more threads than cores only
+ * waste memory and time (100,000 of them exhausted the process). */
+#define LM_MAX_THREADS 4096
+
 /* Options for lm_open. Zero-initialise, then set what you need: every zero field means "the default". */
 typedef struct lm_options {
-    int threads;        /* worker threads for the forward pass; 0 = number of online CPUs */
+    int threads;        /* worker threads for the forward pass; 0 = number of online CPUs; at most LM_MAX_THREADS */
     lm_dtype dtype;     /* compute type of the big matrix products; weights are converted once at load.
                            LM_F32 (default) is the exact path for checking, LM_BF16 the fast one (fp32 accumulation) */
     const char *tokenizer_path; /* NULL = the tokenizer that sits beside the model (none found: lm_tokenize fails) */
@@ -183,7 +187,7 @@ typedef struct lm_batch {
 int lm_score(lm *m, const lm_batch *batch, float *scores);
 
 /* Rows (sequence × token, prompt and label rows included) the last successful lm_score ran through the layers: with
- * shared prefixes fewer than the batch has. 0 if the engine does not count them (masked LMs, remote models). */
+ * shared prefixes fewer than the batch has (a masked LM runs them all). 0 if the engine does not count them. */
 long long lm_rows_computed(const lm *m);
 
 /* The hidden states of sequence `seq` of a batch (its prompt, deep prompts and token types applied; labels ignored),

@@ -242,4 +242,7 @@ Test(bad_input, bad_calls)
     char err[128];
     lm_options bad = {.threads = -1};
     cr_expect_eq(lm_open(&m, STORIES_DIR, &bad, err, sizeof err), LM_EINVAL);
+    lm_options too_many = {.threads = LM_MAX_THREADS + 1};
+    cr_expect_eq(lm_open(&m, STORIES_DIR, &too_many, err, sizeof err), LM_EINVAL);
+    cr_expect(strstr(err, "threads 4097"), "%s", err);
 }

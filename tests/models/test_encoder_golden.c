@@ -177,6 +177,7 @@ static void run_case(lm *m, const golden *g, const gcase *c, const lm_seq *all, 
         snprintf(what, sizeof what, "%s: scores (first_only %d, raw %d, deep %d)", tag, c->first_only, c->raw,
                  c->deep);
         compare(scores, c->want, c->n_want, bf16, what);
+        long long batch_rows = lm_rows_computed(m), single_rows = 0;
         /* the same sequences one at a time give the same scores */
         for (int i = 0; i < c->n_seqs; i++) {
             float one[4];
@@ -184,7 +185,12 @@ static void run_case(lm *m, const golden *g, const gcase *c, const lm_seq *all, 
             b.seqs = &seqs[i];
             cr_assert_eq(lm_score(m, &b, one), LM_OK, "%s", lm_errmsg(m));
             expect_close_f(one, scores + i * g->n_labels, g->n_labels, 1e-5, "one at a time");
+            single_rows += lm_rows_computed(m);
         }
+        /* a masked LM shares nothing: the batch runs exactly the rows of its sequences run alone */
+        if (lm_get_info(m)->kind == LM_MASKED)
+            cr_expect(batch_rows > 0 && batch_rows == single_rows, "%s: rows computed %lld, alone %lld", tag,
+                      batch_rows, single_rows);
     } else if (c->kind == 'h') {
         float *hs = malloc((size_t)c->n_want * sizeof *hs);
         cr_assert_eq(lm_get_info(m)->layers + 1, c->layers1);
