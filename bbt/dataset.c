@@ -11,10 +11,9 @@ static int find_column(const table *tb, const char *name, const char *role, bbt_
 {
     int c = table_col(tb, name);
     if (c < 0) {
-        char have[512] = "";
-        for (int i = 0; i < tb->n_cols; i++)
-            snprintf(have + strlen(have), sizeof have - strlen(have), "%s%s", i ? ", " : "", tb->cols[i]);
-        return bbt_fail(err, "%s: no column \"%s\" (the %s column); the file has: %s", tb->path, name, role, have);
+        char have[512];
+        return bbt_fail(err, "%s: no column \"%s\" (the %s column); the file has: %s", tb->path, name, role,
+                        table_col_names(tb, have, sizeof have));
     }
     return c;
 }

@@ -25,7 +25,9 @@ static int first_present(const table *t, const char *const *names)
 static int named_col(const table *t, const char *name, bbt_error *err)
 {
     int c = table_col(t, name);
-    return c >= 0 ? c : bbt_fail(err, "%s: no column \"%s\"", t->path, name);
+    char have[512];
+    return c >= 0 ? c : bbt_fail(err, "%s: no column \"%s\"; the file has: %s", t->path, name,
+                                 table_col_names(t, have, sizeof have));
 }
 
 /* cols[0] = text or text_a, cols[1] = text_b or -1, cols[2] = label. Given names win; the rest is found by name. */
@@ -35,9 +37,11 @@ static int find_columns(const table *t, const sample_options *o, int cols[3], bb
     int auto_pair = a >= 0 && b >= 0 && a != b;
     if (o->text_col && (cols[0] = named_col(t, o->text_col, err)) < 0)
         return -1;
+    char have[512];
     if (!o->text_col && (cols[0] = auto_pair ? a : first_present(t, single_names)) < 0)
         return bbt_fail(err, "%s: no text column found (looked for text, sentence, text_a/text_b, "
-                             "sentence1/sentence2, premise/hypothesis…); give --text-col", t->path);
+                             "sentence1/sentence2, premise/hypothesis…; the file has: %s); give --text-col", t->path,
+                        table_col_names(t, have, sizeof have));
     if (o->text_b_col)
         cols[1] = named_col(t, o->text_b_col, err);
     else
@@ -46,8 +50,9 @@ static int find_columns(const table *t, const sample_options *o, int cols[3], bb
         return -1;
     cols[2] = o->label_col ? named_col(t, o->label_col, err) : first_present(t, label_names);
     if (cols[2] < 0)
-        return o->label_col ? -1 : bbt_fail(err, "%s: no label column found (label, gold_label, class…); give --label-col",
-                                            t->path);
+        return o->label_col ? -1
+                            : bbt_fail(err, "%s: no label column found (label, gold_label, class…; the file has: %s); "
+                                            "give --label-col", t->path, table_col_names(t, have, sizeof have));
     return 0;
 }
 

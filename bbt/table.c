@@ -62,6 +62,14 @@ int table_col(const table *t, const char *name)
     return -1;
 }
 
+const char *table_col_names(const table *t, char *buf, size_t size)
+{
+    buf[0] = '\0';
+    for (int i = 0, used = 0; i < t->n_cols && used < (int)size; i++)
+        used += snprintf(buf + used, size - (size_t)used, "%s%s", i ? ", " : "", t->cols[i]);
+    return buf;
+}
+
 void table_add_row(table *t, char *const *cells, int line)
 {
     t->cells = xrealloc(t->cells, (size_t)(t->n_rows + 1) * sizeof *t->cells);

@@ -39,6 +39,9 @@ size_t table_bom_len(const char *text);
 /* Index of a column by name, or -1. */
 int table_col(const table *t, const char *name);
 
+/* The column names, comma-separated, into buf (cut short to fit): for messages that say what a file has. */
+const char *table_col_names(const table *t, char *buf, size_t size);
+
 /* Append a row (the cells are copied). Used by writers and tests. */
 void table_add_row(table *t, char *const *cells, int line);
 
