@@ -1,5 +1,6 @@
 /* cmd_model.c — the model commands of `bbt`: generate (text from a model), bench (forward-pass speed) and info (what
  * a model is). They share the options that open a model: --model, --tokenizer, --threads, --dtype. */
+#include <limits.h>
 #include <math.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -8,106 +9,71 @@
 #include <time.h>
 
 #include "bbt/commands.h"
+#include "bbt/options.h"
+#include "bbt/util.h"
 #include "models/lm.h"
 
 
 /* ---- shared option handling ---- */
 
-typedef struct opt {
-    const char *name;      /* "--model" */
-    int is_flag;           /* takes no value */
-    const char *value;     /* set by parse_opts; "1" for a flag given */
-} opt;
+/* The options that open a model (every command), and the engine settings some of them expose. */
+typedef struct model_args {
+    char *model, *tokenizer, *dtype, *attention;
+    int threads, chunk_rows, no_prefix_share;
+} model_args;
 
-/* Parse --name VALUE / --name=VALUE / --flag. Returns 0, 1 for --help, or -1 after printing the error. */
-static int parse_opts(const char *cmd, int argc, char **argv, opt *opts, int n)
+#define MODEL_OPTS(a)                                                                                                 \
+    {"model", OPT_STR, &(a).model, "PATH", "model directory or file (llama2.c checkpoint; Hugging Face\n"            \
+                                           "config.json + safetensors) (required)"},                                 \
+    {"tokenizer", OPT_STR, &(a).tokenizer, "PATH", "tokenizer to use instead of the one beside the model"},            \
+    {"threads", OPT_INT, &(a).threads, "N", "worker threads (default: all cores)"}
+
+static void model_args_free(model_args *a)
 {
-    for (int i = 1; i < argc; i++) {
-        const char *a = argv[i];
-        if (!strcmp(a, "--help") || !strcmp(a, "-h"))
-            return 1;
-        const char *eq = strchr(a, '=');
-        size_t len = eq ? (size_t)(eq - a) : strlen(a);
-        opt *o = NULL;
-        for (int k = 0; k < n; k++)
-            if (strlen(opts[k].name) == len && !strncmp(opts[k].name, a, len))
-                o = &opts[k];
-        if (!o) {
-            fprintf(stderr, "bbt %s: unknown option '%s' (see bbt %s --help)\n", cmd, a, cmd);
-            return -1;
-        }
-        if (o->is_flag) {
-            o->value = "1";
-        } else if (eq) {
-            o->value = eq + 1;
-        } else if (i + 1 < argc) {
-            o->value = argv[++i];
-        } else {
-            fprintf(stderr, "bbt %s: %s needs a value\n", cmd, o->name);
-            return -1;
-        }
-    }
-    return 0;
+    free(a->model), free(a->tokenizer), free(a->dtype), free(a->attention);
 }
 
-static const char *get(const opt *opts, int n, const char *name)
+/* An integer option's value within [lo, hi], else a usage error naming it. */
+static int in_range(const char *cmd, const char *name, long v, long lo, long hi)
 {
-    for (int k = 0; k < n; k++)
-        if (!strcmp(opts[k].name, name))
-            return opts[k].value;
-    return NULL;
-}
-
-/* An integer option in [lo, hi]; absent = def. */
-static int int_opt(const char *cmd, const char *name, const char *v, long lo, long hi, long def, long *out)
-{
-    if (!v) {
-        *out = def;
+    if (v >= lo && v <= hi)
         return 0;
-    }
-    char *end;
-    long x = strtol(v, &end, 10);
-    if (!*v || *end || x < lo || x > hi) {
-        fprintf(stderr, "bbt %s: %s must be an integer in %ld..%ld (got '%s')\n", cmd, name, lo, hi, v);
-        return -1;
-    }
-    *out = x;
-    return 0;
+    fprintf(stderr, "bbt %s: --%s must be an integer in %ld..%ld (got %ld)\n", cmd, name, lo, hi, v);
+    return -1;
 }
 
-/* The options every model command has; opens the model. Returns an exit code. */
-static int open_model(const char *cmd, const opt *opts, int n, lm **m)
+/* One of the words of a choice option (NULL = the first), as its index, else a usage error naming them. */
+static int choice(const char *cmd, const char *name, const char *v, const char *const *words, int n, int *out)
 {
-    const char *path = get(opts, n, "--model"), *dtype = get(opts, n, "--dtype");
-    long threads;
-    lm_options o = {0};
-    if (!path) {
-        fprintf(stderr, "bbt %s: --model DIR is required\n", cmd);
+    for (int i = 0; i < n; i++)
+        if (!v || !strcmp(v, words[i])) {
+            *out = i;
+            return 0;
+        }
+    fprintf(stderr, "bbt %s: --%s must be %s%s%s%s%s (got '%s')\n", cmd, name, words[0], n > 2 ? ", " : " or ",
+            words[1], n > 2 ? " or " : "", n > 2 ? words[2] : "", v);
+    return -1;
+}
+
+/* Opens the model the options name. Returns an exit code. */
+static int open_model(const char *cmd, const model_args *a, lm **m)
+{
+    static const char *const dtypes[] = {"f32", "bf16"}, *const attentions[] = {"auto", "vector", "matmul"};
+    lm_options o = {.threads = a->threads, .tokenizer_path = a->tokenizer, .chunk_rows = a->chunk_rows,
+                    .share_prefix = a->no_prefix_share ? LM_SHARE_OFF : LM_SHARE_AUTO};
+    int dtype, attention;
+    if (!a->model) {
+        fprintf(stderr, "bbt %s: --model PATH is required (see --help)\n", cmd);
         return EXIT_USAGE;
     }
-    if (int_opt(cmd, "--threads", get(opts, n, "--threads"), 0, LM_MAX_THREADS, 0, &threads))
+    if (in_range(cmd, "threads", a->threads, 0, LM_MAX_THREADS) ||
+        in_range(cmd, "chunk-rows", a->chunk_rows, 0, 1 << 24) || choice(cmd, "dtype", a->dtype, dtypes, 2, &dtype) ||
+        choice(cmd, "attention", a->attention, attentions, 3, &attention))
         return EXIT_USAGE;
-    o.threads = (int)threads;
-    if (dtype && strcmp(dtype, "f32") && strcmp(dtype, "bf16")) {
-        fprintf(stderr, "bbt %s: --dtype must be f32 or bf16 (got '%s')\n", cmd, dtype);
-        return EXIT_USAGE;
-    }
-    o.dtype = dtype && !strcmp(dtype, "bf16") ? LM_BF16 : LM_F32;
-    o.tokenizer_path = get(opts, n, "--tokenizer");
-    const char *attn = get(opts, n, "--attention");
-    if (attn && strcmp(attn, "auto") && strcmp(attn, "vector") && strcmp(attn, "matmul")) {
-        fprintf(stderr, "bbt %s: --attention must be auto, vector or matmul (got '%s')\n", cmd, attn);
-        return EXIT_USAGE;
-    }
-    o.attention = !attn || !strcmp(attn, "auto") ? LM_ATTN_AUTO : !strcmp(attn, "vector") ? LM_ATTN_VECTOR
-                                                                                          : LM_ATTN_MATMUL;
-    long chunk_rows;
-    if (int_opt(cmd, "--chunk-rows", get(opts, n, "--chunk-rows"), 0, 1 << 24, 0, &chunk_rows))
-        return EXIT_USAGE;
-    o.chunk_rows = (int)chunk_rows;
-    o.share_prefix = get(opts, n, "--no-prefix-share") ? LM_SHARE_OFF : LM_SHARE_AUTO;
+    o.dtype = dtype ? LM_BF16 : LM_F32;
+    o.attention = attention == 0 ? LM_ATTN_AUTO : attention == 1 ? LM_ATTN_VECTOR : LM_ATTN_MATMUL;
     char err[1024];
-    int rc = lm_open(m, path, &o, err, sizeof err);
+    int rc = lm_open(m, a->model, &o, err, sizeof err);
     if (rc) {
         fprintf(stderr, "bbt %s: %s\n", cmd, err);
         return rc == LM_ENOMEM ? EXIT_RUNTIME : EXIT_INPUT;
@@ -115,54 +81,52 @@ static int open_model(const char *cmd, const opt *opts, int n, lm **m)
     return EXIT_OK;
 }
 
-#define MODEL_OPTS                                                                                                    \
-    {"--model", 0, NULL}, {"--tokenizer", 0, NULL}, {"--threads", 0, NULL}, {"--dtype", 0, NULL}
-#define MODEL_HELP                                                                                                    \
-    "  --model PATH       model directory or file (llama2.c checkpoint; Hugging Face config.json + safetensors)\n"  \
-    "  --tokenizer PATH   tokenizer to use instead of the one beside the model\n"                                    \
-    "  --threads N        worker threads (default: all cores)\n"
+/* Parses argv into the table; returns -1 to go on, else the exit code (--help printed: 0; a usage error: 1). */
+static int parse(const opt_spec *spec, int argc, char **argv)
+{
+    int n_pos, rc = opt_parse(spec, argc, argv, NULL, &n_pos);
+    return rc == 0 ? -1 : rc > 0 ? EXIT_OK : EXIT_USAGE;
+}
 
 /* ---- bbt generate ---- */
 
-static void generate_help(FILE *f)
-{
-    fprintf(f, "usage: bbt generate --model PATH --prompt TEXT [--max-tokens N] [--temperature T] [--seed S]\n"
-               "Continue TEXT with the model and print the prompt and its continuation. Greedy by default.\n\n"
-               MODEL_HELP
-               "  --dtype f32|bf16   compute type (default f32)\n"
-               "  --prompt TEXT      the text to continue (BOS is added)\n"
-               "  --max-tokens N     at most N new tokens (default 256); stops earlier at the end of text\n"
-               "  --temperature T    0 = greedy (default); > 0 samples from softmax(logits / T)\n"
-               "  --seed S           seed for sampling (default 0)\n");
-}
-
 int cmd_generate(int argc, char **argv)
 {
-    opt opts[] = {MODEL_OPTS, {"--prompt", 0, NULL}, {"--max-tokens", 0, NULL}, {"--temperature", 0, NULL},
-                  {"--seed", 0, NULL}};
-    int n = sizeof opts / sizeof *opts, rc = parse_opts("generate", argc, argv, opts, n);
-    if (rc) {
-        generate_help(rc > 0 ? stdout : stderr);
-        return rc > 0 ? EXIT_OK : EXIT_USAGE;
+    model_args ma = {0};
+    char *prompt = NULL;
+    long max_new = 256, seed = 0;
+    double t = 0.0;
+    const opt opts[] = {
+        MODEL_OPTS(ma),
+        {"dtype", OPT_STR, &ma.dtype, "f32|bf16", "compute type (default f32)"},
+        {"prompt", OPT_STR, &prompt, "TEXT", "the text to continue (BOS is added) (required)"},
+        {"max-tokens", OPT_LONG, &max_new, "N", "at most N new tokens (default 256); stops earlier at the end of text"},
+        {"temperature", OPT_DBL, &t, "T", "0 = greedy (default); > 0 samples from softmax(logits / T)"},
+        {"seed", OPT_LONG, &seed, "S", "seed for sampling (default 0)"},
+    };
+    const opt_spec spec = {"bbt generate --model PATH --prompt TEXT [--max-tokens N] [--temperature T] [--seed S]",
+                           "Continue TEXT with the model and print the prompt and its continuation. Greedy by default.",
+                           opts, (int)(sizeof opts / sizeof opts[0]), 0};
+    int rc = parse(&spec, argc, argv);
+    if (rc < 0 && !prompt) {
+        fprintf(stderr, "bbt generate: --prompt TEXT is required (see --help)\n");
+        rc = EXIT_USAGE;
     }
-    const char *prompt = get(opts, n, "--prompt"), *temp = get(opts, n, "--temperature");
-    long max_new, seed;
-    if (!prompt) {
-        fprintf(stderr, "bbt generate: --prompt TEXT is required\n");
-        return EXIT_USAGE;
+    if (rc < 0 &&
+        (in_range("generate", "max-tokens", max_new, 0, 1 << 20) || in_range("generate", "seed", seed, 0, LONG_MAX)))
+        rc = EXIT_USAGE;
+    if (rc < 0 && !(t >= 0.0)) {
+        fprintf(stderr, "bbt generate: --temperature must be a number >= 0 (got %g)\n", t);
+        rc = EXIT_USAGE;
     }
-    if (int_opt("generate", "--max-tokens", get(opts, n, "--max-tokens"), 0, 1 << 20, 256, &max_new) ||
-        int_opt("generate", "--seed", get(opts, n, "--seed"), 0, INT64_MAX, 0, &seed))
-        return EXIT_USAGE;
-    char *end = NULL;
-    double t = temp ? strtod(temp, &end) : 0.0;
-    if (temp && (!*temp || *end || !(t >= 0.0) || !isfinite(t))) {
-        fprintf(stderr, "bbt generate: --temperature must be a number >= 0 (got '%s')\n", temp);
-        return EXIT_USAGE;
-    }
-    lm *m;
-    if ((rc = open_model("generate", opts, n, &m)))
+    lm *m = NULL;
+    if (rc < 0)
+        rc = open_model("generate", &ma, &m);
+    model_args_free(&ma);
+    if (!m) { /* --help, a usage error, or a model that did not open */
+        free(prompt);
         return rc;
+    }
     int cap = lm_get_info(m)->max_pos, *ids = malloc((size_t)(cap + max_new + 1) * sizeof *ids);
     int k = ids ? lm_tokenize(m, prompt, strlen(prompt), LM_TOK_SPECIAL, ids, cap) : LM_ENOMEM;
     if (k > cap)
@@ -194,19 +158,12 @@ int cmd_generate(int argc, char **argv)
         free(text);
     }
     free(ids);
+    free(prompt);
     lm_close(m);
     return rc;
 }
 
 /* ---- bbt info ---- */
-
-static void info_help(FILE *f)
-{
-    fprintf(f, "usage: bbt info --model PATH [--tokenizer PATH]\n"
-               "Print what a model is as one JSON object: architecture, sizes, special tokens, tokenizer, and the\n"
-               "mean and standard deviation (population) of its input embedding table (BBT scales its random\n"
-               "projection by that std).\n\n" MODEL_HELP);
-}
 
 static void print_special(const char *name, int id, int *first)
 {
@@ -218,14 +175,19 @@ static void print_special(const char *name, int id, int *first)
 
 int cmd_info(int argc, char **argv)
 {
-    opt opts[] = {MODEL_OPTS};
-    int n = sizeof opts / sizeof *opts, rc = parse_opts("info", argc, argv, opts, n);
-    if (rc) {
-        info_help(rc > 0 ? stdout : stderr);
-        return rc > 0 ? EXIT_OK : EXIT_USAGE;
-    }
-    lm *m;
-    if ((rc = open_model("info", opts, n, &m)))
+    model_args ma = {0};
+    const opt opts[] = {MODEL_OPTS(ma)};
+    const opt_spec spec = {"bbt info --model PATH [--tokenizer PATH]",
+                           "Print what a model is as one JSON object: architecture, sizes, special tokens, tokenizer, "
+                           "and the\nmean and standard deviation (population) of its input embedding table (BBT "
+                           "scales its random\nprojection by that std).",
+                           opts, (int)(sizeof opts / sizeof opts[0]), 0};
+    int rc = parse(&spec, argc, argv);
+    lm *m = NULL;
+    if (rc < 0)
+        rc = open_model("info", &ma, &m);
+    model_args_free(&ma);
+    if (!m)
         return rc;
     const lm_info *in = lm_get_info(m);
     const float *emb = lm_embeddings(m);
@@ -258,32 +220,6 @@ int cmd_info(int argc, char **argv)
 }
 
 /* ---- bbt bench ---- */
-
-static void bench_help(FILE *f)
-{
-    fprintf(f, "usage: bbt bench --model PATH [--batch B] [--seq T] [--prompt-tokens L] [--prompts P] [--threads N]\n"
-               "                 [--dtype f32|bf16] [--reps R] [--tsv FILE]\n"
-               "Time lm_score on a batch of P prompts x B sequences: each sequence is BOS, the L rows of its soft\n"
-               "prompt (cat mode), then text tokens, T rows in all; two one-token labels are scored after the last\n"
-               "token (a masked LM: at a mask token there). Prints one JSON line: s_per_batch (median of R repetitions\n"
-               "after a warm-up), rows (the batch's rows) and rows_computed (those the engine ran through the layers:\n"
-               "fewer when sequences share a prefix), tokens_per_s (rows per second), gflops (nominal: every row\n"
-               "through every layer, attention, the head for the read rows; shared rows count once per sequence),\n"
-               "evals_per_s (prompts per second, as BBT counts evaluations).\n\n" MODEL_HELP
-               "  --dtype f32|bf16   compute type (default bf16)\n"
-               "  --batch B          sequences per prompt (default 32)\n"
-               "  --seq T            rows per sequence, prompt rows included (default 128)\n"
-               "  --prompt-tokens L  soft-prompt rows (default 50)\n"
-               "  --prompts P        prompts, each scored on the B sequences (default 1)\n"
-               "  --reps R           timed repetitions (default 5)\n"
-               "  --tsv FILE         take the texts of the first B rows (first column, header skipped) of a tab-\n"
-               "                     separated file, followed by \" It was\", instead of random tokens (needs a\n"
-               "                     tokenizer; --seq is then ignored)\n"
-               "  --chunk-rows N     engine tuning: rows per forward chunk (default: chosen by the engine)\n"
-               "  --attention KIND   engine tuning: auto (default), vector or matmul (see lm_options.attention)\n"
-               "  --no-prefix-share  a causal LM computes every sequence whole instead of computing the rows that\n"
-               "                     sequences share (BOS and the prompt) once; same scores, for comparison\n");
-}
 
 static double now_s(void)
 {
@@ -359,36 +295,13 @@ static double bench_flops(const lm_info *in, const lm_batch *b)
     return total;
 }
 
-int cmd_bench(int argc, char **argv)
+/* Times the batch on an open model and prints the JSON line. Returns an exit code. */
+static int bench_run(lm *m, const char *tsv, long B, long T, long L, long P, long reps)
 {
-    opt opts[] = {MODEL_OPTS, {"--batch", 0, NULL}, {"--seq", 0, NULL}, {"--prompt-tokens", 0, NULL},
-                  {"--prompts", 0, NULL}, {"--reps", 0, NULL}, {"--tsv", 0, NULL}, {"--chunk-rows", 0, NULL},
-                  {"--attention", 0, NULL}, {"--no-prefix-share", 1, NULL}};
-    int n = sizeof opts / sizeof *opts, rc = parse_opts("bench", argc, argv, opts, n);
-    if (rc) {
-        bench_help(rc > 0 ? stdout : stderr);
-        return rc > 0 ? EXIT_OK : EXIT_USAGE;
-    }
-    long B, T, L, P, reps;
-    if (int_opt("bench", "--batch", get(opts, n, "--batch"), 1, 1 << 20, 32, &B) ||
-        int_opt("bench", "--seq", get(opts, n, "--seq"), 2, 1 << 20, 128, &T) ||
-        int_opt("bench", "--prompt-tokens", get(opts, n, "--prompt-tokens"), 0, 1 << 20, 50, &L) ||
-        int_opt("bench", "--prompts", get(opts, n, "--prompts"), 1, 1 << 16, 1, &P) ||
-        int_opt("bench", "--reps", get(opts, n, "--reps"), 1, 1000, 5, &reps))
-        return EXIT_USAGE;
-    if (!get(opts, n, "--tsv") && T - L < 1) {
-        fprintf(stderr, "bbt bench: --seq must exceed --prompt-tokens (the BOS and text rows)\n");
-        return EXIT_USAGE;
-    }
-    if (!get(opts, n, "--dtype"))
-        opts[3].value = "bf16";
-    lm *m;
-    if ((rc = open_model("bench", opts, n, &m)))
-        return rc;
+    int rc;
     const lm_info *in = lm_get_info(m);
-    if (!get(opts, n, "--tsv") && T > in->max_pos) {
+    if (!tsv && T > in->max_pos) {
         fprintf(stderr, "bbt bench: --seq %ld exceeds the model's %d positions\n", T, in->max_pos);
-        lm_close(m);
         return EXIT_USAGE;
     }
     int **ids = calloc((size_t)B, sizeof *ids), *lens = calloc((size_t)B, sizeof *lens);
@@ -398,7 +311,7 @@ int cmd_bench(int argc, char **argv)
     double *times = malloc((size_t)(reps + 1) * sizeof *times);
     rc = ids && lens && seqs && prompts && scores && times ? EXIT_OK : EXIT_RUNTIME;
     if (!rc)
-        rc = bench_tokens(m, get(opts, n, "--tsv"), (int)B, (int)(T - L), ids, lens);
+        rc = bench_tokens(m, tsv, (int)B, (int)(T - L), ids, lens);
     const float *emb = lm_embeddings(m);
     for (long i = 0; !rc && i < P * L * in->hidden; i++) /* prompts: embedding rows, shuffled per prompt */
         prompts[i] = emb ? emb[((size_t)i * 7919u) % ((size_t)in->vocab * in->hidden)] : 0.01f * (float)(i % 7);
@@ -432,6 +345,64 @@ int cmd_bench(int argc, char **argv)
     for (long b = 0; ids && b < B; b++)
         free(ids[b]);
     free(ids), free(lens), free(seqs), free(prompts), free(scores), free(times);
+    return rc;
+}
+
+int cmd_bench(int argc, char **argv)
+{
+    model_args ma = {0};
+    char *tsv = NULL;
+    long B = 32, T = 128, L = 50, P = 1, reps = 5;
+    const opt opts[] = {
+        MODEL_OPTS(ma),
+        {"dtype", OPT_STR, &ma.dtype, "f32|bf16", "compute type (default bf16)"},
+        {"batch", OPT_LONG, &B, "B", "sequences per prompt (default 32)"},
+        {"seq", OPT_LONG, &T, "T", "rows per sequence, prompt rows included (default 128)"},
+        {"prompt-tokens", OPT_LONG, &L, "L", "soft-prompt rows (default 50)"},
+        {"prompts", OPT_LONG, &P, "P", "prompts, each scored on the B sequences (default 1)"},
+        {"reps", OPT_LONG, &reps, "R", "timed repetitions (default 5)"},
+        {"tsv", OPT_STR, &tsv, "FILE", "take the texts of the first B rows (first column, header skipped) of a\n"
+                                       "tab-separated file, followed by \" It was\", instead of random tokens\n"
+                                       "(needs a tokenizer; --seq is then ignored)"},
+        {"chunk-rows", OPT_INT, &ma.chunk_rows, "N", "engine tuning: rows per forward chunk (default: the engine's)"},
+        {"attention", OPT_STR, &ma.attention, "KIND", "engine tuning: auto (default), vector or matmul\n"
+                                                      "(see lm_options.attention)"},
+        {"no-prefix-share", OPT_FLAG, &ma.no_prefix_share, NULL,
+         "a causal LM computes every sequence whole instead of computing the\nrows that sequences share (BOS and "
+         "the prompt) once; same scores, for comparison"},
+    };
+    const opt_spec spec = {
+        "bbt bench --model PATH [--batch B] [--seq T] [--prompt-tokens L] [--prompts P] [--threads N]\n"
+        "                 [--dtype f32|bf16] [--reps R] [--tsv FILE]",
+        "Time lm_score on a batch of P prompts x B sequences: each sequence is BOS, the L rows of its soft\n"
+        "prompt (cat mode), then text tokens, T rows in all; two one-token labels are scored after the last\n"
+        "token (a masked LM: at a mask token there). Prints one JSON line: s_per_batch (median of R repetitions\n"
+        "after a warm-up), rows (the batch's rows) and rows_computed (those the engine ran through the layers:\n"
+        "fewer when sequences share a prefix), tokens_per_s (rows per second), gflops (nominal: every row\n"
+        "through every layer, attention, the head for the read rows; shared rows count once per sequence),\n"
+        "evals_per_s (prompts per second, as BBT counts evaluations).",
+        opts, (int)(sizeof opts / sizeof opts[0]), 0};
+    int rc = parse(&spec, argc, argv);
+    if (rc < 0 && (in_range("bench", "batch", B, 1, 1 << 20) || in_range("bench", "seq", T, 2, 1 << 20) ||
+                   in_range("bench", "prompt-tokens", L, 0, 1 << 20) || in_range("bench", "prompts", P, 1, 1 << 16) ||
+                   in_range("bench", "reps", reps, 1, 1000)))
+        rc = EXIT_USAGE;
+    if (rc < 0 && !tsv && T - L < 1) {
+        fprintf(stderr, "bbt bench: --seq must exceed --prompt-tokens (the BOS and text rows)\n");
+        rc = EXIT_USAGE;
+    }
+    if (rc < 0 && !ma.dtype)
+        ma.dtype = xstrdup("bf16");
+    lm *m = NULL;
+    if (rc < 0)
+        rc = open_model("bench", &ma, &m);
+    model_args_free(&ma);
+    if (!m) {
+        free(tsv);
+        return rc;
+    }
+    rc = bench_run(m, tsv, B, T, L, P, reps);
+    free(tsv);
     lm_close(m);
     return rc;
 }

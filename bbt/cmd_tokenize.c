@@ -4,22 +4,8 @@
 #include <string.h>
 
 #include "bbt/commands.h"
+#include "bbt/options.h"
 #include "models/tokenizer.h"
-
-static void usage(FILE *out)
-{
-    fprintf(out,
-            "usage: bbt tokenize --tokenizer PATH [--no-special] [--pieces]\n"
-            "\n"
-            "Reads UTF-8 text lines on stdin and prints each line's token ids, space-separated, one output line per\n"
-            "input line (a trailing \\r\\n or \\n is not part of the text).\n"
-            "\n"
-            "  --tokenizer PATH  a model directory, or the tokenizer's own file: tokenizer.json; vocab.json or merges.txt\n"
-            "                    (the other beside it); encoder.json or vocab.bpe (GPT-2's names); vocab.txt (WordPiece);\n"
-            "                    a llama2.c tokenizer.bin\n"
-            "  --no-special      do not add the model's special tokens (BOS; <s> ... </s>; [CLS] ... [SEP])\n"
-            "  --pieces          print the pieces' text (as decoded, in brackets) instead of ids\n");
-}
 
 static int print_line(const tokenizer *t, const int *ids, int n, int pieces)
 {
@@ -84,36 +70,39 @@ static int tokenize_stream(const tokenizer *t, FILE *in, int flags, int pieces)
 
 int cmd_tokenize(int argc, char **argv)
 {
-    const char *path = NULL;
-    int flags = TOK_ADD_SPECIAL, pieces = 0;
-    for (int i = 1; i < argc; i++) {
-        if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
-            usage(stdout);
-            return EXIT_OK;
-        } else if (!strcmp(argv[i], "--tokenizer") && i + 1 < argc) {
-            path = argv[++i];
-        } else if (!strcmp(argv[i], "--no-special")) {
-            flags &= ~TOK_ADD_SPECIAL;
-        } else if (!strcmp(argv[i], "--pieces")) {
-            pieces = 1;
-        } else {
-            fprintf(stderr, "bbt tokenize: unknown or incomplete option '%s'\n", argv[i]);
-            usage(stderr);
-            return EXIT_USAGE;
-        }
+    char *path = NULL;
+    int no_special = 0, pieces = 0;
+    const opt opts[] = {
+        {"tokenizer", OPT_STR, &path, "PATH", "a model directory, or the tokenizer's own file: tokenizer.json;\n"
+                                              "vocab.json or merges.txt (the other beside it); encoder.json or\n"
+                                              "vocab.bpe (GPT-2's names); vocab.txt (WordPiece); a llama2.c\n"
+                                              "tokenizer.bin (required)"},
+        {"no-special", OPT_FLAG, &no_special, NULL, "do not add the model's special tokens (BOS; <s> ... </s>;\n"
+                                                    "[CLS] ... [SEP])"},
+        {"pieces", OPT_FLAG, &pieces, NULL, "print the pieces' text (as decoded, in brackets) instead of ids"},
+    };
+    const opt_spec spec = {"bbt tokenize --tokenizer PATH [--no-special] [--pieces]",
+                           "Reads UTF-8 text lines on stdin and prints each line's token ids, space-separated, one "
+                           "output line per\ninput line (a trailing \\r\\n or \\n is not part of the text).",
+                           opts, (int)(sizeof opts / sizeof opts[0]), 0};
+    int n_pos, rc = opt_parse(&spec, argc, argv, NULL, &n_pos);
+    if (rc == 0 && !path) {
+        fprintf(stderr, "bbt tokenize: --tokenizer PATH is required (see --help)\n");
+        rc = -1;
     }
-    if (!path) {
-        fprintf(stderr, "bbt tokenize: --tokenizer PATH is required\n");
-        usage(stderr);
-        return EXIT_USAGE;
+    if (rc) {
+        free(path);
+        return rc > 0 ? EXIT_OK : EXIT_USAGE;
     }
     tokenizer *t;
     char err[1024];
-    if (tokenizer_open(&t, path, err, sizeof err)) {
+    rc = tokenizer_open(&t, path, err, sizeof err);
+    free(path);
+    if (rc) {
         fprintf(stderr, "bbt tokenize: %s\n", err);
         return EXIT_INPUT;
     }
-    int rc = tokenize_stream(t, stdin, flags, pieces);
+    rc = tokenize_stream(t, stdin, no_special ? 0 : TOK_ADD_SPECIAL, pieces);
     tokenizer_free(t);
     return rc;
 }

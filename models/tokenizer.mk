@@ -25,7 +25,8 @@ $(TOK_TEST): $(TOK_TEST_OBJ) $(TOK_LIB)
 TOK_CLI := $(BUILD)/tests/tok_cli
 ALL_TARGETS += $(TOK_CLI)
 
-$(TOK_CLI): $(OBJ)/tests/tokenizer/tok_cli_main.o $(OBJ)/bbt/cmd_tokenize.o $(TOK_LIB)
+$(TOK_CLI): $(OBJ)/tests/tokenizer/tok_cli_main.o $(OBJ)/bbt/cmd_tokenize.o $(OBJ)/bbt/options.o $(OBJ)/bbt/util.o \
+           $(OBJ)/bbt/error.o $(TOK_LIB)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(LDFLAGS) $^ -o $@ $(LIBS_MODELS)
 
