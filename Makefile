@@ -7,7 +7,7 @@
 #   make clean
 #
 # Each module keeps its own rules in <dir>/<dir>.mk; this file holds what they share.
-# Data flows one way: optim/ and models/ depend on nothing of ours, bbt/ uses both.
+# Data flows one way: optim/ and models/ depend on nothing of ours (but the common/ leaf, compiled into each), bbt/ uses both.
 
 SHELL    := /bin/bash
 CC       ?= gcc
@@ -43,6 +43,7 @@ FUZZ_TARGETS  :=
 .PHONY: all test test-run install clean fuzz
 all: build-all
 
+include common/common.mk
 include optim/optim.mk
 include models/models.mk
 include bbt/bbt.mk

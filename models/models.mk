@@ -14,7 +14,7 @@ ISA_OBJ := $(OBJ)/models/kernels_isa_avx512.o $(OBJ)/models/kernels_isa_avx2.o $
 ISA_FLAGS_avx512 := -mavx512f -mavx512dq -mavx512bw -mavx512vl -mfma -mprefer-vector-width=512
 ISA_FLAGS_avx2 := -mavx2 -mfma -Wno-psabi
 ISA_FLAGS_base := -DKERNEL_SCRATCH_OWNER -Wno-psabi
-MODELS_OBJ := $(MODELS_SRC:%.c=$(OBJ)/%.o) $(ISA_OBJ)
+MODELS_OBJ := $(MODELS_SRC:%.c=$(OBJ)/%.o) $(ISA_OBJ) $(COMMON_OBJ)
 
 $(ISA_OBJ): $(OBJ)/models/kernels_isa_%.o: models/kernels_isa.c
 	@mkdir -p $(dir $@)

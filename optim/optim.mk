@@ -2,7 +2,7 @@
 # cmaes-bench benchmark program, optim's tests, and `make install PREFIX=DIR`.
 
 OPTIM_SRC    := $(wildcard optim/*.c)
-OPTIM_OBJ    := $(OPTIM_SRC:%.c=$(OBJ)/%.o)
+OPTIM_OBJ    := $(OPTIM_SRC:%.c=$(OBJ)/%.o) $(COMMON_OBJ)
 OPTIM_LIB    := $(BUILD)/libbbtoptim.a
 OPTIM_SO     := $(BUILD)/libbbtoptim.so
 CMAES_BENCH  := $(BUILD)/cmaes-bench
