@@ -5,7 +5,7 @@
 
 #include "bbt/commands.h"
 #include "bbt/options.h"
-#include "models/tokenizer.h"
+#include "models/tokenizer/tokenizer.h"
 
 static int print_line(const tokenizer *t, const int *ids, int n, int pieces)
 {

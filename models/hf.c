@@ -8,14 +8,8 @@
 #include <string.h>
 #include <sys/stat.h>
 
-static char *join(const char *dir, const char *name)
-{
-    size_t n = strlen(dir) + strlen(name) + 2;
-    char *s = malloc(n);
-    if (s)
-        snprintf(s, n, "%s/%s", dir, name);
-    return s;
-}
+#include "common/files.h"
+
 
 static int exists(const char *path)
 {
@@ -26,24 +20,14 @@ static int exists(const char *path)
 /* Read a whole (small) text file; NULL with err on failure. */
 static char *slurp(const char *path, char *err, size_t errlen)
 {
-    FILE *fp = fopen(path, "rb");
-    if (!fp) {
-        snprintf(err, errlen, "%s: cannot open: %s", path, strerror(errno));
+    struct stat sb;
+    if (!stat(path, &sb) && sb.st_size >= (64L << 20)) { /* a JSON file this size is not a config: do not read it */
+        snprintf(err, errlen, "%s: cannot read (larger than 64 MB)", path);
         return NULL;
     }
-    char *buf = NULL;
-    long n = -1;
-    if (!fseek(fp, 0, SEEK_END) && (n = ftell(fp)) >= 0 && n < (64L << 20) && !fseek(fp, 0, SEEK_SET))
-        buf = malloc((size_t)n + 1);
-    if (!buf || fread(buf, 1, (size_t)n, fp) != (size_t)n) {
-        snprintf(err, errlen, "%s: cannot read (%s)", path, n >= (64L << 20) ? "larger than 64 MB" : "I/O error");
-        free(buf);
-        fclose(fp);
-        return NULL;
-    }
-    buf[n] = 0;
-    fclose(fp);
-    return buf;
+    char *buf;
+    size_t n;
+    return common_read_file(path, &buf, &n, err, errlen) ? NULL : buf;
 }
 
 static cJSON *read_json(const char *path, char *err, size_t errlen)
@@ -91,7 +75,7 @@ static int open_shards_from_index(hf_model *hf, char *err, size_t errlen)
             seen |= !strcmp(names[i], e->valuestring);
         if (seen)
             continue;
-        char *p = join(hf->dir, e->valuestring);
+        char *p = common_path_join(hf->dir, e->valuestring);
         rc = p ? st_open(&hf->shards[hf->n_shards], p, err, errlen) : -1;
         free(p);
         if (!rc)
@@ -105,7 +89,7 @@ int hf_open(hf_model *hf, const char *dir, char *err, size_t errlen)
 {
     memset(hf, 0, sizeof *hf);
     hf->dir = strdup(dir);
-    hf->config_path = join(dir, "config.json");
+    hf->config_path = common_path_join(dir, "config.json");
     if (!hf->dir || !hf->config_path) {
         snprintf(err, errlen, "out of memory");
         hf_close(hf);
@@ -115,8 +99,8 @@ int hf_open(hf_model *hf, const char *dir, char *err, size_t errlen)
         hf_close(hf);
         return -1;
     }
-    char *single = join(dir, "model.safetensors");
-    hf->index_path = join(dir, "model.safetensors.index.json");
+    char *single = common_path_join(dir, "model.safetensors");
+    hf->index_path = common_path_join(dir, "model.safetensors.index.json");
     int rc = -1;
     if (single && exists(single)) {
         hf->shards = calloc(1, sizeof *hf->shards);

@@ -20,6 +20,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "common/bytes.h"
 #include "models/llama.h"
 
 enum { MAGIC_AK42 = 0x616b3432, V1_HEADER = 256, LEGACY_HEADER = 28 };
@@ -39,7 +40,7 @@ typedef struct l2c_header {
     int shared;
 } l2c_header;
 
-static int32_t le32(const unsigned char *b) { return (int32_t)((uint32_t)b[0] | (uint32_t)b[1] << 8 | (uint32_t)b[2] << 16 | (uint32_t)b[3] << 24); }
+static int32_t le32(const unsigned char *b) { return (int32_t)(uint32_t)common_get_le(b, 4); }
 
 static void parse_header(const unsigned char *b, size_t n, l2c_header *h)
 {

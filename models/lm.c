@@ -12,6 +12,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "common/bytes.h"
+#include "common/files.h"
 #include "models/hf.h"
 
 int lm_fail(lm *m, int code, const char *fmt, ...)
@@ -62,14 +64,6 @@ static int is_file(const char *p)
     return !stat(p, &sb) && S_ISREG(sb.st_mode);
 }
 
-static char *path_join(const char *dir, const char *name)
-{
-    size_t n = strlen(dir) + strlen(name) + 2;
-    char *s = malloc(n);
-    if (s)
-        snprintf(s, n, "%s/%s", dir, name);
-    return s;
-}
 
 static char *dir_of(const char *file)
 {
@@ -124,7 +118,7 @@ static int open_llama2c_dir(lm *m, const char *dir)
     while ((e = readdir(d))) {
         if (!ends_with(e->d_name, ".bin"))
             continue;
-        char *p = path_join(dir, e->d_name);
+        char *p = common_path_join(dir, e->d_name);
         if (p && is_file(p) && llama2c_probe(p)) {
             count++;
             free(found);
@@ -151,7 +145,7 @@ static int open_model(lm *m, const char *path, char **dir)
         return lm_fail(m, LM_EUNSUPPORTED, "%s: remote models are not supported by this build yet", path);
     if (is_dir(path)) {
         *dir = strdup(path);
-        char *cfg = path_join(path, "config.json");
+        char *cfg = common_path_join(path, "config.json");
         int hf = cfg && is_file(cfg);
         free(cfg);
         return hf ? open_hf(m, path) : open_llama2c_dir(m, path);
@@ -172,7 +166,7 @@ static int has_tokenizer_files(const char *dir)
     static const char *names[] = {"tokenizer.json", "vocab.json", "merges.txt", "encoder.json", "vocab.bpe",
                                   "vocab.txt", "tokenizer.bin"};
     for (size_t i = 0; i < sizeof names / sizeof *names; i++) {
-        char *p = path_join(dir, names[i]);
+        char *p = common_path_join(dir, names[i]);
         int found = p && is_file(p);
         free(p);
         if (found)
@@ -500,15 +494,6 @@ int lm_logits(lm *m, const int *ids, int n, float *out)
 
 /* ---- generation ---- */
 
-/* splitmix64: a small, well-mixed generator for sampling (the tuner's random numbers live in optim/). */
-static uint64_t splitmix64(uint64_t *s)
-{
-    uint64_t z = (*s += 0x9e3779b97f4a7c15ull);
-    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
-    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
-    return z ^ (z >> 31);
-}
-
 static int pick_token(const float *logits, int V, float temperature, uint64_t *rng)
 {
     int best = 0;
@@ -517,7 +502,8 @@ static int pick_token(const float *logits, int V, float temperature, uint64_t *r
             best = i;
     if (temperature == 0.0f)
         return best;
-    double sum = 0.0, u = (double)(splitmix64(rng) >> 11) * 0x1.0p-53;
+    /* splitmix64 is enough for sampling (the tuner's random numbers live in optim/) */
+    double sum = 0.0, u = (double)(common_splitmix64(rng) >> 11) * 0x1.0p-53;
     for (int i = 0; i < V; i++)
         sum += exp((double)(logits[i] - logits[best]) / temperature);
     double target = u * sum, acc = 0.0;

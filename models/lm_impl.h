@@ -12,7 +12,7 @@
 #include <stdarg.h>
 
 #include "models/lm.h"
-#include "models/tokenizer.h"
+#include "models/tokenizer/tokenizer.h"
 
 typedef struct lm_ops {
     const char *name;

@@ -1,6 +1,6 @@
 # models/ build rules: the forward-only LM library (engines, tokenizers, remote clients).
 # Define MODELS_LIB (the static library bbt links) and append it to ALL_TARGETS.
-include models/tokenizer.mk
+include models/tokenizer/tokenizer.mk
 
 # The tokenizer fragment defines TOK_OBJ; stay buildable if it does not (yet).
 TOK_OBJ ?=
@@ -60,5 +60,5 @@ TEST_SCRIPTS += tests/models/commands.sh tests/models/encoders.sh
 
 # libFuzzer target for the safetensors header parser.
 FUZZ_TARGETS += safetensors
-FUZZ_SRC_safetensors = tests/fuzz/fuzz_safetensors.c models/safetensors.c
+FUZZ_SRC_safetensors = tests/fuzz/fuzz_safetensors.c models/safetensors.c $(COMMON_SRC)
 FUZZ_LIBS_safetensors = $(shell pkg-config --libs libcjson)

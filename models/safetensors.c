@@ -13,6 +13,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "common/files.h"
 #include "models/kernels.h"
 
 static const struct {
@@ -442,6 +443,8 @@ int st_write(const char *path, const st_out *t, int n, char *err, size_t errlen)
     if (rc) {
         snprintf(err, errlen, "%s: cannot write: %s", path, strerror(errno));
         unlink(tmp);
+    } else {
+        common_sync_dir_of(path);   /* the rename itself durable too; best effort, the data already is */
     }
     free(json);
     free(tmp);

@@ -19,27 +19,14 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "common/bytes.h"
+#include "common/crc32.h"
+#include "common/files.h"
 #include "optim/cmaes_internal.h"
 
 static const unsigned char MAGIC[8] = {'B', 'B', 'T', 'C', 'M', 'A', 'E', 'S'};
 #define HEADER_SIZE 24
 #define MAX_LOAD_BUFFER ((size_t)1 << 24)   /* doubles in one λ x n buffer of a loaded state */
-
-/* CRC-32 (IEEE 802.3, reflected, polynomial 0xEDB88320); the table lives on the stack, no global state. */
-static uint32_t crc32(const unsigned char *p, size_t len)
-{
-    uint32_t table[256];
-    for (uint32_t i = 0; i < 256; i++) {
-        uint32_t c = i;
-        for (int k = 0; k < 8; k++)
-            c = c & 1 ? 0xEDB88320u ^ (c >> 1) : c >> 1;
-        table[i] = c;
-    }
-    uint32_t crc = 0xFFFFFFFFu;
-    for (size_t i = 0; i < len; i++)
-        crc = table[(crc ^ p[i]) & 0xFF] ^ (crc >> 8);
-    return crc ^ 0xFFFFFFFFu;
-}
 
 /* A cursor that writes into a growing buffer or reads from a fixed one. */
 typedef struct io {
@@ -369,7 +356,7 @@ int cmaes_serialize(cmaes *es, unsigned char **buf, size_t *len)
         s.buf[8 + i] = (unsigned char)(CMAES_STATE_VERSION >> (8 * i));
     for (int i = 0; i < 8; i++)
         s.buf[16 + i] = (unsigned char)(payload >> (8 * i));
-    uint32_t c = crc32(s.buf, s.len - 4);
+    uint32_t c = common_crc32(s.buf, s.len - 4);
     for (int i = 0; i < 4; i++)
         s.buf[s.len - 4 + i] = (unsigned char)(c >> (8 * i));
     *buf = s.buf;
@@ -388,14 +375,6 @@ static int read_fail(char *errbuf, size_t errlen, int code, const char *fmt, ...
         va_end(ap);
     }
     return code;
-}
-
-static uint64_t get_le(const unsigned char *p, int bytes)
-{
-    uint64_t v = 0;
-    for (int i = 0; i < bytes; i++)
-        v |= (uint64_t)p[i] << (8 * i);
-    return v;
 }
 
 /* The λ x n buffers of a generation (with noise handling: repeated and re-evaluated rows) fit the load limit. */
@@ -467,14 +446,14 @@ int cmaes_deserialize(cmaes **out, const unsigned char *buf, size_t len, char *e
     *out = NULL;
     if (len < HEADER_SIZE + 4 || memcmp(buf, MAGIC, 8) != 0)
         return read_fail(errbuf, errlen, CMAES_ERR_FORMAT, "not a cmaes state (no BBTCMAES header, %zu bytes)", len);
-    uint32_t version = (uint32_t)get_le(buf + 8, 4);
+    uint32_t version = (uint32_t)common_get_le(buf + 8, 4);
     if (version != CMAES_STATE_VERSION)
         return read_fail(errbuf, errlen, CMAES_ERR_FORMAT, "cmaes state version %u: this library reads version %d",
                          (unsigned)version, CMAES_STATE_VERSION);
-    uint64_t payload = get_le(buf + 16, 8);
+    uint64_t payload = common_get_le(buf + 16, 8);
     if (payload != len - HEADER_SIZE - 4)
         return read_fail(errbuf, errlen, CMAES_ERR_CORRUPT, "corrupt cmaes state: truncated or padded (%zu bytes)", len);
-    if ((uint32_t)get_le(buf + len - 4, 4) != crc32(buf, len - 4))
+    if ((uint32_t)common_get_le(buf + len - 4, 4) != common_crc32(buf, len - 4))
         return read_fail(errbuf, errlen, CMAES_ERR_CORRUPT, "corrupt cmaes state: checksum mismatch (%zu bytes)", len);
 
     io s = {(unsigned char *)buf, len - 4, 0, HEADER_SIZE, 1, 0, NULL};
@@ -511,38 +490,6 @@ int cmaes_deserialize(cmaes **out, const unsigned char *buf, size_t len, char *e
     return CMAES_OK;
 }
 
-/* ---- files ---- */
-
-static int write_all(int fd, const unsigned char *p, size_t len)
-{
-    while (len > 0) {
-        ssize_t w = write(fd, p, len);
-        if (w < 0) {
-            if (errno == EINTR)
-                continue;
-            return -1;
-        }
-        p += w;
-        len -= (size_t)w;
-    }
-    return 0;
-}
-
-/* fsync the directory holding path, so that the rename itself is durable. */
-static int sync_dir(const char *path)
-{
-    char *copy = strdup(path);
-    if (!copy)
-        return -1;
-    int fd = open(dirname(copy), O_RDONLY);
-    free(copy);
-    if (fd < 0)
-        return -1;
-    int rc = fsync(fd);
-    close(fd);
-    return rc;
-}
-
 int cmaes_save(cmaes *es, const char *path)
 {
     if (!es || !path)
@@ -552,39 +499,10 @@ int cmaes_save(cmaes *es, const char *path)
     int rc = cmaes_serialize(es, &buf, &len);
     if (rc != CMAES_OK)
         return rc;
-    size_t plen = strlen(path);
-    char *tmp = malloc(plen + 16);
-    if (!tmp) {
-        free(buf);
-        return cmaes_fail(es, CMAES_ERR_NOMEM, "cmaes_save: out of memory");
-    }
-    snprintf(tmp, plen + 16, "%s.tmp.XXXXXX", path);
-    int fd = mkstemp(tmp);
-    const char *step = "create a temporary file for";
-    if (fd >= 0) {
-        step = "write";
-        if (write_all(fd, buf, len) == 0 && (step = "fsync", fsync(fd) == 0)) {
-            step = "close";
-            if (close(fd) == 0) {
-                fd = -1;
-                step = "rename the temporary file to";
-                if (rename(tmp, path) == 0) {
-                    sync_dir(path);   /* best effort: the data itself is already durable */
-                    free(tmp);
-                    free(buf);
-                    return CMAES_OK;
-                }
-            }
-        }
-    }
-    int err = errno;
-    if (fd >= 0)
-        close(fd);
-    if (strcmp(step, "create a temporary file for") != 0)
-        unlink(tmp);
-    free(tmp);
+    char msg[CMAES_ERRMSG_MAX];
+    rc = common_write_atomic(path, buf, len, msg, sizeof msg);   /* file and directory fsync'd */
     free(buf);
-    return cmaes_fail(es, CMAES_ERR_IO, "cmaes_save: cannot %s %s: %s", step, path, strerror(err));
+    return rc ? cmaes_fail(es, CMAES_ERR_IO, "cmaes_save: %s", msg) : CMAES_OK;
 }
 
 int cmaes_load(cmaes **out, const char *path, char *errbuf, size_t errlen)
@@ -595,33 +513,11 @@ int cmaes_load(cmaes **out, const char *path, char *errbuf, size_t errlen)
         return read_fail(errbuf, errlen, CMAES_ERR_ARG, "cmaes_load: NULL argument");
     }
     *out = NULL;
-    FILE *f = fopen(path, "rb");
-    if (!f)
-        return read_fail(errbuf, errlen, CMAES_ERR_IO, "cmaes_load: cannot open %s: %s", path, strerror(errno));
-    unsigned char *buf = NULL;
-    size_t len = 0, cap = 0;
-    for (;;) {
-        if (len == cap) {
-            cap = cap ? 2 * cap : 65536;
-            unsigned char *b = realloc(buf, cap);
-            if (!b) {
-                free(buf);
-                fclose(f);
-                return read_fail(errbuf, errlen, CMAES_ERR_NOMEM, "cmaes_load: out of memory reading %s", path);
-            }
-            buf = b;
-        }
-        size_t got = fread(buf + len, 1, cap - len, f);
-        len += got;
-        if (got == 0)
-            break;
-    }
-    int bad = ferror(f);
-    fclose(f);
-    if (bad) {
-        free(buf);
-        return read_fail(errbuf, errlen, CMAES_ERR_IO, "cmaes_load: read error on %s", path);
-    }
+    char *data, msg[CMAES_ERRMSG_MAX];
+    size_t len;
+    if (common_read_file(path, &data, &len, msg, sizeof msg))
+        return read_fail(errbuf, errlen, errno == ENOMEM ? CMAES_ERR_NOMEM : CMAES_ERR_IO, "cmaes_load: %s", msg);
+    unsigned char *buf = (unsigned char *)data;
     int rc = cmaes_deserialize(out, buf, len, errbuf, errlen);
     free(buf);
     if (rc != CMAES_OK && errbuf && errlen) {

@@ -51,5 +51,5 @@ install: $(OPTIM_LIB) $(OPTIM_SO)
 
 # ---- fuzzing: the checkpoint parser (tests/fuzz/fuzz_cmaes_state.c, seeds in tests/fuzz/seeds/cmaes_state/) ----
 FUZZ_TARGETS += cmaes_state
-FUZZ_SRC_cmaes_state = tests/fuzz/fuzz_cmaes_state.c $(OPTIM_SRC)
+FUZZ_SRC_cmaes_state = tests/fuzz/fuzz_cmaes_state.c $(OPTIM_SRC) $(COMMON_SRC)
 FUZZ_LIBS_cmaes_state = $(shell pkg-config --cflags --libs lapacke openblas) -lm

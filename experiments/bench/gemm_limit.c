@@ -14,6 +14,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "common/bytes.h"
 #include "models/gemm.h"
 
 static double now(void)
@@ -23,13 +24,6 @@ static double now(void)
     return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
 }
 
-static uint64_t splitmix(uint64_t *s)
-{
-    uint64_t z = (*s += 0x9e3779b97f4a7c15ull);
-    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
-    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
-    return z ^ (z >> 31);
-}
 
 static int cmp_double(const void *a, const void *b)
 {
@@ -81,7 +75,7 @@ int main(int argc, char **argv)
     float *src = malloc(biggest * sizeof *src);
     uint64_t rng = 42;
     for (size_t i = 0; src && i < biggest; i++) /* random like trained weights (AMX power depends on the data) */
-        src[i] = ((float)(splitmix(&rng) >> 40) / 16777216.0f - 0.5f) * 0.07f;
+        src[i] = ((float)(common_splitmix64(&rng) >> 40) / 16777216.0f - 0.5f) * 0.07f;
     for (int i = 0; w && src && i < n_w; i++)
         if (gemm_weight_pack(g, &w[i], src, shapes[i % 4][0], shapes[i % 4][1], (size_t)shapes[i % 4][1], 0, err,
                              sizeof err)) {
@@ -98,7 +92,7 @@ int main(int argc, char **argv)
     }
     /* real values everywhere (untouched calloc pages all map to one zero page, which flatters the timing) */
     for (size_t i = 0; i < (size_t)rows * widest; i++) {
-        float v = (float)(splitmix(&rng) >> 40) / 8388608.0f - 1.0f;
+        float v = (float)(common_splitmix64(&rng) >> 40) / 8388608.0f - 1.0f;
         c[i] = v;
         act_store((char *)a + i * act_size(t), t, &v, 1);
     }

@@ -6,7 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "models/tok_internal.h"
+#include "models/tokenizer/tok_internal.h"
 
 static void exercise(tokenizer *t, const uint8_t *data, size_t size)
 {

@@ -1,7 +1,7 @@
 #!/usr/bin/python3
-"""Generates models/unicode_data.c: the Unicode tables of the tokenizers, from Python's unicodedata.
+"""Generates models/tokenizer/unicode_data.c: the Unicode tables of the tokenizers, from Python's unicodedata.
 
-Usage: /usr/bin/python3 tests/reference/tok_gen_unicode.py > models/unicode_data.c
+Usage: /usr/bin/python3 tests/reference/tok_gen_unicode.py > models/tokenizer/unicode_data.c
 
 Tables (all sorted for binary search):
   uc_category_runs   start << 5 | category, one entry where the general category changes

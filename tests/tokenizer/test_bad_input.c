@@ -3,7 +3,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "models/tok_internal.h"
+#include "models/tokenizer/tok_internal.h"
 #include "tests/tokenizer/tok_test_util.h"
 
 /* Opening path fails with code, and the message holds each of the given fragments. */

@@ -2,8 +2,8 @@
  * with lstrip and single_word), and Unicode normalisers, on hand-made files with hand-worked ids. */
 #include <stdio.h>
 
-#include "models/tok_internal.h"
-#include "models/unicode.h"
+#include "models/tokenizer/tok_internal.h"
+#include "models/tokenizer/unicode.h"
 #include "tests/tokenizer/tok_test_util.h"
 
 static const char *LLAMA3 = "(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\\\\r\\\\n\\\\p{L}\\\\p{N}]?\\\\p{L}+|\\\\p{N}{1,3}| ?[^\\\\s\\\\p{L}"

@@ -2,7 +2,7 @@
  * published patterns (tests/reference/tok_split_ref.py → tok_split_golden.txt). */
 #include <cjson/cJSON.h>
 
-#include "models/tok_internal.h"
+#include "models/tokenizer/tok_internal.h"
 #include "tests/tokenizer/tok_test_util.h"
 
 /* "E E E" = the end offsets of the words of text under one pattern */

@@ -8,7 +8,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "models/tokenizer.h"
+#include "models/tokenizer/tokenizer.h"
 
 #define ASSETS "../shared/assets"
 #define TOK512 ASSETS "/models/stories260K/tok512.bin"

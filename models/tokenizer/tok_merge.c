@@ -1,5 +1,5 @@
 /* tok_merge.c — heap-driven BPE merge loop (see tok_merge.h). */
-#include "models/tok_merge.h"
+#include "models/tokenizer/tok_merge.h"
 
 #include <stdlib.h>
 

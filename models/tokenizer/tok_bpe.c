@@ -7,9 +7,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "models/tok_internal.h"
-#include "models/tok_pairmap.h"
-#include "models/unicode.h"
+#include "models/tokenizer/tok_internal.h"
+#include "models/tokenizer/tok_pairmap.h"
+#include "models/tokenizer/unicode.h"
 
 static int rank_pair(const void *ctx, int a, int b, int *merged, double *priority)
 {

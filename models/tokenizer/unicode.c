@@ -1,5 +1,5 @@
 /* unicode.c — lookups over the generated tables of unicode_data.c (see unicode.h). */
-#include "models/unicode.h"
+#include "models/tokenizer/unicode.h"
 
 extern const uint32_t uc_category_runs[], uc_ccc_runs[], uc_decomp[], uc_comp[], uc_lower1[], uc_lower_multi[],
     uc_casing_runs[];

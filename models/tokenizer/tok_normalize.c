@@ -5,8 +5,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "models/tok_internal.h"
-#include "models/unicode.h"
+#include "models/tokenizer/tok_internal.h"
+#include "models/tokenizer/unicode.h"
 
 typedef struct cps {
     uint32_t *p;

@@ -1,5 +1,5 @@
 /* tok_vocab.c — piece table with an open-addressing hash index (see tok_vocab.h). */
-#include "models/tok_vocab.h"
+#include "models/tokenizer/tok_vocab.h"
 
 #include <stdlib.h>
 #include <string.h>

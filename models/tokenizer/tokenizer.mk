@@ -1,13 +1,14 @@
 # models/ tokenizer rules (included from models/models.mk). Define TOK_SRC (the tokenizer sources, which the models
 # library archives) and the tokenizer tests.
 
-TOK_SRC := models/tokenizer.c models/tok_vocab.c models/tok_merge.c models/tok_pairmap.c models/tok_llama2c.c \
-           models/tok_hf_json.c models/tok_files.c models/tok_added.c models/tok_normalize.c models/tok_pretokenize.c \
-           models/tok_bpe.c models/tok_wordpiece.c models/unicode.c models/unicode_data.c
+TOK_SRC := models/tokenizer/tokenizer.c models/tokenizer/tok_util.c models/tokenizer/tok_vocab.c models/tokenizer/tok_merge.c models/tokenizer/tok_pairmap.c models/tokenizer/tok_llama2c.c \
+           models/tokenizer/tok_hf_json.c models/tokenizer/tok_files.c models/tokenizer/tok_added.c models/tokenizer/tok_normalize.c models/tokenizer/tok_pretokenize.c \
+           models/tokenizer/tok_bpe.c models/tokenizer/tok_wordpiece.c models/tokenizer/unicode.c models/tokenizer/unicode_data.c
 TOK_OBJ := $(TOK_SRC:%.c=$(OBJ)/%.o)
 TOK_LIB := $(BUILD)/libbbttok.a
 
-$(TOK_LIB): $(TOK_OBJ)
+# The tokenizer reads files through the common/ leaf, which goes into the archive with it (it installs alone).
+$(TOK_LIB): $(TOK_OBJ) $(COMMON_OBJ)
 	@mkdir -p $(dir $@)
 	rm -f $@ && ar rcs $@ $^
 
@@ -35,7 +36,7 @@ TEST_SCRIPTS += tests/tokref/run.sh
 
 # libFuzzer targets (tests/tests.mk runs them): the tokenizer.json parser and the plain vocabulary/merges/bin parsers.
 FUZZ_TARGETS += tok_json tok_files
-FUZZ_SRC_tok_json = tests/fuzz/fuzz_tok_json.c $(TOK_SRC)
+FUZZ_SRC_tok_json = tests/fuzz/fuzz_tok_json.c $(TOK_SRC) $(COMMON_SRC)
 FUZZ_LIBS_tok_json = $(shell pkg-config --libs libcjson)
-FUZZ_SRC_tok_files = tests/fuzz/fuzz_tok_files.c $(TOK_SRC)
+FUZZ_SRC_tok_files = tests/fuzz/fuzz_tok_files.c $(TOK_SRC) $(COMMON_SRC)
 FUZZ_LIBS_tok_files = $(shell pkg-config --libs libcjson)

@@ -9,8 +9,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "models/tok_internal.h"
-#include "models/unicode.h"
+#include "models/tokenizer/tok_internal.h"
+#include "models/tokenizer/unicode.h"
 
 static int by_first_byte_then_longer(const void *pa, const void *pb)
 {

@@ -7,8 +7,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "models/tok_internal.h"
-#include "models/tok_pairmap.h"
+#include "models/tokenizer/tok_internal.h"
+#include "models/tokenizer/tok_pairmap.h"
 
 /* ---- byte-level BPE ---- */
 

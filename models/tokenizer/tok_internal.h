@@ -1,5 +1,5 @@
 /* tok_internal.h — the tokenizer handle and the pieces shared by the format loaders and the encoders.
- * Not a public header: the engine uses models/tokenizer.h only.
+ * Not a public header: the engine uses models/tokenizer/tokenizer.h only.
  *
  * Encoding runs one pipeline for every format:
  *   added tokens split the text (tok_added.c) → each remaining span is normalised (tok_normalize.c) → cut into words
@@ -14,24 +14,10 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "models/tok_merge.h"
-#include "models/tok_vocab.h"
-#include "models/tokenizer.h"
-
-/* ---- growable buffers ---- */
-typedef struct tok_buf {
-    char *p;
-    size_t len, cap;
-} tok_buf;
-
-typedef struct tok_ids {
-    int *p;
-    int len, cap;
-} tok_ids;
-
-int tok_buf_put(tok_buf *b, const char *s, size_t n);
-int tok_buf_putc(tok_buf *b, char c);
-int tok_ids_push(tok_ids *v, int id);
+#include "models/tokenizer/tok_merge.h"
+#include "models/tokenizer/tok_util.h"
+#include "models/tokenizer/tok_vocab.h"
+#include "models/tokenizer/tokenizer.h"
 
 /* ---- the handle ---- */
 enum tok_model { TOK_MODEL_LLAMA2C, TOK_MODEL_BPE, TOK_MODEL_WORDPIECE };
@@ -155,8 +141,6 @@ typedef struct tok_segments {
 #define TOK_TMPL_TEXT (-1)
 #define TOK_DIAG_LEN 512
 
-int tok_fail(const tokenizer *t, int code, const char *fmt, ...);
-int tok_errf(char *err, size_t errlen, int code, const char *fmt, ...);
 
 tokenizer *tok_new(const char *path);
 
@@ -206,7 +190,5 @@ int tok_finalize(tokenizer *t, char *err, size_t errlen);
 /* Parses JSON into *root (a cJSON *, freed with cJSON_Delete); a syntax error names the file and the byte. */
 int tok_json_parse(const char *path, const char *data, size_t len, void **root, char *err, size_t errlen);
 
-/* Reads a whole file; returns 0 or a negative code with the message in err. */
-int tok_read_file(const char *path, char **data, size_t *len, char *err, size_t errlen);
 
 #endif

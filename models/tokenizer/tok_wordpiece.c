@@ -3,8 +3,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "models/tok_internal.h"
-#include "models/unicode.h"
+#include "models/tokenizer/tok_internal.h"
+#include "models/tokenizer/unicode.h"
 
 static size_t count_chars(const char *w, size_t len)
 {

@@ -7,8 +7,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "models/tok_internal.h"
-#include "models/unicode.h"
+#include "models/tokenizer/tok_internal.h"
+#include "models/tokenizer/unicode.h"
 
 /* ---- word lists ---- */
 

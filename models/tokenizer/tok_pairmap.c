@@ -1,5 +1,5 @@
 /* tok_pairmap.c — the merge table (see tok_pairmap.h). */
-#include "models/tok_pairmap.h"
+#include "models/tokenizer/tok_pairmap.h"
 
 #include <stdlib.h>
 #include <string.h>

@@ -14,8 +14,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "models/tok_internal.h"
-#include "models/tok_pairmap.h"
+#include "models/tokenizer/tok_internal.h"
+#include "models/tokenizer/tok_pairmap.h"
 
 typedef struct ctx {
     tokenizer *t;

@@ -8,96 +8,9 @@
 #include <dirent.h>
 #include <sys/stat.h>
 
-#include "models/tok_internal.h"
-#include "models/tok_pairmap.h"
-#include "models/unicode.h"
-
-/* ---- small shared helpers ---- */
-
-int tok_buf_put(tok_buf *b, const char *s, size_t n)
-{
-    if (b->len + n + 1 > b->cap) {
-        size_t cap = b->cap ? b->cap : 256;
-        while (cap < b->len + n + 1)
-            cap *= 2;
-        char *p = realloc(b->p, cap);
-        if (!p)
-            return -1;
-        b->p = p;
-        b->cap = cap;
-    }
-    if (n)
-        memcpy(b->p + b->len, s, n);
-    b->len += n;
-    b->p[b->len] = '\0';
-    return 0;
-}
-
-int tok_buf_putc(tok_buf *b, char c)
-{
-    return tok_buf_put(b, &c, 1);
-}
-
-int tok_ids_push(tok_ids *v, int id)
-{
-    if (v->len == v->cap) {
-        int cap = v->cap ? v->cap * 2 : 64;
-        int *p = realloc(v->p, (size_t)cap * sizeof *p);
-        if (!p)
-            return -1;
-        v->p = p;
-        v->cap = cap;
-    }
-    v->p[v->len++] = id;
-    return 0;
-}
-
-int tok_errf(char *err, size_t errlen, int code, const char *fmt, ...)
-{
-    if (err && errlen) {
-        va_list ap;
-        va_start(ap, fmt);
-        vsnprintf(err, errlen, fmt, ap);
-        va_end(ap);
-    }
-    return code;
-}
-
-int tok_fail(const tokenizer *t, int code, const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(t->diag, TOK_DIAG_LEN, fmt, ap);
-    va_end(ap);
-    return code;
-}
-
-int tok_read_file(const char *path, char **data, size_t *len, char *err, size_t errlen)
-{
-    FILE *f = fopen(path, "rb");
-    if (!f)
-        return tok_errf(err, errlen, TOK_ERR_IO, "%s: cannot open: %s", path, strerror(errno));
-    tok_buf b = {0};
-    char chunk[65536];
-    size_t n;
-    while ((n = fread(chunk, 1, sizeof chunk, f)) > 0)
-        if (tok_buf_put(&b, chunk, n)) {
-            fclose(f);
-            free(b.p);
-            return tok_errf(err, errlen, TOK_ERR_NOMEM, "%s: out of memory reading the file", path);
-        }
-    int bad = ferror(f);
-    fclose(f);
-    if (bad) {
-        free(b.p);
-        return tok_errf(err, errlen, TOK_ERR_IO, "%s: read error", path);
-    }
-    if (!b.p && tok_buf_put(&b, "", 0))
-        return tok_errf(err, errlen, TOK_ERR_NOMEM, "%s: out of memory", path);
-    *data = b.p;
-    *len = b.len;
-    return 0;
-}
+#include "models/tokenizer/tok_internal.h"
+#include "models/tokenizer/tok_pairmap.h"
+#include "models/tokenizer/unicode.h"
 
 /* ---- lifetime ---- */
 

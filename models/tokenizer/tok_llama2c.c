@@ -9,8 +9,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "models/tok_internal.h"
-#include "models/unicode.h"
+#include "models/tokenizer/tok_internal.h"
+#include "models/tokenizer/unicode.h"
 
 static int32_t read_i32(const char *p)
 {
