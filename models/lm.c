@@ -16,15 +16,6 @@
 #include "common/files.h"
 #include "models/hf.h"
 
-int lm_fail(lm *m, int code, const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(m->err, sizeof m->err, fmt, ap);
-    va_end(ap);
-    return code;
-}
-
 /* The OpenMP team size is per calling thread; every call sets the model's and puts the caller's back. */
 static int threads_enter(const lm *m)
 {
@@ -328,21 +319,6 @@ static int check_ids(lm *m, const int *ids, int n, const char *what, int index)
     return LM_OK;
 }
 
-int lm_thread_slots(const lm *m)
-{
-    return omp_get_max_threads() > m->opts.threads ? omp_get_max_threads() : m->opts.threads;
-}
-
-int lm_read_pos(const lm *m, const lm_seq *q)
-{
-    if (q->read_pos >= 0)
-        return q->read_pos;
-    if (m->info.kind == LM_MASKED && m->info.mask >= 0)
-        for (int i = 0; i < q->n; i++)
-            if (q->ids[i] == m->info.mask)
-                return i;
-    return q->n - 1;
-}
 
 /* A masked LM is read at its mask token: exactly one when read_pos is -1, and at read_pos when it is given. */
 static int check_mask(lm *m, const lm_seq *q, int s)
