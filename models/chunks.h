@@ -10,7 +10,7 @@
 
 #include <stddef.h>
 
-#include "models/kernels.h"
+#include "models/attention.h"
 
 /* Rows per forward chunk: measured on hidden 64 and 768, 1024 rows keep a chunk's q|k|v in cache for attention while
  * the products stay efficient (512–1024 best, 4096 ~15% slower). */

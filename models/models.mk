@@ -5,20 +5,28 @@ include models/tokenizer/tokenizer.mk
 # The tokenizer fragment defines TOK_OBJ; stay buildable if it does not (yet).
 TOK_OBJ ?=
 
-MODELS_SRC := models/lm.c models/lm_engine.c models/llama.c models/score_plan.c models/gpt2.c models/bert.c models/chunks.c models/attention.c models/llama_hf.c \
+MODELS_SRC := models/lm.c models/lm_engine.c models/llama.c models/score_plan.c models/gpt2.c models/bert.c models/chunks.c models/attention.c models/attention_mm.c models/llama_hf.c \
               models/llama2c.c models/hf.c models/safetensors.c \
-              models/gemm.c models/kernels.c
-# kernels_isa.c (the hot loops) is built once per instruction set and kernels.c picks one at run time: GCC's vector
-# types then become AVX-512, AVX2 or SSE2 code without any intrinsics in the source.
-ISA_OBJ := $(OBJ)/models/kernels_isa_avx512.o $(OBJ)/models/kernels_isa_avx2.o $(OBJ)/models/kernels_isa_base.o
+              models/gemm.c models/kernels.c models/isa.c
+# The hot loops (kernels_isa.c: row passes and whole-vector helpers; attention_isa.c: the vector attention kernel and
+# the softmax row) are built once per instruction set and isa.c picks one set at run time -- the engine's one dispatch
+# mechanism (see models/isa.h for why not target_clones): GCC's vector types then become AVX-512, AVX2 or SSE2 code
+# without any intrinsics in the source.
+ISA_NAMES := avx512 avx2 base
+ISA_OBJ := $(foreach f,kernels_isa attention_isa,$(foreach i,$(ISA_NAMES),$(OBJ)/models/$(f)_$(i).o))
 ISA_FLAGS_avx512 := -mavx512f -mavx512dq -mavx512bw -mavx512vl -mfma -mprefer-vector-width=512
 ISA_FLAGS_avx2 := -mavx2 -mfma -Wno-psabi
-ISA_FLAGS_base := -DKERNEL_SCRATCH_OWNER -Wno-psabi
+ISA_FLAGS_base := -Wno-psabi
 MODELS_OBJ := $(MODELS_SRC:%.c=$(OBJ)/%.o) $(ISA_OBJ) $(COMMON_OBJ)
 
-$(ISA_OBJ): $(OBJ)/models/kernels_isa_%.o: models/kernels_isa.c
-	@mkdir -p $(dir $@)
-	$(CC) $(CPPFLAGS) $(CSTD) $(CFLAGS) -O3 -ffp-contract=fast -fopenmp $(ISA_FLAGS_$*) -DKERNEL_ISA=$* -MMD -MP -c $< -o $@
+# a static pattern rule: a plain one would also offer to make any kernels_isa_X.o, even for make's own guesses
+define ISA_RULE
+$(filter $(OBJ)/models/$(1)_%,$(ISA_OBJ)): $(OBJ)/models/$(1)_%.o: models/$(1).c
+	@mkdir -p $$(dir $$@)
+	$$(CC) $$(CPPFLAGS) $$(CSTD) $$(CFLAGS) -O3 -ffp-contract=fast -fopenmp $$(ISA_FLAGS_$$*) -DKERNEL_ISA=$$* -MMD -MP -c $$< -o $$@
+endef
+$(eval $(call ISA_RULE,kernels_isa))
+$(eval $(call ISA_RULE,attention_isa))
 MODELS_LIB := $(BUILD)/libbbtmodels.a
 ALL_TARGETS += $(MODELS_LIB)
 
