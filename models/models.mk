@@ -5,7 +5,7 @@ include models/tokenizer/tokenizer.mk
 # The tokenizer fragment defines TOK_OBJ; stay buildable if it does not (yet).
 TOK_OBJ ?=
 
-MODELS_SRC := models/lm.c models/lm_engine.c models/llama.c models/score_plan.c models/gpt2.c models/bert.c models/chunks.c models/attention.c models/attention_mm.c models/llama_hf.c \
+MODELS_SRC := models/lm.c models/lm_engine.c models/llama.c models/llama_forward.c models/llama_score.c models/score_plan.c models/gpt2.c models/bert.c models/chunks.c models/attention.c models/attention_mm.c models/llama_hf.c \
               models/llama2c.c models/hf.c models/safetensors.c \
               models/gemm.c models/kernels.c models/isa.c
 # The hot loops (kernels_isa.c: row passes and whole-vector helpers; attention_isa.c: the vector attention kernel and
