@@ -35,7 +35,21 @@ $(MODELS_OBJ): CFLAGS += -fopenmp
 # The element-wise kernels and attention rely on vectorisation (the sanitizer build too, or its tests crawl).
 $(OBJ)/models/kernels.o: CFLAGS += -O3 -ffp-contract=fast
 
-$(MODELS_LIB): $(MODELS_OBJ) $(TOK_OBJ)
+# Only the documented API leaves the library: the engine and tokenizer objects are linked into one relocatable object
+# (ld -r) and every global symbol not named in models/libbbtmodels.syms (lm_*, tokenizer_*, st_*) is made local, so
+# internal names (attention_run, plan_seq, dot_f32, …) never reach a program that links the library. The common/
+# leaf goes in as members of its own (common_* names, shared with libbbtoptim: whichever archive comes first serves).
+MODELS_EXPORT := models/libbbtmodels.syms
+MODELS_PARTIAL := $(OBJ)/models/libbbtmodels.o
+MODELS_INNER_OBJ := $(filter-out $(COMMON_OBJ),$(MODELS_OBJ)) $(TOK_OBJ)
+
+$(MODELS_PARTIAL): $(MODELS_INNER_OBJ) $(MODELS_EXPORT)
+	@mkdir -p $(dir $@)
+	$(LD) -r -d $(MODELS_INNER_OBJ) -o $@.all
+	objcopy --wildcard --keep-global-symbols=$(MODELS_EXPORT) $@.all $@
+	rm -f $@.all
+
+$(MODELS_LIB): $(MODELS_PARTIAL) $(COMMON_OBJ)
 	@mkdir -p $(dir $@)
 	rm -f $@ && ar rcs $@ $^
 
@@ -48,7 +62,8 @@ $(OBJ)/experiments/bench/%.o: CFLAGS += -fopenmp
 $(BUILD)/make_model: $(OBJ)/experiments/bench/make_model.o $(BENCH_TOOL_OBJ) $(MODELS_LIB)
 	$(CC) $(CFLAGS) $(LDFLAGS) $^ -o $@ $(LIBS_MODELS)
 
-$(BUILD)/gemm_limit: $(OBJ)/experiments/bench/gemm_limit.o $(MODELS_LIB)
+# gemm_limit measures the engine's internal matrix products (gemm.h), so it links the objects, not the library.
+$(BUILD)/gemm_limit: $(OBJ)/experiments/bench/gemm_limit.o $(MODELS_OBJ) $(TOK_OBJ)
 	$(CC) $(CFLAGS) $(LDFLAGS) $^ -o $@ $(LIBS_MODELS)
 
 # Criterion tests of the engine (run from the repository root; assets under ../shared/assets).

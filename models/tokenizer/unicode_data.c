@@ -2,7 +2,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-const char UNICODE_DATA_VERSION[] = "14.0.0";
+const char uc_data_version[] = "14.0.0";
 
 const uint32_t uc_category_runs[] = {
     0x1a, 0x417, 0x432, 0x494, 0x4b2, 0x50e, 0x52f, 0x552,
