@@ -46,7 +46,7 @@ int attention_run(gemm_ctx *g, lm_attention how, const attn_seq *seqs, int n, co
         if (!longs || !shorts) {
             free(longs), free(shorts);
             snprintf(err, errlen, "out of memory in attention");
-            return -1;
+            return GEMM_ENOMEM;
         }
         n_short = 0;
         for (int s = 0; s < n; s++) {
@@ -63,7 +63,7 @@ int attention_run(gemm_ctx *g, lm_attention how, const attn_seq *seqs, int n, co
         rc = attention_mm(g, longs, n_long, sh, err, errlen);
     if (!rc && !use_mm && n_short && attention_vec(split ? shorts : seqs, n_short, sh)) {
         snprintf(err, errlen, "out of memory in attention");
-        rc = -1;
+        rc = GEMM_ENOMEM;
     }
     free(longs), free(shorts);
     return rc;

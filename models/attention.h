@@ -125,14 +125,14 @@ static inline void attn_row_ranges(const attn_seq *sq, const attn_shape *sh, int
  * Returns 0 or -1 (out of memory). */
 int attention_vec(const attn_seq *seqs, int n_seqs, const attn_shape *sh);
 
-/* Attention for every sequence of a batch through matrix products in g's compute type. Returns 0, or -1 with a
- * message in err (out of memory, or the oneDNN call that failed and its status). */
+/* Attention for every sequence of a batch through matrix products in g's compute type. Returns 0, or a gemm_status
+ * (GEMM_ENOMEM, GEMM_EBACKEND) with a message in err. */
 int attention_mm(gemm_ctx *g, const attn_seq *seqs, int n_seqs, const attn_shape *sh, char *err, size_t errlen);
 
 /* Attention for every sequence of a batch by the implementation asked for (lm_options.attention). LM_ATTN_AUTO gives
  * the matrix units the sequences where they pay off (bf16, heads of 32+ dimensions, MATMUL_MIN_KEYS+ rows: the
  * products cost O(n²·d) at matrix speed, the vector kernel the same at vector speed plus less overhead per row) and the
- * vector kernel the rest. Returns 0, or -1 with a message in err. */
+ * vector kernel the rest. Returns 0, or a gemm_status (GEMM_ENOMEM, GEMM_EBACKEND) with a message in err. */
 int attention_run(gemm_ctx *g, lm_attention how, const attn_seq *seqs, int n_seqs, const attn_shape *sh, char *err,
                   size_t errlen);
 

@@ -114,8 +114,9 @@ static int attend_block(gemm_ctx *g, const attn_seq *sq, const attn_shape *sh, a
             put_head((char *)w->qb.p + ((size_t)h * mb + i) * hd * es, t, sq->q,
                      (size_t)(r - sq->pre) * sq->ldq + h * hd, sq, sh, r, plain ? 1.0f : sh->scale);
     }
-    if (gemm_batched(g, kvh, group, mb, hd, keys, w->qb.p, w->kb.p, 1, hd, (long)n * hd, w->s.p, err, errlen))
-        return -1;
+    int rc = gemm_batched(g, kvh, group, mb, hd, keys, w->qb.p, w->kb.p, 1, hd, (long)n * hd, w->s.p, err, errlen);
+    if (rc)
+        return rc;
     for (int h = 0; h < sh->n_heads; h++)
         for (int i = 0; i < mb; i++) {
             int lo, kend, bs, top, r = sq->qrows[i0 + i];
@@ -127,8 +128,8 @@ static int attend_block(gemm_ctx *g, const attn_seq *sq, const attn_shape *sh, a
     gemm_view p = {w->p.p, (long)group * mb * keys, (long)mb * keys, keys, 1};
     gemm_view v = {w->vb.p, (long)n * hd, (long)n * hd, hd, 1};
     gemm_view o = {w->o.p, (long)group * mb * hd, (long)mb * hd, hd, 1};
-    if (gemm_batched_view(g, kvh, group, mb, keys, hd, &p, &v, &o, 1, err, errlen))
-        return -1;
+    if ((rc = gemm_batched_view(g, kvh, group, mb, keys, hd, &p, &v, &o, 1, err, errlen)))
+        return rc;
     float tmp[hd];
     for (int i = 0; i < mb; i++)
         for (int h = 0; h < sh->n_heads; h++) {
@@ -153,39 +154,41 @@ static int attend_seq(gemm_ctx *g, const attn_seq *sq, const attn_shape *sh, act
     if (grow(&w->qb, q * es) || grow(&w->o, q * es) || grow(&w->kb, kv * es) || grow(&w->vb, kv * es) ||
         grow(&w->s, sc * sizeof(float)) || grow(&w->p, sc * es)) {
         snprintf(err, errlen, "out of memory in attention (%d rows)", n);
-        return -1;
+        return GEMM_ENOMEM;
     }
     pack_kv(sq, sh, t, w);
-    for (int i0 = 0; i0 < sq->nq; i0 += block)
-        if (attend_block(g, sq, sh, t, w, i0, sq->nq - i0 < block ? sq->nq - i0 : block, err, errlen))
-            return -1;
-    return 0;
+    int rc = 0;
+    for (int i0 = 0; i0 < sq->nq && !rc; i0 += block)
+        rc = attend_block(g, sq, sh, t, w, i0, sq->nq - i0 < block ? sq->nq - i0 : block, err, errlen);
+    return rc;
 }
 
 int attention_mm(gemm_ctx *g, const attn_seq *seqs, int n_seqs, const attn_shape *sh, char *err, size_t errlen)
 {
     act_type t = gemm_ctx_type(g);
-    int failed = 0;
+    int failed = 0, backend = 0, rc = 0;
     if (n_seqs < omp_get_max_threads()) { /* one sequence at a time, every thread inside each product */
         mm_scratch w = {0};
-        for (int s = 0; s < n_seqs && !failed; s++)
-            failed = attend_seq(g, &seqs[s], sh, t, &w, err, errlen) != 0;
+        for (int s = 0; s < n_seqs && !rc; s++)
+            rc = attend_seq(g, &seqs[s], sh, t, &w, err, errlen);
         scratch_free(&w);
-        return failed ? -1 : 0;
+        return rc;
     }
-#pragma omp parallel reduction(| : failed)
+#pragma omp parallel reduction(| : failed, backend)
     {
         mm_scratch w = {0};
         char my_err[256] = "";
 #pragma omp for schedule(dynamic, 1)
-        for (int s = 0; s < n_seqs; s++)
-            if (!failed && attend_seq(g, &seqs[s], sh, t, &w, my_err, sizeof my_err))
-                failed = 1;
+        for (int s = 0; s < n_seqs; s++) {
+            int my_rc = failed ? 0 : attend_seq(g, &seqs[s], sh, t, &w, my_err, sizeof my_err);
+            failed |= my_rc != 0;
+            backend |= my_rc == GEMM_EBACKEND;
+        }
         if (failed) {
 #pragma omp critical(attention_mm_err)
             snprintf(err, errlen, "%s", my_err);
         }
         scratch_free(&w);
     }
-    return failed ? -1 : 0;
+    return !failed ? 0 : backend ? GEMM_EBACKEND : GEMM_ENOMEM;
 }

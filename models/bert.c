@@ -307,8 +307,9 @@ int bert_open_hf(lm *m, hf_model *hf)
                  "score label words)", hf->dir, head_probe);
         goto fail;
     }
-    if (gemm_ctx_create(&B->g, B->act, err, sizeof err)) {
-        rc = LM_EUNSUPPORTED;
+    int grc = gemm_ctx_create(&B->g, B->act, err, sizeof err);
+    if (grc) {
+        rc = chunk_lm_status(grc);
         goto fail;
     }
     if (!(B->layers = calloc((size_t)c.layers, sizeof *B->layers))) {
@@ -354,8 +355,9 @@ static int ws_reserve(const bert *B, bert_ws *w, int rows, int n_seqs, int n_out
 
 #define GEMM(wt, m, a, lda, c_, ldc, ep)                                                                            \
     do {                                                                                                             \
-        if (gemm_run(B->g, (wt), (m), (a), (lda), (c_), (ldc), (ep), NULL, w->err, sizeof w->err))                  \
-            return -1;                                                                                               \
+        int gemm_rc_ = gemm_run(B->g, (wt), (m), (a), (lda), (c_), (ldc), (ep), NULL, w->err, sizeof w->err);        \
+        if (gemm_rc_)                                                                                                \
+            return chunk_ws_fail(w, gemm_rc_);                                                                       \
     } while (0)
 
 /* Rows of a sequence: its tokens, plus the inserted prompt rows in cat mode. */
@@ -455,7 +457,8 @@ static int attend(const bert *B, bert_ws *w, const enc_batch *eb, int sel)
     }
     const bert_cfg *c = &B->c;
     attn_shape sh = {c->heads, c->heads, dim / c->heads, 1.0f / sqrtf((float)(dim / c->heads)), 0, NULL};
-    return attention_run(B->g, B->attn, w->aseq, eb->n_seqs, &sh, w->err, sizeof w->err);
+    int rc = attention_run(B->g, B->attn, w->aseq, eb->n_seqs, &sh, w->err, sizeof w->err);
+    return rc ? chunk_ws_fail(w, rc) : 0;
 }
 
 static void gather_rows(const bert *B, float *dst, const float *x, const enc_batch *eb)
@@ -622,7 +625,8 @@ static int bert_score(lm *m, const lm_batch *b, float *scores)
     int rc = run_chunks(rows, S, m->opts.chunk_rows, m->opts.threads, layer_bytes, score_chunk, &job, &failed);
     free(rows);
     if (rc)
-        return lm_fail(m, LM_ENOMEM, "%s", failed >= 0 ? B->ws[failed].err : "out of memory");
+        return lm_fail(m, failed >= 0 ? chunk_ws_status(&B->ws[failed]) : LM_ENOMEM, "%s",
+                         failed >= 0 ? B->ws[failed].err : "out of memory");
     m->rows_computed = total; /* every row sees every row: nothing is shared */
     return LM_OK;
 }
@@ -640,7 +644,7 @@ static int run_all_rows(lm *m, const lm_batch *b, int s, float *trace)
     enc_batch eb = {0, 0, 0, &seq, w->outs, b->deep_prompts ? w->deep : NULL};
     fill_chunk(&job, w, s, s + 1, &eb, 1);
     if (forward(B, w, &eb, b->deep_prompts, (size_t)b->prompt_len * B->c.dim, trace))
-        return lm_fail(m, LM_ENOMEM, "%s", w->err);
+        return lm_fail(m, chunk_ws_status(w), "%s", w->err);
     return LM_OK;
 }
 
@@ -661,18 +665,22 @@ static int bert_logits(lm *m, const int *ids, int n, float *out)
         return rc;
     if (!B->dec.data) {
         char err[512];
-        if (gemm_weight_pack(B->g, &B->dec, B->decoder ? B->decoder : B->word, B->c.vocab, dim, (size_t)dim, 0, err,
-                             sizeof err) || gemm_weight_set_bias(&B->dec, B->dec_bias)) {
+        int grc = gemm_weight_pack(B->g, &B->dec, B->decoder ? B->decoder : B->word, B->c.vocab, dim, (size_t)dim, 0,
+                                   err, sizeof err);
+        if (!grc && gemm_weight_set_bias(&B->dec, B->dec_bias))
+            grc = GEMM_ENOMEM, snprintf(err, sizeof err, "out of memory");
+        if (grc) {
             gemm_weight_free(&B->dec);
-            return lm_fail(m, LM_ENOMEM, "packing the decoder: %s", err);
+            return lm_fail(m, chunk_lm_status(grc), "packing the decoder: %s", err);
         }
     }
     if (head_transform(B, w, n))
-        return lm_fail(m, LM_ENOMEM, "%s", w->err);
+        return lm_fail(m, chunk_ws_status(w), "%s", w->err);
     for (int r = 0; r < n; r++)
         act_store((char *)w->xb + (size_t)r * dim * act_size(B->act), B->act, w->hid + (size_t)r * dim, dim);
-    if (gemm_run(B->g, &B->dec, n, w->xb, dim, out, B->c.vocab, GEMM_STORE, NULL, w->err, sizeof w->err))
-        return lm_fail(m, LM_ENOMEM, "%s", w->err);
+    int grc = gemm_run(B->g, &B->dec, n, w->xb, dim, out, B->c.vocab, GEMM_STORE, NULL, w->err, sizeof w->err);
+    if (grc)
+        return lm_fail(m, chunk_lm_status(grc), "%s", w->err);
     return LM_OK;
 }
 

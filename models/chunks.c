@@ -59,6 +59,7 @@ int grow_block(void *p, size_t bytes)
 
 int chunk_ws_reserve(chunk_ws *w, const chunk_widths *cw, int rows, int n_seqs, int n_out)
 {
+    w->status = 0;
     size_t es = act_size(cw->t);
     if (rows > w->cap_rows) {
         if (grow_block(&w->xb, (size_t)rows * cw->xb * es) || grow_block(&w->att, (size_t)rows * cw->att * es) ||

@@ -49,7 +49,24 @@ typedef struct chunk_ws {
     int *pos, *kend, *bstart, *deep, *outs, *iota;   /* iota[i] = i */
     attn_seq *aseq;
     char err[512];
+    int status;               /* lm_status of the failure err describes (0: LM_ENOMEM); chunk_ws_reserve clears it */
 } chunk_ws;
+
+/* The lm_status of a gemm_status (gemm.h, attention.h): a failed oneDNN call is LM_EBACKEND, not LM_ENOMEM. */
+static inline int chunk_lm_status(int gemm_rc)
+{
+    return gemm_rc == GEMM_EBACKEND ? LM_EBACKEND : gemm_rc == GEMM_EUNSUPPORTED ? LM_EUNSUPPORTED : LM_ENOMEM;
+}
+
+/* Note the failure of a product or attention call (its message is already in w->err); returns -1. */
+static inline int chunk_ws_fail(chunk_ws *w, int gemm_rc)
+{
+    w->status = chunk_lm_status(gemm_rc);
+    return -1;
+}
+
+/* The lm_status to report for the failure in w->err. */
+static inline int chunk_ws_status(const chunk_ws *w) { return w->status ? w->status : LM_ENOMEM; }
 
 /* The widths (values per row) of a model's chunk buffers. */
 typedef struct chunk_widths {

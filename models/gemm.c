@@ -46,12 +46,17 @@ struct gemm_ctx {
 
 static dnnl_data_type_t dnnl_type(act_type t) { return t == ACT_BF16 ? dnnl_bf16 : dnnl_f32; }
 
-static int fail(char *err, size_t errlen, const char *what, dnnl_status_t st)
+/* A failed oneDNN call: "oneDNN: CALL failed (STATUS) while WHAT". Its own out-of-memory status is a memory failure
+ * (GEMM_ENOMEM), any other status the backend's (GEMM_EBACKEND). */
+static int fail(char *err, size_t errlen, const char *call, const char *what, dnnl_status_t st)
 {
     if (err && errlen)
-        snprintf(err, errlen, "oneDNN: %s failed (%s)", what, dnnl_status2str(st));
-    return -1;
+        snprintf(err, errlen, "oneDNN: %s failed (%s) while %s", call, dnnl_status2str(st), what);
+    return st == dnnl_out_of_memory ? GEMM_ENOMEM : GEMM_EBACKEND;
 }
+
+/* Which oneDNN call a chain of calls failed in: st is set by each step, call names it. */
+#define DNNL_TRY(st, call, fn, ...) ((st) == dnnl_success ? ((st) = fn(__VA_ARGS__), (call) = #fn, (st)) : (st))
 
 static dnnl_status_t matmul_pd(gemm_ctx *g, dnnl_primitive_desc_t *pd, int m, int k, int n, int lda, int ldc,
                                const dnnl_memory_desc_t *wmd, int ep, int bias);
@@ -62,13 +67,13 @@ int gemm_ctx_create(gemm_ctx **out, act_type t, char *err, size_t errlen)
     gemm_ctx *g = calloc(1, sizeof *g);
     if (!g) {
         snprintf(err, errlen, "out of memory");
-        return -1;
+        return GEMM_ENOMEM;
     }
     g->type = t;
     dnnl_status_t st = dnnl_engine_create(&g->engine, dnnl_cpu, 0);
     if (st != dnnl_success) {
         free(g);
-        return fail(err, errlen, "creating the CPU engine", st);
+        return fail(err, errlen, "dnnl_engine_create", "creating the CPU engine", st);
     }
     pthread_mutex_init(&g->lock, NULL);
     if (t == ACT_BF16) { /* oneDNN has bf16 products only on CPUs with AVX-512 (AMX, AVX512_BF16 or emulation) */
@@ -82,7 +87,7 @@ int gemm_ctx_create(gemm_ctx **out, act_type t, char *err, size_t errlen)
             if (err && errlen)
                 snprintf(err, errlen, "bf16 matrix products are not available on this CPU (oneDNN: %s; they need "
                          "AVX-512): use the fp32 compute type", dnnl_status2str(st));
-            return -1;
+            return GEMM_EUNSUPPORTED;
         }
         dnnl_primitive_desc_destroy(pd);
     }
@@ -220,29 +225,22 @@ int gemm_weight_pack(gemm_ctx *g, gemm_weight *w, const float *rows, int n, int 
     dnnl_memory_t src = NULL, dst = NULL;
     dnnl_stream_t stream = NULL;
     dnnl_status_t st = matmul_pd(g, &pd, PROBE_M, k, n, k, n, &any, 0, 0);
+    const char *call = "dnnl_primitive_desc_create";
     if (st == dnnl_success) {
         dnnl_memory_desc_t plain_md = *wmd;
         *wmd = *dnnl_primitive_desc_query_md(pd, dnnl_query_weights_md, 0);
         w->bytes = dnnl_memory_desc_get_size(wmd);
         w->data = aligned_alloc(64, (w->bytes + 63) / 64 * 64);
         if (!w->data)
-            st = dnnl_out_of_memory;
-        if (st == dnnl_success)
-            st = dnnl_reorder_primitive_desc_create(&rpd, &plain_md, g->engine, wmd, g->engine, NULL);
-        if (st == dnnl_success)
-            st = dnnl_primitive_create(&reorder, rpd);
-        if (st == dnnl_success)
-            st = dnnl_memory_create(&src, &plain_md, g->engine, buf);
-        if (st == dnnl_success)
-            st = dnnl_memory_create(&dst, wmd, g->engine, w->data);
-        if (st == dnnl_success)
-            st = dnnl_stream_create(&stream, g->engine, dnnl_stream_default_flags);
-        if (st == dnnl_success) {
-            dnnl_exec_arg_t args[2] = {{DNNL_ARG_FROM, src}, {DNNL_ARG_TO, dst}};
-            st = dnnl_primitive_execute(reorder, stream, 2, args);
-            if (st == dnnl_success)
-                st = dnnl_stream_wait(stream);
-        }
+            st = dnnl_out_of_memory, call = "aligned_alloc";
+        DNNL_TRY(st, call, dnnl_reorder_primitive_desc_create, &rpd, &plain_md, g->engine, wmd, g->engine, NULL);
+        DNNL_TRY(st, call, dnnl_primitive_create, &reorder, rpd);
+        DNNL_TRY(st, call, dnnl_memory_create, &src, &plain_md, g->engine, buf);
+        DNNL_TRY(st, call, dnnl_memory_create, &dst, wmd, g->engine, w->data);
+        DNNL_TRY(st, call, dnnl_stream_create, &stream, g->engine, dnnl_stream_default_flags);
+        dnnl_exec_arg_t args[2] = {{DNNL_ARG_FROM, src}, {DNNL_ARG_TO, dst}};
+        DNNL_TRY(st, call, dnnl_primitive_execute, reorder, stream, 2, args);
+        DNNL_TRY(st, call, dnnl_stream_wait, stream);
     }
     if (stream)
         dnnl_stream_destroy(stream);
@@ -259,7 +257,7 @@ int gemm_weight_pack(gemm_ctx *g, gemm_weight *w, const float *rows, int n, int 
     free(buf);
     if (st != dnnl_success) {
         gemm_weight_free(w);
-        return fail(err, errlen, "packing a weight matrix", st);
+        return fail(err, errlen, call, "packing a weight matrix", st);
     }
     return 0;
 }
@@ -317,7 +315,8 @@ static void evict(gemm_ctx *g)
 typedef dnnl_status_t (*pd_builder)(gemm_ctx *g, const void *arg, dnnl_primitive_desc_t *pd);
 
 /* Find or create the primitive for this key, move it to the front and mark it in use. Called under the lock. */
-static prim *acquire(gemm_ctx *g, const int *key, pd_builder build, const void *arg, dnnl_status_t *st)
+static prim *acquire(gemm_ctx *g, const int *key, pd_builder build, const void *arg, dnnl_status_t *st,
+                     const char **call)
 {
     for (prim **pp = &g->cache; *pp; pp = &(*pp)->next) {
         prim *p = *pp;
@@ -330,12 +329,14 @@ static prim *acquire(gemm_ctx *g, const int *key, pd_builder build, const void *
         }
     }
     dnnl_primitive_desc_t pd;
+    *call = "dnnl_primitive_desc_create";
     if ((*st = build(g, arg, &pd)) != dnnl_success)
         return NULL;
     prim *p = calloc(1, sizeof *p);
     if (!p) {
         dnnl_primitive_desc_destroy(pd);
         *st = dnnl_out_of_memory;
+        *call = "calloc";
         return NULL;
     }
     memcpy(p->key, key, sizeof p->key);
@@ -343,6 +344,7 @@ static prim *acquire(gemm_ctx *g, const int *key, pd_builder build, const void *
     p->next = g->cache;
     p->scratch_bytes = dnnl_memory_desc_get_size(dnnl_primitive_desc_query_md(pd, dnnl_query_scratchpad_md, 0));
     *st = dnnl_primitive_create(&p->p, pd);
+    *call = "dnnl_primitive_create";
     dnnl_primitive_desc_destroy(pd);
     if (*st != dnnl_success) {
         free(p);
@@ -363,7 +365,7 @@ static void release(gemm_ctx *g, prim *p)
 }
 
 /* Lend a free slot with room for scratch_bytes (NULL when all are busy or on failure). */
-static slot *take_slot(gemm_ctx *g, size_t scratch_bytes, dnnl_status_t *st)
+static slot *take_slot(gemm_ctx *g, size_t scratch_bytes, dnnl_status_t *st, const char **call)
 {
     slot *s = NULL;
     pthread_mutex_lock(&g->lock);
@@ -375,8 +377,10 @@ static slot *take_slot(gemm_ctx *g, size_t scratch_bytes, dnnl_status_t *st)
     pthread_mutex_unlock(&g->lock);
     if (!s) {
         *st = dnnl_out_of_memory;
+        *call = "a stream slot (all busy)";
         return NULL;
     }
+    *call = "dnnl_stream_create";
     if (!s->stream && (*st = dnnl_stream_create(&s->stream, g->engine, dnnl_stream_default_flags)) != dnnl_success)
         s->stream = NULL;
     else if (scratch_bytes > s->cap) {
@@ -384,7 +388,7 @@ static slot *take_slot(gemm_ctx *g, size_t scratch_bytes, dnnl_status_t *st)
         s->scratch = aligned_alloc(64, (scratch_bytes + 63) / 64 * 64);
         s->cap = s->scratch ? scratch_bytes : 0;
         if (!s->scratch)
-            *st = dnnl_out_of_memory;
+            *st = dnnl_out_of_memory, *call = "aligned_alloc";
     }
     if (*st != dnnl_success) {
         pthread_mutex_lock(&g->lock);
@@ -410,31 +414,29 @@ typedef struct exec_mem {
 } exec_mem;
 
 /* Execute p on the calling thread's stream with the given memories (and its scratchpad). */
-static dnnl_status_t execute(gemm_ctx *g, const prim *p, const exec_mem *mem, int n)
+static dnnl_status_t execute(gemm_ctx *g, const prim *p, const exec_mem *mem, int n, const char **call)
 {
     dnnl_status_t st = dnnl_success;
-    slot *s = take_slot(g, p->scratch_bytes, &st);
+    slot *s = take_slot(g, p->scratch_bytes, &st, call);
     if (!s)
         return st;
     dnnl_memory_t m[6] = {NULL};
     dnnl_exec_arg_t args[6];
     int k = 0;
     for (int i = 0; i < n && st == dnnl_success; i++, k++) {
-        st = dnnl_memory_create(&m[k], mem[i].md, g->engine, (void *)mem[i].data);
+        DNNL_TRY(st, *call, dnnl_memory_create, &m[k], mem[i].md, g->engine, (void *)mem[i].data);
         args[k] = (dnnl_exec_arg_t){mem[i].arg, m[k]};
     }
     if (st == dnnl_success && p->scratch_bytes) {
         dnnl_memory_desc_t smd;
         dnnl_dims_t sd = {(dnnl_dim_t)p->scratch_bytes};
         dnnl_memory_desc_init_by_tag(&smd, 1, sd, dnnl_u8, dnnl_a);
-        st = dnnl_memory_create(&m[k], &smd, g->engine, s->scratch);
+        DNNL_TRY(st, *call, dnnl_memory_create, &m[k], &smd, g->engine, s->scratch);
         args[k] = (dnnl_exec_arg_t){DNNL_ARG_SCRATCHPAD, m[k]};
         k++;
     }
-    if (st == dnnl_success)
-        st = dnnl_primitive_execute(p->p, s->stream, k, args);
-    if (st == dnnl_success)
-        st = dnnl_stream_wait(s->stream);
+    DNNL_TRY(st, *call, dnnl_primitive_execute, p->p, s->stream, k, args);
+    DNNL_TRY(st, *call, dnnl_stream_wait, s->stream);
     for (int i = 0; i < k; i++)
         dnnl_memory_destroy(m[i]);
     give_slot(g, s);
@@ -462,10 +464,11 @@ int gemm_run(gemm_ctx *g, const gemm_weight *w, int m, const void *a, int lda, v
     int key[KEY_LEN] = {0, m, w->k, w->n, lda, ldc, ep, w->plain, bias};
     run_args ra = {m, w->k, w->n, lda, ldc, ep, bias, w->md};
     pthread_mutex_lock(&g->lock);
-    prim *p = acquire(g, key, build_run, &ra, &st);
+    const char *call = "";
+    prim *p = acquire(g, key, build_run, &ra, &st, &call);
     pthread_mutex_unlock(&g->lock);
     if (!p)
-        return fail(err, errlen, "creating a matrix product", st);
+        return fail(err, errlen, call, "creating a matrix product", st);
     dnnl_memory_desc_t amd, cmd, bmd;
     md_2d(&amd, m, w->k, lda, dnnl_type(g->type));
     md_2d(&cmd, m, w->n, ldc, dst_type(g, ep));
@@ -476,9 +479,9 @@ int gemm_run(gemm_ctx *g, const gemm_weight *w, int m, const void *a, int lda, v
         mem[n_mem++] = (exec_mem){DNNL_ARG_ATTR_MULTIPLE_POST_OP(0) | DNNL_ARG_SRC_1, &cmd, mul};
     if (bias)
         mem[n_mem++] = (exec_mem){DNNL_ARG_BIAS, &bmd, w->bias};
-    st = execute(g, p, mem, n_mem);
+    st = execute(g, p, mem, n_mem, &call);
     release(g, p);
-    return st == dnnl_success ? 0 : fail(err, errlen, "running a matrix product", st);
+    return st == dnnl_success ? 0 : fail(err, errlen, call, "running a matrix product", st);
 }
 
 /* ---- batched products (attention) ---- */
@@ -512,14 +515,15 @@ int gemm_batched_view(gemm_ctx *g, int b0, int b1, int m, int k, int n, const ge
     view_md(&x.b, b0, 1, k, n, b, dnnl_type(g->type));
     view_md(&x.c, b0, b1, m, n, c, c_act ? dnnl_type(g->type) : dnnl_f32);
     pthread_mutex_lock(&g->lock);
-    prim *p = acquire(g, key, build_batched, &x, &st);
+    const char *call = "";
+    prim *p = acquire(g, key, build_batched, &x, &st, &call);
     pthread_mutex_unlock(&g->lock);
     if (!p)
-        return fail(err, errlen, "creating a batched matrix product", st);
+        return fail(err, errlen, call, "creating a batched matrix product", st);
     exec_mem mem[3] = {{DNNL_ARG_SRC, &x.a, a->p}, {DNNL_ARG_WEIGHTS, &x.b, b->p}, {DNNL_ARG_DST, &x.c, c->p}};
-    st = execute(g, p, mem, 3);
+    st = execute(g, p, mem, 3, &call);
     release(g, p);
-    return st == dnnl_success ? 0 : fail(err, errlen, "running a batched matrix product", st);
+    return st == dnnl_success ? 0 : fail(err, errlen, call, "running a batched matrix product", st);
 }
 
 int gemm_batched(gemm_ctx *g, int b0, int b1, int m, int k, int n, const void *a, const void *b, int b_trans,

@@ -29,13 +29,22 @@ typedef struct gemm_weight {
     float *bias;       /* N fp32 values added to every product row before the epilogue, or NULL; owned */
 } gemm_weight;
 
-/* Create the context for compute type t (ACT_F32 or ACT_BF16). Returns 0, or -1 with a message in err. */
+/* What the functions below return: 0, or one of these with a message in err. A failed oneDNN call's message names the
+ * call and its status ("oneDNN: dnnl_primitive_execute failed (invalid arguments) while running a matrix product"). */
+typedef enum gemm_status {
+    GEMM_OK = 0,
+    GEMM_ENOMEM = -1,        /* memory ran out (ours, or oneDNN's out_of_memory status) */
+    GEMM_EBACKEND = -2,      /* a oneDNN call failed */
+    GEMM_EUNSUPPORTED = -3   /* the compute type is not available on this CPU (bf16 without AVX-512) */
+} gemm_status;
+
+/* Create the context for compute type t (ACT_F32 or ACT_BF16). Returns 0, or a gemm_status with a message in err. */
 int gemm_ctx_create(gemm_ctx **out, act_type t, char *err, size_t errlen);
 void gemm_ctx_free(gemm_ctx *g);
 act_type gemm_ctx_type(const gemm_ctx *g);
 
 /* Convert and pack w_rows (n × k floats, row-major; rows may be `ld` floats apart) into w. plain = 1 keeps rows
- * readable (used for output heads whose single rows are also needed). Returns 0 or -1 with a message in err. */
+ * readable (used for output heads whose single rows are also needed). Returns 0 or a gemm_status with err. */
 int gemm_weight_pack(gemm_ctx *g, gemm_weight *w, const float *w_rows, int n, int k, size_t ld, int plain,
                      char *err, size_t errlen);
 void gemm_weight_free(gemm_weight *w);
@@ -59,14 +68,15 @@ typedef enum gemm_epilogue {
 } gemm_epilogue;
 
 /* C[m × n] from A[m × k] · Wᵀ through the epilogue. A in the context's type with rows lda elements apart; C (type as
- * the epilogue says) with rows ldc apart; mul is M for GEMM_MUL (NULL otherwise). Returns 0, or -1 with err. */
+ * the epilogue says) with rows ldc apart; mul is M for GEMM_MUL (NULL otherwise). Returns 0, or a gemm_status with err. */
 int gemm_run(gemm_ctx *g, const gemm_weight *w, int m, const void *a, int lda, void *c, int ldc, gemm_epilogue ep,
              const void *mul, char *err, size_t errlen);
 
 /* Attention-shaped batched product: C[i][j] = A[i][j] · B[i] for i < b0, j < b1 (B shared across j, e.g. the query
  * heads of one key/value head). A: b0·b1 dense m × k matrices, compute type. B: b0 matrices b_stride elements apart of
  * logical shape k × n, compute type, stored row-major (b_trans = 0: k rows of n elements, ldb apart) or as their
- * transpose (b_trans = 1: n rows of k, ldb apart). C: b0·b1 dense m × n fp32 matrices. Returns 0 or -1 with err. */
+ * transpose (b_trans = 1: n rows of k, ldb apart). C: b0·b1 dense m × n fp32 matrices. Returns 0 or a gemm_status
+ * with err. */
 int gemm_batched(gemm_ctx *g, int b0, int b1, int m, int k, int n, const void *a, const void *b, int b_trans,
                  int ldb, long b_stride, float *c, char *err, size_t errlen);
 
@@ -79,7 +89,7 @@ typedef struct gemm_view {
 
 /* The same batched product on matrices read and written where they lie, through views: A b0·b1 matrices m × k,
  * B b0 matrices k × n (shared along b1: its s1 is ignored), C b0·b1 matrices m × n, fp32 or (c_act) in the compute
- * type. A and B in the compute type. Returns 0 or -1 with err. Speed: oneDNN 2.6 has fast kernels only for dense
+ * type. A and B in the compute type. Returns 0 or a gemm_status with err. Speed: oneDNN 2.6 has fast kernels only for dense
  * batch-major views (matrices one after the other, rows contiguous or B transposed); other strides run its reference
  * kernel, ~1000× slower. */
 int gemm_batched_view(gemm_ctx *g, int b0, int b1, int m, int k, int n, const gemm_view *a, const gemm_view *b,

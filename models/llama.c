@@ -215,8 +215,9 @@ int llama_create(lm *m, const llama_cfg *c, const llama_source *src, const char 
     L->attn = m->opts.attention;
     int rc = LM_ENOMEM;
     size_t emb = (size_t)c->vocab * c->dim;
-    if (gemm_ctx_create(&L->g, L->act, err, sizeof err)) {
-        rc = LM_EUNSUPPORTED;
+    int grc = gemm_ctx_create(&L->g, L->act, err, sizeof err);
+    if (grc) {
+        rc = chunk_lm_status(grc);
         goto fail;
     }
     if (!(L->layers = calloc((size_t)c->layers, sizeof *L->layers)) || llama_rope_init(L)) {
@@ -235,15 +236,15 @@ int llama_create(lm *m, const llama_cfg *c, const llama_source *src, const char 
         (c->positions == POS_LEARNED && !(L->pos_emb = read_vec(src, LR_POS_EMBED, 0, (size_t)c->max_pos * c->dim,
                                                                 err, sizeof err))))
         goto fail;
-    if (c->tied) {
-        if (gemm_weight_pack(L->g, &L->head, L->tok_emb, c->vocab, c->dim, (size_t)c->dim, 1, err, sizeof err))
-            goto fail;
-    } else {
-        float *head = read_vec(src, LR_HEAD, 0, emb, err, sizeof err);
-        int bad = !head || gemm_weight_pack(L->g, &L->head, head, c->vocab, c->dim, (size_t)c->dim, 1, err, sizeof err);
+    float *head = c->tied ? L->tok_emb : read_vec(src, LR_HEAD, 0, emb, err, sizeof err);
+    if (!head)
+        goto fail;
+    grc = gemm_weight_pack(L->g, &L->head, head, c->vocab, c->dim, (size_t)c->dim, 1, err, sizeof err);
+    if (head != L->tok_emb)
         free(head);
-        if (bad)
-            goto fail;
+    if (grc) {
+        rc = chunk_lm_status(grc);
+        goto fail;
     }
     L->n_ws = lm_thread_slots(m);
     if (!(L->ws = calloc((size_t)L->n_ws, sizeof *L->ws))) {

@@ -102,7 +102,8 @@ static int attention_any(const llama *L, llama_ws *w, const attn_seq *seqs, int 
 {
     const llama_cfg *c = &L->c;
     attn_shape sh = {c->heads, c->kv_heads, c->head_dim, 1.0f / sqrtf((float)c->head_dim), c->window, rope};
-    return attention_run(L->g, L->attn, seqs, n, &sh, w->err, sizeof w->err);
+    int rc = attention_run(L->g, L->attn, seqs, n, &sh, w->err, sizeof w->err);
+    return rc ? chunk_ws_fail(w, rc) : 0;
 }
 
 /* Attention over every sequence of the batch, in layer l; in the last layer only the needed query rows (sel). */
@@ -173,8 +174,9 @@ static void add_positions(const llama *L, const fwd_batch *b)
 
 #define GEMM(wt, m, a, lda, c_, ldc, ep, mul)                                                                       \
     do {                                                                                                             \
-        if (gemm_run(L->g, (wt), (m), (a), (lda), (c_), (ldc), (ep), (mul), w->err, sizeof w->err))                 \
-            return -1;                                                                                               \
+        int gemm_rc_ = gemm_run(L->g, (wt), (m), (a), (lda), (c_), (ldc), (ep), (mul), w->err, sizeof w->err);       \
+        if (gemm_rc_)                                                                                                \
+            return chunk_ws_fail(w, gemm_rc_);                                                                       \
     } while (0)
 
 /* The second half of a layer on m rows of x: x += att · Woᵀ, then x += ffn(norm(x)). */

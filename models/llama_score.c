@@ -250,7 +250,8 @@ int llama_score(lm *m, const lm_batch *b, float *scores)
             rows[u] = units.u[u].rows;
         score_job job = {L, b, plan, &units, lab_rows, scores};
         if (run_chunks(rows, units.n, chunk_rows, m->opts.threads, layer_bytes(L), score_chunk, &job, &failed))
-            rc = lm_fail(m, LM_ENOMEM, "%s", failed >= 0 ? L->ws[failed].err : "out of memory");
+            rc = lm_fail(m, failed >= 0 ? chunk_ws_status(&L->ws[failed]) : LM_ENOMEM, "%s",
+                         failed >= 0 ? L->ws[failed].err : "out of memory");
         else
             m->rows_computed = units.rows;
     }
@@ -280,7 +281,7 @@ int llama_hidden(lm *m, const lm_batch *b, int s, float *out)
     for (int i = 0; i < p.rows; i++)
         w->outs[i] = i;
     if (llama_forward(L, w, &fb, b->deep_prompts, (size_t)b->prompt_len * L->c.dim, out))
-        return lm_fail(m, LM_ENOMEM, "%s", w->err);
+        return lm_fail(m, chunk_ws_status(w), "%s", w->err);
     return LM_OK;
 }
 
@@ -310,7 +311,7 @@ static int run_plain(lm *m, const int *ids, int keep, int n, int nout, kv_cache 
     for (int i = 0; i < nout; i++)
         w->outs[i] = n - nout + i;
     if (llama_forward(L, w, &fb, NULL, 0, NULL))
-        return lm_fail(m, LM_ENOMEM, "%s", w->err);
+        return lm_fail(m, chunk_ws_status(w), "%s", w->err);
     return LM_OK;
 }
 
@@ -319,7 +320,7 @@ int llama_logits(lm *m, const int *ids, int n, float *out)
     llama *L = m->impl;
     int rc = run_plain(m, ids, 0, n, n, NULL);
     if (!rc && llama_head_logits(L, &L->ws[0], n, out))
-        rc = lm_fail(m, LM_ENOMEM, "%s", L->ws[0].err);
+        rc = lm_fail(m, chunk_ws_status(&L->ws[0]), "%s", L->ws[0].err);
     return rc;
 }
 
@@ -369,7 +370,7 @@ int llama_next_logits(lm *m, const int *ids, int n, float *out)
     if (rc)
         return rc;
     if (llama_head_logits(L, &L->ws[0], 1, out))
-        return lm_fail(m, LM_ENOMEM, "%s", L->ws[0].err);
+        return lm_fail(m, chunk_ws_status(&L->ws[0]), "%s", L->ws[0].err);
     kc->len = n;
     return LM_OK;
 }

@@ -30,8 +30,10 @@ typedef enum lm_status {
     LM_EFORMAT = -2,   /* a file is malformed: truncated, corrupt, a header that lies, a missing config key */
     LM_EUNSUPPORTED = -3, /* an architecture, dtype or feature this build does not handle */
     LM_EINVAL = -4,    /* a bad argument: token id >= vocab, position out of range, inconsistent batch */
-    LM_ENOMEM = -5,
-    LM_EREMOTE = -6    /* the remote service answered with an error or an unusable response */
+    LM_ENOMEM = -5,    /* memory ran out (ours, or the compute backend's own out-of-memory status) */
+    LM_EREMOTE = -6,   /* the remote service answered with an error or an unusable response */
+    LM_EBACKEND = -7   /* the compute backend failed: the message names the oneDNN call and its status, e.g.
+                          "oneDNN: dnnl_primitive_execute failed (invalid arguments) while running a matrix product" */
 } lm_status;
 
 typedef enum lm_kind { LM_CAUSAL = 0, LM_MASKED = 1 } lm_kind;
