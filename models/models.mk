@@ -80,6 +80,9 @@ $(MODELS_TEST): $(MODELS_TEST_OBJ) $(BENCH_TOOL_OBJ) $(MODELS_LIB)
 # End-to-end checks of the commands (bbt generate, bbt bench, bbt info), and of BERT, RoBERTa and GPT-2 shaped models
 # through them and `bbt tune`.
 TEST_SCRIPTS += tests/models/commands.sh tests/models/encoders.sh
+# Structure checks over the built tree: no include or call circles between files (tests/dep_cycles.sh), and every
+# symbol a library exports carries its prefix (tests/exports.sh; models/libbbtmodels.syms, optim/libbbtoptim.map).
+TEST_SCRIPTS += tests/dep_cycles.sh tests/exports.sh
 
 # libFuzzer target for the safetensors header parser.
 FUZZ_TARGETS += safetensors
