@@ -13,6 +13,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "common/bytes.h"
 #include "common/files.h"
 #include "models/kernels.h"
 
@@ -177,9 +178,7 @@ int st_parse(st_header *h, const unsigned char *buf, size_t size, const char *fi
         snprintf(err, errlen, "%s: too short for a safetensors file (%zu bytes)", file, size);
         return -1;
     }
-    uint64_t n = 0;
-    for (int i = 7; i >= 0; i--)
-        n = n << 8 | buf[i];
+    uint64_t n = common_get_le(buf, 8);
     if (n > ST_MAX_HEADER || n > size - 8) {
         snprintf(err, errlen, "%s: safetensors header length %llu %s", file, (unsigned long long)n,
                  n > size - 8 ? "runs past the end of the file" : "exceeds the 100 MB limit");
@@ -424,8 +423,7 @@ int st_write(const char *path, const st_out *t, int n, char *err, size_t errlen)
     FILE *fp = fopen(tmp, "wb");
     int rc = fp ? 0 : -1;
     unsigned char n8[8];
-    for (int i = 0; i < 8; i++)
-        n8[i] = (unsigned char)((uint64_t)padded >> (8 * i));
+    common_put_le(n8, padded, 8);
     if (!rc)
         rc = write_all(fp, n8, 8) || write_all(fp, json, len) || write_all(fp, "        ", padded - len);
     for (int i = 0; !rc && i < n; i++) {

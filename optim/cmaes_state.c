@@ -72,14 +72,10 @@ static void io_u64(io *s, uint64_t *v, const char *field)
 {
     unsigned char b[8];
     if (!s->reading)
-        for (int i = 0; i < 8; i++)
-            b[i] = (unsigned char)(*v >> (8 * i));
+        common_put_le(b, *v, 8);
     io_raw(s, b, 8, field);
-    if (s->reading && !s->failed) {
-        *v = 0;
-        for (int i = 0; i < 8; i++)
-            *v |= (uint64_t)b[i] << (8 * i);
-    }
+    if (s->reading && !s->failed)
+        *v = common_get_le(b, 8);
 }
 
 static void io_f64(io *s, double *v, const char *field)
@@ -352,13 +348,9 @@ int cmaes_serialize(cmaes *es, unsigned char **buf, size_t *len)
     }
     memcpy(s.buf, MAGIC, 8);
     uint64_t payload = s.len - HEADER_SIZE - 4;
-    for (int i = 0; i < 4; i++)
-        s.buf[8 + i] = (unsigned char)(CMAES_STATE_VERSION >> (8 * i));
-    for (int i = 0; i < 8; i++)
-        s.buf[16 + i] = (unsigned char)(payload >> (8 * i));
-    uint32_t c = common_crc32(s.buf, s.len - 4);
-    for (int i = 0; i < 4; i++)
-        s.buf[s.len - 4 + i] = (unsigned char)(c >> (8 * i));
+    common_put_le(s.buf + 8, CMAES_STATE_VERSION, 4);
+    common_put_le(s.buf + 16, payload, 8);
+    common_put_le(s.buf + s.len - 4, common_crc32(s.buf, s.len - 4), 4);
     *buf = s.buf;
     *len = s.len;
     return CMAES_OK;
