@@ -1,7 +1,7 @@
 /* attention_isa.c — the vector attention kernel and the masked softmax row of attention.h, built once per
  * instruction set like kernels_isa.c (vec16.h, isa.h).
  *
- * Attention. Work unit: one (sequence, kv head). Its keys and values are copied once into contiguous rows; then, for each query
+ * Work unit: one (sequence, kv head). Its keys and values are copied once into contiguous rows; then, for each query
  * head of the group, blocks of QB query rows are processed together with the query index in the vector lanes:
  *     S[j][i] = q_i · k_j · scale          for the keys j any query of the block may see (keys in the outer loop)
  *     P[j][i] = exp(S[j][i] − max_j S[·][i]) where key j is visible to query i, else exactly 0

@@ -1,4 +1,5 @@
-/* attention_mm.c — softmax attention through batched matrix products (oneDNN; AMX tiles for bf16 on CPUs that have them).
+/* attention_mm.c — softmax attention through batched matrix products (oneDNN; AMX tiles for bf16 on CPUs that have
+ * them).
  *
  * For heads of 32 dimensions or more, Q·Kᵀ and P·V are real matrix products and run far faster on the matrix units
  * than as vector loops (attention_isa.c keeps the vector kernel for small heads and for the fp32 reference path). Per
@@ -99,6 +100,7 @@ static void pack_kv(const attn_seq *sq, const attn_shape *sh, act_type t, mm_scr
 static int attend_block(gemm_ctx *g, const attn_seq *sq, const attn_shape *sh, act_type t, mm_scratch *w, int i0,
                         int mb, char *err, size_t errlen)
 {
+    const isa_kernels *isa = isa_kernels_pick();
     int hd = sh->head_dim, kvh = sh->n_kv, group = sh->n_heads / kvh, n = sq->n;
     size_t es = act_size(t);
     int keys = 0; /* keys any row of the block can see: [0, keys) */
@@ -122,7 +124,7 @@ static int attend_block(gemm_ctx *g, const attn_seq *sq, const attn_shape *sh, a
             int lo, kend, bs, top, r = sq->qrows[i0 + i];
             attn_row_ranges(sq, sh, r, &lo, &kend, &bs, &top);
             size_t row = (size_t)h * mb + i;
-            isa_kernels_pick()->softmax((float *)w->s.p + row * keys, keys, lo, kend, bs <= r ? bs : 0, bs <= r ? r + 1 : 0,
+            isa->softmax((float *)w->s.p + row * keys, keys, lo, kend, bs <= r ? bs : 0, bs <= r ? r + 1 : 0,
                         plain ? sh->scale : 1.0f, (char *)w->p.p + row * keys * es, t);
         }
     gemm_view p = {w->p.p, (long)group * mb * keys, (long)mb * keys, keys, 1};

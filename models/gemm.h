@@ -68,7 +68,8 @@ typedef enum gemm_epilogue {
 } gemm_epilogue;
 
 /* C[m × n] from A[m × k] · Wᵀ through the epilogue. A in the context's type with rows lda elements apart; C (type as
- * the epilogue says) with rows ldc apart; mul is M for GEMM_MUL (NULL otherwise). Returns 0, or a gemm_status with err. */
+ * the epilogue says) with rows ldc apart; mul is M for GEMM_MUL (NULL otherwise). Returns 0, or a gemm_status with
+ * err. */
 int gemm_run(gemm_ctx *g, const gemm_weight *w, int m, const void *a, int lda, void *c, int ldc, gemm_epilogue ep,
              const void *mul, char *err, size_t errlen);
 
@@ -89,9 +90,9 @@ typedef struct gemm_view {
 
 /* The same batched product on matrices read and written where they lie, through views: A b0·b1 matrices m × k,
  * B b0 matrices k × n (shared along b1: its s1 is ignored), C b0·b1 matrices m × n, fp32 or (c_act) in the compute
- * type. A and B in the compute type. Returns 0 or a gemm_status with err. Speed: oneDNN 2.6 has fast kernels only for dense
- * batch-major views (matrices one after the other, rows contiguous or B transposed); other strides run its reference
- * kernel, ~1000× slower. */
+ * type. A and B in the compute type. Returns 0 or a gemm_status with err. Speed: oneDNN 2.6 has fast kernels only for
+ * dense batch-major views (matrices one after the other, rows contiguous or B transposed); other strides run its
+ * reference kernel, ~1000× slower. */
 int gemm_batched_view(gemm_ctx *g, int b0, int b1, int m, int k, int n, const gemm_view *a, const gemm_view *b,
                       const gemm_view *c, int c_act, char *err, size_t errlen);
 

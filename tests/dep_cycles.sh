@@ -62,7 +62,8 @@ for lib, parts in libs.items():
     for d in parts:
         od = os.path.join(build, "obj", d)
         if os.path.isdir(od):
-            objs += [os.path.join(od, f) for f in sorted(os.listdir(od)) if f.endswith(".o") and source_of(os.path.join(od, f))]
+            objs += [os.path.join(od, f) for f in sorted(os.listdir(od))
+                     if f.endswith(".o") and source_of(os.path.join(od, f))]
     defs, uses = {}, {}
     for o in objs:
         res = subprocess.run(["nm", o], capture_output=True, text=True, check=True).stdout

@@ -1,9 +1,9 @@
 # models/ tokenizer rules (included from models/models.mk). Define TOK_SRC (the tokenizer sources, which the models
 # library archives) and the tokenizer tests.
 
-TOK_SRC := models/tokenizer/tokenizer.c models/tokenizer/tok_util.c models/tokenizer/tok_vocab.c models/tokenizer/tok_merge.c models/tokenizer/tok_pairmap.c models/tokenizer/tok_llama2c.c \
-           models/tokenizer/tok_hf_json.c models/tokenizer/tok_files.c models/tokenizer/tok_added.c models/tokenizer/tok_normalize.c models/tokenizer/tok_pretokenize.c \
-           models/tokenizer/tok_bpe.c models/tokenizer/tok_wordpiece.c models/tokenizer/unicode.c models/tokenizer/unicode_data.c
+TOK_SRC := $(addprefix models/tokenizer/,tokenizer.c tok_util.c tok_vocab.c tok_merge.c tok_pairmap.c tok_llama2c.c \
+             tok_hf_json.c tok_files.c tok_added.c tok_normalize.c tok_pretokenize.c tok_bpe.c tok_wordpiece.c \
+             unicode.c unicode_data.c)
 TOK_OBJ := $(TOK_SRC:%.c=$(OBJ)/%.o)
 TOK_LIB := $(BUILD)/libbbttok.a
 
