@@ -62,6 +62,7 @@ typedef struct bert {
     float *head_g, *head_b, *dec_bias;   /* the head's LayerNorm; the decoder's bias (vocab) */
     float *decoder;                      /* vocab × dim fp32 when not tied, else NULL (the word table is used) */
     gemm_weight dec;                     /* the decoder packed for whole-vocabulary logits, made on first use */
+    int pack_status;                     /* while loading: the lm_status of a failed weight pack, or 0 */
     bert_ws *ws;
     int n_ws;
 } bert;
@@ -160,11 +161,12 @@ static int read_linear(bert *B, const hf_model *hf, gemm_weight *w, const char *
         rc = hf_read(hf, wn, 2, ws, wt + (size_t)i * out * in, err, errlen) ||
              hf_read(hf, bn, 1, bs, bias + (size_t)i * out, err, errlen);
     }
-    if (!rc)
-        rc = gemm_weight_pack(B->g, w, wt, (int)rows, in, (size_t)in, 0, err, errlen);
+    if (!rc && (rc = gemm_weight_pack(B->g, w, wt, (int)rows, in, (size_t)in, 0, err, errlen)))
+        B->pack_status = chunk_lm_status(rc);
     if (!rc && gemm_weight_set_bias(w, bias)) {
         snprintf(err, errlen, "out of memory reading %s", parts[0]);
         rc = -1;
+        B->pack_status = LM_ENOMEM;
     }
     free(wt), free(bias);
     return rc ? -1 : 0;
@@ -340,6 +342,8 @@ int bert_open_hf(lm *m, hf_model *hf)
     m->embeddings = B->word;
     return LM_OK;
 fail:
+    if (B->pack_status) /* the weights were readable; packing them failed */
+        rc = B->pack_status;
     bert_free(B);
     return lm_fail(m, rc, "%s", err);
 }

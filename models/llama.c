@@ -139,8 +139,8 @@ static int pack_fused(llama *L, gemm_weight *w, const llama_source *src, const l
     int rc = 0;
     for (int i = 0, at = 0; !rc && i < parts; at += rows[i], i++)
         rc = src->read(src->ctx, roles[i], layer, buf + (size_t)at * k, (size_t)rows[i] * k, err, errlen);
-    if (!rc)
-        rc = gemm_weight_pack(L->g, w, buf, n, k, (size_t)k, 0, err, errlen);
+    if (!rc && (rc = gemm_weight_pack(L->g, w, buf, n, k, (size_t)k, 0, err, errlen)))
+        L->pack_status = chunk_lm_status(rc);
     free(buf);
     return rc;
 }
@@ -261,6 +261,8 @@ int llama_create(lm *m, const llama_cfg *c, const llama_source *src, const char 
     m->embeddings = L->tok_emb;
     return LM_OK;
 fail:
+    if (L->pack_status) /* the weights were readable; packing them failed */
+        rc = L->pack_status;
     llama_free(L);
     return lm_fail(m, rc, "%s", err);
 }

@@ -47,6 +47,7 @@ typedef struct llama {
     int n_ws;
     lm_attention attn;    /* attention implementation asked for (LM_ATTN_AUTO: chosen per sequence) */
     kv_cache cache;
+    int pack_status;      /* while loading: the lm_status of a failed weight pack (a oneDNN or memory failure), or 0 */
 } llama;
 
 /* One sequence of a forward pass. Its attention rows ("index rows", as attn_seq numbers them) are r = 0 .. pre+n-1:
