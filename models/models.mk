@@ -31,33 +31,6 @@ $(MODELS_LIB): $(MODELS_OBJ) $(TOK_OBJ)
 	@mkdir -p $(dir $@)
 	rm -f $@ && ar rcs $@ $^
 
-# Benchmark and model tools (experiments/bench/): random-weight models, GEMM-only limit.
-BENCH_TOOLS := $(BUILD)/make_model $(BUILD)/gemm_limit
-ALL_TARGETS += $(BENCH_TOOLS)
-BENCH_TOOL_OBJ := $(OBJ)/experiments/bench/model_writer.o
-$(OBJ)/experiments/bench/%.o: CFLAGS += -fopenmp
-
-$(BUILD)/make_model: $(OBJ)/experiments/bench/make_model.o $(BENCH_TOOL_OBJ) $(MODELS_LIB)
-	$(CC) $(CFLAGS) $(LDFLAGS) $^ -o $@ $(LIBS_MODELS)
-
-$(BUILD)/gemm_limit: $(OBJ)/experiments/bench/gemm_limit.o $(MODELS_LIB)
-	$(CC) $(CFLAGS) $(LDFLAGS) $^ -o $@ $(LIBS_MODELS)
-
-# Criterion tests of the engine (run from the repository root; assets under ../shared/assets).
-MODELS_TEST := $(BUILD)/tests/test_models
-MODELS_TEST_SRC := $(wildcard tests/models/test_*.c)
-MODELS_TEST_OBJ := $(MODELS_TEST_SRC:%.c=$(OBJ)/%.o)
-TEST_PROGRAMS += $(MODELS_TEST)
-$(MODELS_TEST_OBJ): CFLAGS += -fopenmp
-
-$(MODELS_TEST): $(MODELS_TEST_OBJ) $(BENCH_TOOL_OBJ) $(MODELS_LIB)
-	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) $(LDFLAGS) $^ -o $@ $(LIBS_MODELS) $(LIBS_TEST)
-
-# End-to-end checks of the commands (bbt generate, bbt bench, bbt info), and of BERT, RoBERTa and GPT-2 shaped models
-# through them and `bbt tune`.
-TEST_SCRIPTS += tests/models/commands.sh tests/models/encoders.sh
-
 # libFuzzer target for the safetensors header parser.
 FUZZ_TARGETS += safetensors
 FUZZ_SRC_safetensors = tests/fuzz/fuzz_safetensors.c models/safetensors.c

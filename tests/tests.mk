@@ -1,4 +1,13 @@
-# tests/ shared rules: the libFuzzer runner.
+# tests/ shared rules: test fixtures, the per-folder test makefiles, and the libFuzzer runner.
+# (Modules still declare their own Criterion programs and fuzz targets where the folder has no makefile here.)
+
+# The model writer (random-weight models in every layout the engine reads): a fixture of the models tests, also linked
+# into experiments/bench/make_model.
+MODEL_WRITER_OBJ := $(OBJ)/tests/fixtures/model_writer.o
+
+include tests/models/models.mk
+include tests/fuzz/fuzz.mk
+
 #
 # A module adds a fuzz target NAME with
 #     FUZZ_TARGETS += NAME

@@ -1,0 +1,46 @@
+/* fuzz_file.h — for fuzz targets whose parser reads a path, not a buffer: the input goes into a file in a directory of
+ * this process's own (so that parallel fuzzing jobs do not share files), named as the parser expects it. */
+#ifndef BBT_TESTS_FUZZ_FILE_H
+#define BBT_TESTS_FUZZ_FILE_H
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+/* The process's scratch directory (made on first use, kept for the process's life: libFuzzer ends by _exit). */
+static const char *fuzz_dir(void)
+{
+    static char dir[64];
+    if (!dir[0]) {
+        snprintf(dir, sizeof dir, "/tmp/bbt-fuzz-XXXXXX");
+        if (!mkdtemp(dir))
+            abort();
+    }
+    return dir;
+}
+
+/* Write data[0..size) to DIR/name and return the path (a static buffer, overwritten by the next call). */
+static const char *fuzz_write(const char *name, const void *data, size_t size)
+{
+    static char path[2][128];
+    static int which;
+    which ^= 1;
+    snprintf(path[which], sizeof path[which], "%s/%s", fuzz_dir(), name);
+    FILE *f = fopen(path[which], "wb");
+    if (!f || (size && fwrite(data, 1, size, f) != size) || fclose(f))
+        abort();
+    return path[which];
+}
+
+/* With FUZZ_VERBOSE=1 in the environment, say why an input was refused (to check that seeds get past the checks). */
+static void fuzz_note(const char *what, int rc, const char *msg)
+{
+    static int verbose = -1;
+    if (verbose < 0)
+        verbose = getenv("FUZZ_VERBOSE") != NULL;
+    if (verbose)
+        fprintf(stderr, "%s: %s\n", what, rc ? msg : "ok");
+}
+
+#endif

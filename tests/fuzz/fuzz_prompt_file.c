@@ -1,0 +1,29 @@
+/* fuzz_prompt_file.c — libFuzzer target for prompt_file_read, the reader of prompt.safetensors (--init-prompt): the
+ * safetensors header as this reader sees it, the "prompt" tensor's shape and dtype against the run's [L, H], and the
+ * conversion of its data to F32. The first input byte picks the shape the run expects (so that both matching and
+ * mismatching files are seen); the rest is the file. */
+#include <stddef.h>
+#include <stdint.h>
+#include <stdlib.h>
+
+#include "bbt/prompt_file.h"
+#include "tests/fuzz/fuzz_file.h"
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+    if (size < 1)
+        return 0;
+    int len = 1 + (data[0] & 7), hidden = 1 + (data[0] >> 3);
+    const char *path = fuzz_write("prompt.safetensors", data + 1, size - 1);
+    float *p = NULL;
+    bbt_error err;
+    int rc = prompt_file_read(path, len, hidden, &p, &err);
+    fuzz_note("prompt", rc, err.msg);
+    if (rc == 0) {
+        volatile float sum = 0;
+        for (int i = 0; i < len * hidden; i++) /* every element must be readable */
+            sum += p[i];
+        free(p);
+    }
+    return 0;
+}
