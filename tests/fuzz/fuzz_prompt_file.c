@@ -1,7 +1,7 @@
 /* fuzz_prompt_file.c — libFuzzer target for prompt_file_read, the reader of prompt.safetensors (--init-prompt): the
  * safetensors header as this reader sees it, the "prompt" tensor's shape and dtype against the run's [L, H], and the
- * conversion of its data to F32. The first input byte picks the shape the run expects (so that both matching and
- * mismatching files are seen); the rest is the file. */
+ * conversion of its data to F32. The first two input bytes give the shape the run expects, [1 + b0 % 64, 1 + b1] (so
+ * that both matching and mismatching files are seen); the rest is the file. */
 #include <stddef.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -11,10 +11,10 @@
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-    if (size < 1)
+    if (size < 2)
         return 0;
-    int len = 1 + (data[0] & 7), hidden = 1 + (data[0] >> 3);
-    const char *path = fuzz_write("prompt.safetensors", data + 1, size - 1);
+    int len = 1 + data[0] % 64, hidden = 1 + data[1];
+    const char *path = fuzz_write("prompt.safetensors", data + 2, size - 2);
     float *p = NULL;
     bbt_error err;
     int rc = prompt_file_read(path, len, hidden, &p, &err);
