@@ -6,19 +6,21 @@
 MODEL_WRITER_OBJ := $(OBJ)/tests/fixtures/model_writer.o
 
 include tests/models/models.mk
+include tests/tokenizer/tokenizer.mk
 include tests/fuzz/fuzz.mk
 
-#
-# A module adds a fuzz target NAME with
+# ---- the libFuzzer runner ----
+# A module (or tests/fuzz/fuzz.mk) adds a fuzz target NAME with
 #     FUZZ_TARGETS += NAME
 #     FUZZ_SRC_NAME = tests/fuzz/fuzz_NAME.c <the module sources it needs>
 #     FUZZ_LIBS_NAME = <libraries>
 # and optional seed inputs in tests/fuzz/seeds/NAME/. `make fuzz` builds each with clang's libFuzzer + ASan + UBSan and runs
-# it for FUZZ_SECONDS; `make test` runs it briefly.
+# it for FUZZ_SECONDS (10 s each by default: `make test` runs all of them, so their time adds up); by hand, e.g.
+#     make fuzz FUZZ_SECONDS=300      or      build/fuzz/NAME -max_total_time=300 build/fuzz/corpus-NAME tests/fuzz/seeds/NAME
 
 FUZZ_CC      ?= clang
 FUZZ_BUILD    = build/fuzz
-FUZZ_SECONDS ?= 15
+FUZZ_SECONDS ?= 10
 
 .SECONDEXPANSION:
 $(FUZZ_BUILD)/%: $$(FUZZ_SRC_$$*)
