@@ -3,19 +3,44 @@
 #ifndef BBT_TESTS_FUZZ_FILE_H
 #define BBT_TESTS_FUZZ_FILE_H
 
+#include <dirent.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
-/* The process's scratch directory (made on first use, kept for the process's life: libFuzzer ends by _exit). */
+static char fuzz_dir_path[64];
+
+/* At exit: the scratch directory's files, then the directory (a crash leaves it, beside the crash's input). */
+static void fuzz_dir_remove(void)
+{
+    DIR *d = opendir(fuzz_dir_path);
+    if (!d)
+        return;
+    char path[512];
+    for (struct dirent *e; (e = readdir(d));) {
+        if (strcmp(e->d_name, ".") && strcmp(e->d_name, "..")) {
+            snprintf(path, sizeof path, "%s/%s", fuzz_dir_path, e->d_name);
+            unlink(path);
+        }
+    }
+    closedir(d);
+    rmdir(fuzz_dir_path);
+}
+
+/* The process's scratch directory, in memory where the system has /dev/shm (a file per input costs the disk otherwise);
+ * made on first use, removed at exit. */
 static const char *fuzz_dir(void)
 {
-    static char dir[64];
+    char *dir = fuzz_dir_path;
     if (!dir[0]) {
-        snprintf(dir, sizeof dir, "/tmp/bbt-fuzz-XXXXXX");
-        if (!mkdtemp(dir))
-            abort();
+        snprintf(dir, sizeof fuzz_dir_path, "/dev/shm/bbt-fuzz-XXXXXX");
+        if (!mkdtemp(dir)) {
+            snprintf(dir, sizeof fuzz_dir_path, "/tmp/bbt-fuzz-XXXXXX");
+            if (!mkdtemp(dir))
+                abort();
+        }
+        atexit(fuzz_dir_remove);
     }
     return dir;
 }
