@@ -12,7 +12,7 @@
 static char fuzz_dir_path[64];
 
 /* At exit: the scratch directory's files, then the directory (a crash leaves it, beside the crash's input). */
-static void fuzz_dir_remove(void)
+static inline void fuzz_dir_remove(void)
 {
     DIR *d = opendir(fuzz_dir_path);
     if (!d)
@@ -30,7 +30,7 @@ static void fuzz_dir_remove(void)
 
 /* The process's scratch directory, in memory where the system has /dev/shm (a file per input costs the disk otherwise);
  * made on first use, removed at exit. */
-static const char *fuzz_dir(void)
+static inline const char *fuzz_dir(void)
 {
     char *dir = fuzz_dir_path;
     if (!dir[0]) {
@@ -46,7 +46,7 @@ static const char *fuzz_dir(void)
 }
 
 /* Write data[0..size) to DIR/name and return the path (a static buffer, overwritten by the next call). */
-static const char *fuzz_write(const char *name, const void *data, size_t size)
+static inline const char *fuzz_write(const char *name, const void *data, size_t size)
 {
     static char path[2][128];
     static int which;
@@ -59,7 +59,7 @@ static const char *fuzz_write(const char *name, const void *data, size_t size)
 }
 
 /* With FUZZ_VERBOSE=1 in the environment, say why an input was refused (to check that seeds get past the checks). */
-static void fuzz_note(const char *what, int rc, const char *msg)
+static inline void fuzz_note(const char *what, int rc, const char *msg)
 {
     static int verbose = -1;
     if (verbose < 0)
