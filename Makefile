@@ -47,8 +47,8 @@ include common/common.mk
 include optim/optim.mk
 include models/models.mk
 include bbt/bbt.mk
-include experiments/experiments.mk
 include tests/tests.mk
+include experiments/experiments.mk
 
 build-all: $(ALL_TARGETS)
 

@@ -3,7 +3,10 @@
 # next to pycma's figures. Raw JSON lines go to experiments/out/cmaes/. Takes about two minutes on 2 vCPUs.
 #
 #   bash experiments/cmaes-bench.sh            (after `make`)
-set -euo pipefail
+set -Eeuo pipefail
+shopt -s inherit_errexit  # a failure inside $(...) stops the script too
+# stop at the first failure and say which command it was (the innermost first when it was inside $(...))
+trap 'echo "cmaes-bench.sh: stopped: [$BASH_COMMAND] failed (exit $?, line $LINENO)" >&2' ERR
 cd "$(dirname "$0")/.."
 bench=${BENCH:-build/cmaes-bench}
 out=experiments/out/cmaes

@@ -1,1 +1,24 @@
-# experiments/ build rules (included by the top-level Makefile).
+# experiments/ build rules (included by the top-level Makefile, after the libraries and tests/tests.mk): the benchmark
+# programs. Their scripts (experiments/*.sh, experiments/bench/*.sh) run them; tests/optim/bench.sh checks cmaes-bench.
+
+# cmaes-bench: the CMA-ES reference protocol (experiments/cmaes-bench.sh).
+CMAES_BENCH := $(BUILD)/cmaes-bench
+ALL_TARGETS += $(CMAES_BENCH)
+
+$(CMAES_BENCH): $(OBJ)/experiments/cmaes_bench.o $(OPTIM_LIB)
+	$(CC) $(CFLAGS) $(LDFLAGS) $^ -o $@ $(LIBS_OPTIM)
+
+# Forward-pass benchmark tools (experiments/bench/): make_model writes random-weight models of a given shape with the
+# test fixture tests/fixtures/model_writer.c (MODEL_WRITER_OBJ, from tests/tests.mk); gemm_limit times the matrix
+# products alone.
+BENCH_TOOLS := $(BUILD)/make_model $(BUILD)/gemm_limit
+ALL_TARGETS += $(BENCH_TOOLS)
+$(OBJ)/experiments/bench/%.o: CFLAGS += -fopenmp
+
+$(BUILD)/make_model: $(OBJ)/experiments/bench/make_model.o $(MODEL_WRITER_OBJ) $(MODELS_LIB)
+	$(CC) $(CFLAGS) $(LDFLAGS) $^ -o $@ $(LIBS_MODELS)
+
+# gemm_limit measures the engine's internal matrix products (gemm.h), so it links the objects, not the library (whose
+# copies of them are local).
+$(BUILD)/gemm_limit: $(OBJ)/experiments/bench/gemm_limit.o $(MODELS_OBJ) $(TOK_OBJ)
+	$(CC) $(CFLAGS) $(LDFLAGS) $^ -o $@ $(LIBS_MODELS)

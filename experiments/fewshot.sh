@@ -9,7 +9,10 @@
 # At the end: OUT/results.tsv (one row per run), OUT/table.md (mean ± std of test accuracy — or F1 for mrpc — per task
 # and optimizer, with the untuned prompt for comparison), OUT/curves.png (best training loss against evaluations, one
 # line per optimizer, first task, mean over seeds) and OUT/accuracy.png.
-set -euo pipefail
+set -Eeuo pipefail
+shopt -s inherit_errexit  # a failure inside $(...) stops the script too
+# stop at the first failure and say which command it was (the innermost first when it was inside $(...))
+trap 'echo "fewshot.sh: stopped: [$BASH_COMMAND] failed (exit $?, line $LINENO)" >&2' ERR
 cd "$(dirname "$0")/.."
 
 tasks=sst2

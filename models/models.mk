@@ -53,41 +53,6 @@ $(MODELS_LIB): $(MODELS_PARTIAL) $(COMMON_OBJ)
 	@mkdir -p $(dir $@)
 	rm -f $@ && ar rcs $@ $^
 
-# Benchmark and model tools (experiments/bench/): random-weight models, GEMM-only limit.
-BENCH_TOOLS := $(BUILD)/make_model $(BUILD)/gemm_limit
-ALL_TARGETS += $(BENCH_TOOLS)
-BENCH_TOOL_OBJ := $(OBJ)/experiments/bench/model_writer.o
-$(OBJ)/experiments/bench/%.o: CFLAGS += -fopenmp
-
-$(BUILD)/make_model: $(OBJ)/experiments/bench/make_model.o $(BENCH_TOOL_OBJ) $(MODELS_LIB)
-	$(CC) $(CFLAGS) $(LDFLAGS) $^ -o $@ $(LIBS_MODELS)
-
-# gemm_limit measures the engine's internal matrix products (gemm.h), so it links the objects, not the library.
-$(BUILD)/gemm_limit: $(OBJ)/experiments/bench/gemm_limit.o $(MODELS_OBJ) $(TOK_OBJ)
-	$(CC) $(CFLAGS) $(LDFLAGS) $^ -o $@ $(LIBS_MODELS)
-
-# Criterion tests of the engine (run from the repository root; assets under ../shared/assets).
-MODELS_TEST := $(BUILD)/tests/test_models
-MODELS_TEST_SRC := $(wildcard tests/models/test_*.c)
-MODELS_TEST_OBJ := $(MODELS_TEST_SRC:%.c=$(OBJ)/%.o)
-TEST_PROGRAMS += $(MODELS_TEST)
-$(MODELS_TEST_OBJ): CFLAGS += -fopenmp
-
-# test_backend_status.c checks the internal products' error statuses, so the program links gemm.o and the kernels it
-# needs beside the library (whose copies of them are local).
-MODELS_TEST_INTERNAL := $(OBJ)/models/gemm.o $(OBJ)/models/kernels.o $(OBJ)/models/isa.o $(ISA_OBJ)
-
-$(MODELS_TEST): $(MODELS_TEST_OBJ) $(BENCH_TOOL_OBJ) $(MODELS_TEST_INTERNAL) $(MODELS_LIB)
-	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) $(LDFLAGS) $^ -o $@ $(LIBS_MODELS) $(LIBS_TEST)
-
-# End-to-end checks of the commands (bbt generate, bbt bench, bbt info), and of BERT, RoBERTa and GPT-2 shaped models
-# through them and `bbt tune`.
-TEST_SCRIPTS += tests/models/commands.sh tests/models/encoders.sh
-# Structure checks over the built tree: no include or call circles between files (tests/dep_cycles.sh), and every
-# symbol a library exports carries its prefix (tests/exports.sh; models/libbbtmodels.syms, optim/libbbtoptim.map).
-TEST_SCRIPTS += tests/dep_cycles.sh tests/exports.sh
-
 # libFuzzer target for the safetensors header parser.
 FUZZ_TARGETS += safetensors
 FUZZ_SRC_safetensors = tests/fuzz/fuzz_safetensors.c models/safetensors.c $(COMMON_SRC)

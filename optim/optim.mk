@@ -1,17 +1,16 @@
-# optim/ build rules (included by the top-level Makefile): the CMA-ES + PCG library, static and shared, the
-# cmaes-bench benchmark program, optim's tests, and `make install PREFIX=DIR`.
+# optim/ build rules (included by the top-level Makefile): the CMA-ES + PCG library, static and shared, optim's tests,
+# and `make install PREFIX=DIR` (the cmaes-bench program's rules are in experiments/experiments.mk).
 
 OPTIM_SRC    := $(wildcard optim/*.c)
 OPTIM_OBJ    := $(OPTIM_SRC:%.c=$(OBJ)/%.o) $(COMMON_OBJ)
 OPTIM_LIB    := $(BUILD)/libbbtoptim.a
 OPTIM_SO     := $(BUILD)/libbbtoptim.so
-CMAES_BENCH  := $(BUILD)/cmaes-bench
 OPTIM_EXPORT := optim/libbbtoptim.map
 # what the library itself needs (CBLAS + LAPACKE from OpenBLAS; no GSL): the shared library's dependencies and the
 # Libs.private of the installed bbtoptim.pc
 OPTIM_DEPLIBS := $(shell pkg-config --libs lapacke openblas) -lm
 
-ALL_TARGETS += $(OPTIM_LIB) $(OPTIM_SO) $(CMAES_BENCH)
+ALL_TARGETS += $(OPTIM_LIB) $(OPTIM_SO)
 
 $(OPTIM_LIB): $(OPTIM_OBJ)
 	@mkdir -p $(dir $@)
@@ -23,9 +22,6 @@ $(OPTIM_SO): $(OPTIM_OBJ) $(OPTIM_EXPORT)
 	@mkdir -p $(dir $@)
 	$(CC) -shared $(LDFLAGS) -Wl,-soname,libbbtoptim.so -Wl,--version-script=$(OPTIM_EXPORT) \
 	    $(OPTIM_OBJ) -o $@ $(OPTIM_DEPLIBS)
-
-$(CMAES_BENCH): $(OBJ)/experiments/cmaes_bench.o $(OPTIM_LIB)
-	$(CC) $(CFLAGS) $(LDFLAGS) $^ -o $@ $(LIBS_OPTIM)
 
 # ---- tests: one Criterion program per tests/optim/test_*.c, and the install/examples script ----
 OPTIM_TEST_SRC := $(wildcard tests/optim/test_*.c)

@@ -9,7 +9,10 @@
 # shows what sharing gains ("…_noshare", "sharing_speedup").
 #
 # Usage: experiments/bench/bbt_workload.sh      (env: BUILD=build THREADS=2 REPS=7 ROUNDS=3)
-set -euo pipefail
+set -Eeuo pipefail
+shopt -s inherit_errexit  # a failure inside $(...) stops the script too
+# stop at the first failure and say which command it was (the innermost first when it was inside $(...))
+trap 'echo "bbt_workload.sh: stopped: [$BASH_COMMAND] failed (exit $?, line $LINENO)" >&2' ERR
 cd "$(dirname "$0")/../.."
 BUILD=${BUILD:-build}
 THREADS=${THREADS:-2}
@@ -17,6 +20,10 @@ REPS=${REPS:-7}
 ROUNDS=${ROUNDS:-3}
 MODEL=../shared/assets/models/stories260K
 TSV=../shared/assets/tasks/sst2/16-13/train.tsv
+[ -x "$BUILD/bbt" ] || { echo "bbt_workload.sh: $BUILD/bbt is not built (run make)" >&2; exit 1; }
+for f in "$MODEL" "$TSV"; do
+    [ -e "$f" ] || { echo "bbt_workload.sh: $f is missing (the shared assets)" >&2; exit 1; }
+done
 on=() off=()
 for r in $(seq "$ROUNDS"); do
     for share in on off; do

@@ -20,12 +20,17 @@
 # comes and goes.
 #
 # Usage: experiments/bench/forward.sh      (env: BUILD=build THREADS=2 ROUNDS=3 REPS=5 MODELS="llama bert"
-#                                           BENCH_DIR=/tmp/bbt-bench)
+#                                           BENCH_DIR=/tmp/bbt-bench, created if missing)
+#        QUICK=1 experiments/bench/forward.sh   (tiny models, one round, one repetition: checks that the script runs
+#                                                on this machine in well under a minute; the figures mean nothing)
 # One line per model, the last lines of the output:
 #   {"model":"llama768","ours_s":…,"torch_fp32_s":…,"torch_bf16_s":…,"ratio_vs_torch_bf16":…,
 #    "ours_noshare_s":…,"ratio_noshare_vs_torch_bf16":…, …}
 #   {"model":"bert768", …}
-set -euo pipefail
+set -Eeuo pipefail
+shopt -s inherit_errexit  # a failure inside $(...) stops the script too
+# stop at the first failure and say which command it was (the innermost first when it was inside $(...))
+trap 'echo "forward.sh: stopped: [$BASH_COMMAND] failed (exit $?, line $LINENO)" >&2' ERR
 cd "$(dirname "$0")/../.."
 BUILD=${BUILD:-build}
 THREADS=${THREADS:-2}
@@ -33,9 +38,20 @@ ROUNDS=${ROUNDS:-3}
 REPS=${REPS:-5}
 MODELS=${MODELS:-llama bert}
 BENCH_DIR=${BENCH_DIR:-/tmp/bbt-bench}
+QUICK=${QUICK:-0}
 PY=/usr/bin/python3
 
-[ -x "$BUILD/bbt" ] && [ -x "$BUILD/make_model" ] && [ -x "$BUILD/gemm_limit" ] || { echo "run make first" >&2; exit 1; }
+for prog in bbt make_model gemm_limit; do
+    [ -x "$BUILD/$prog" ] || { echo "forward.sh: $BUILD/$prog is not built (run make)" >&2; exit 1; }
+done
+$PY -c 'import torch' 2>/dev/null || { echo "forward.sh: PyTorch is missing ($PY -c 'import torch' fails)" >&2; exit 1; }
+if [ "$QUICK" = 1 ]; then
+    ROUNDS=1 REPS=1
+    dim=64 layers=2 heads=4 llama_ffn=128 bert_ffn=256 llama_vocab=1000 bert_vocab=1000 tag=-quick
+else
+    dim=768 layers=12 heads=12 llama_ffn=2048 bert_ffn=3072 llama_vocab=32000 bert_vocab=50265 tag=
+fi
+mkdir -p "$BENCH_DIR"
 batch=(--batch 32 --seq 128 --prompt-tokens 50 --threads "$THREADS")
 field() { $PY -c 'import json,sys; print(json.loads(sys.argv[1])[sys.argv[2]])' "$1" "$2"; }
 
@@ -44,6 +60,7 @@ run() {
     local name=$1 dir=$2 make_args=$3 gemm_args=$4 noshare=${5:-}
     if [ ! -f "$dir/config.json" ]; then
         echo "writing the model to $dir" >&2
+        mkdir -p "$(dirname "$dir")"
         # shellcheck disable=SC2086
         "$BUILD/make_model" --out "$dir" $make_args
     fi
@@ -98,12 +115,12 @@ PYEOF
 lines=()
 for m in $MODELS; do
     case $m in
-    llama) lines+=("$(run llama768 "${MODEL_DIR:-$BENCH_DIR/llama768}" \
-                     "--dim 768 --ffn 2048 --layers 12 --heads 12 --vocab 32000 --max-pos 2048" \
-                     "--dim 768 --ffn 2048 --layers 12 --heads 12" noshare)") ;;
-    bert) lines+=("$(run bert768 "$BENCH_DIR/bert768" \
-                    "--arch bert --dim 768 --ffn 3072 --layers 12 --heads 12 --vocab 50265 --max-pos 512" \
-                    "--dim 768 --ffn 3072 --layers 12 --heads 12 --gated 0")") ;;
+    llama) shape="--dim $dim --ffn $llama_ffn --layers $layers --heads $heads"
+           lines+=("$(run "llama$dim$tag" "${MODEL_DIR:-$BENCH_DIR/llama$dim$tag}" \
+                     "$shape --vocab $llama_vocab --max-pos 2048" "$shape" noshare)") ;;
+    bert) shape="--dim $dim --ffn $bert_ffn --layers $layers --heads $heads"
+          lines+=("$(run "bert$dim$tag" "$BENCH_DIR/bert$dim$tag" \
+                    "--arch bert $shape --vocab $bert_vocab --max-pos 512" "$shape --gated 0")") ;;
     *) echo "forward.sh: unknown model '$m' (llama, bert)" >&2; exit 1 ;;
     esac
 done

@@ -3,21 +3,28 @@
 # positions; random weights written by make_model in fp32, 1.42 GB) must load and run, with memory near the weights'
 # size. Kept out of `make test` (it writes 1.4 GB and takes a while on a shared machine); run it by hand:
 #
-#   experiments/bench/large_model.sh          (env: BUILD=build THREADS=2 DIR=/tmp/bbt-bench/roberta-large)
+#   experiments/bench/large_model.sh          (env: BUILD=build THREADS=2 DIR=/tmp/bbt-bench/roberta-large,
+#                                               created if missing)
 #
 # Prints one JSON line: the weights' bytes, the peak resident memory of `bbt info` (fp32 engine: weights kept in
 # fp32) and of `bbt bench` (bf16 engine: matrices in bf16, embedding table in fp32), each over the weights' bytes, and
 # the bench's seconds per batch of 8 × 128 rows (50 prompt rows). Fails when a run fails or when the fp32 peak exceeds
 # 1.25 × the weights (the file must not be held in memory beside the converted weights).
-set -euo pipefail
+set -Eeuo pipefail
+shopt -s inherit_errexit  # a failure inside $(...) stops the script too
+# stop at the first failure and say which command it was (the innermost first when it was inside $(...))
+trap 'echo "large_model.sh: stopped: [$BASH_COMMAND] failed (exit $?, line $LINENO)" >&2' ERR
 cd "$(dirname "$0")/../.."
 BUILD=${BUILD:-build}
 THREADS=${THREADS:-2}
 DIR=${DIR:-/tmp/bbt-bench/roberta-large}
-[ -x "$BUILD/bbt" ] && [ -x "$BUILD/make_model" ] || { echo "run make first" >&2; exit 1; }
+for prog in bbt make_model; do
+    [ -x "$BUILD/$prog" ] || { echo "large_model.sh: $BUILD/$prog is not built (run make)" >&2; exit 1; }
+done
 [ -x /usr/bin/time ] || { echo "large_model.sh: needs GNU time (/usr/bin/time)" >&2; exit 1; }
 if [ ! -f "$DIR/config.json" ]; then
     echo "writing the model to $DIR" >&2
+    mkdir -p "$(dirname "$DIR")"   # make_model creates DIR itself, not its parents
     "$BUILD/make_model" --arch roberta --out "$DIR" --dim 1024 --ffn 4096 --layers 24 --heads 16 --vocab 50265 \
         --max-pos 512
 fi

@@ -11,7 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "experiments/bench/model_writer.h"
+#include "tests/fixtures/model_writer.h"
 
 static void usage(FILE *f)
 {

@@ -22,15 +22,6 @@ $(TOK_TEST): $(TOK_TEST_OBJ) $(TOK_LIB)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(LDFLAGS) $^ -o $@ $(LIBS_MODELS) $(LIBS_TEST)
 
-# The `bbt tokenize` command as a program of its own, for the tokenizer's script tests.
-TOK_CLI := $(BUILD)/tests/tok_cli
-ALL_TARGETS += $(TOK_CLI)
-
-$(TOK_CLI): $(OBJ)/tests/tokenizer/tok_cli_main.o $(OBJ)/bbt/cmd_tokenize.o $(OBJ)/bbt/options.o $(OBJ)/bbt/util.o \
-           $(OBJ)/bbt/error.o $(TOK_LIB)
-	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) $(LDFLAGS) $^ -o $@ $(LIBS_MODELS)
-
 # Against reference tokenizers written by others (npm packages, installed by the script with npm ci).
 TEST_SCRIPTS += tests/tokref/run.sh
 

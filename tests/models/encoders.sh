@@ -18,7 +18,7 @@ mk() {
 }
 mk roberta 420
 mk bert 260
-mk gpt2 410
+mk gpt2 407   # the tokenizer's size: config.json's bos/eos (vocab - 1) is then its <|endoftext|>, as in GPT-2
 
 # 1. bbt info: architecture, kind, sizes, special tokens
 info=$($BBT info --model "$TMP/roberta")
@@ -33,6 +33,19 @@ done
 info=$($BBT info --model "$TMP/gpt2")
 for f in '"arch":"gpt2"' '"kind":"causal"' '"tokenizer":"byte-bpe"' '"tied_head":true'; do
     [[ "$info" == *"$f"* ]] || fail "gpt2 info lacks $f: $info"
+done
+
+# 1b. config.json's special-token ids are the tokenizer's (the engine takes the tokenizer's; a model writer that put
+#     other ids into config.json would describe another tokenizer than the one it is tested with)
+for arch in roberta bert gpt2; do
+    /usr/bin/python3 - "$TMP/$arch/config.json" "$($BBT info --model "$TMP/$arch")" <<'PY' || fail "$arch: config.json and tokenizer disagree on special ids"
+import json, sys
+config, info = json.load(open(sys.argv[1])), json.loads(sys.argv[2])
+special = info["special"]
+for key, name in (("bos_token_id", "bos"), ("eos_token_id", "eos"), ("pad_token_id", "pad")):
+    if key in config and config[key] != special.get(name):
+        sys.exit("%s: %s = %s, the tokenizer's %s is %s" % (sys.argv[1], key, config[key], name, special.get(name)))
+PY
 done
 
 # 2. label words as the reference BBT code takes them for RoBERTa: the word without a leading space is another token

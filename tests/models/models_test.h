@@ -10,7 +10,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "experiments/bench/model_writer.h"
+#include "tests/fixtures/model_writer.h"
 #include "models/lm.h"
 
 #define STORIES_DIR "../shared/assets/models/stories260K"
