@@ -6,7 +6,7 @@ BBT_OBJ  := $(BBT_SRC:%.c=$(OBJ)/%.o)
 BBT_BIN  := $(BUILD)/bbt
 
 # The parts that need neither a model nor the optimizer (data files, tasks, metrics), tested on their own.
-BBT_DATA_OBJ := $(patsubst %,$(OBJ)/bbt/%.o,error util table task dataset metrics)
+BBT_DATA_OBJ := $(patsubst %,$(OBJ)/bbt/%.o,error util files table task dataset metrics) $(COMMON_OBJ)
 
 ifneq ($(MODELS_LIB),)
 ALL_TARGETS += $(BBT_BIN)

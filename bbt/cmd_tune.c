@@ -16,6 +16,7 @@
 #include "bbt/checkpoint.h"
 #include "bbt/commands.h"
 #include "bbt/config.h"
+#include "bbt/files.h"
 #include "bbt/options.h"
 #include "bbt/runfiles.h"
 #include "bbt/task.h"

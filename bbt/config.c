@@ -7,6 +7,7 @@
 #include <cjson/cJSON.h>
 
 #include "bbt/config.h"
+#include "bbt/files.h"
 #include "bbt/util.h"
 
 /* One table drives defaults, JSON writing and JSON reading, so a new option is one line here. */

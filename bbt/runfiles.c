@@ -8,6 +8,7 @@
 
 #include <cjson/cJSON.h>
 
+#include "bbt/files.h"
 #include "bbt/prompt_file.h"
 #include "bbt/runfiles.h"
 #include "bbt/util.h"

@@ -11,6 +11,7 @@
 #include <gsl/gsl_statistics_double.h>
 
 #include "bbt/checkpoint.h"
+#include "bbt/files.h"
 #include "bbt/runfiles.h"
 #include "bbt/scorer.h"
 #include "bbt/tuner.h"

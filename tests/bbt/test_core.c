@@ -10,11 +10,14 @@
 
 #include "bbt/checkpoint.h"
 #include "bbt/config.h"
+#include "bbt/files.h"
 #include "bbt/options.h"
 #include "bbt/projection.h"
 #include "bbt/sample.h"
 #include "bbt/table.h"
 #include "bbt/util.h"
+#include "common/bytes.h"
+#include "common/crc32.h"
 
 static char *temp_dir(void)
 {
@@ -192,10 +195,20 @@ Test(checkpoint, damage_is_detected)
     free(dir);
 }
 
-Test(checkpoint, crc32_reference_value)
+Test(checkpoint, frame_ends_in_the_crc32_of_what_precedes_it)
 {
-    /* the standard check value of CRC-32/IEEE */
-    cr_assert_eq(crc32_ieee("123456789", 9), 0xCBF43926u);
+    /* the checkpoint is sealed with common/'s CRC-32, zlib's: its standard check value, and the last 4 bytes of a file */
+    cr_assert_eq(common_crc32("123456789", 9), 0xCBF43926u);
+    char *dir = temp_dir();
+    char *path = make_checkpoint(dir);
+    size_t len;
+    bbt_error err;
+    unsigned char *bytes = (unsigned char *)read_file(path, &len, &err);
+    cr_assert_not_null(bytes, "%s", err.msg);
+    cr_assert_eq(common_get_le(bytes + len - 4, 4), common_crc32(bytes, len - 4));
+    free(bytes);
+    free(path);
+    free(dir);
 }
 
 /* ---- projection ---- */

@@ -8,6 +8,7 @@
 #include <criterion/criterion.h>
 
 #include "bbt/dataset.h"
+#include "bbt/files.h"
 #include "bbt/metrics.h"
 #include "bbt/table.h"
 #include "bbt/task.h"
