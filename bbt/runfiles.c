@@ -2,6 +2,7 @@
 #include <errno.h>
 #include <float.h>
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -30,6 +31,30 @@ static int write_json(const char *dir, const char *name, cJSON *root, char **tex
     return rc;
 }
 
+/* A number that reads back bit for bit: the shortest of 15, 16 or 17 significant digits that strtod turns back into
+ * the same double. (cJSON's own printing accepts a 15-digit text that reads back within an ulp, which lost the last
+ * bit of about one z entry in ten.) Not finite: null. */
+static cJSON *exact_number(double v)
+{
+    if (!isfinite(v))
+        return cJSON_CreateNull();
+    char buf[32];
+    for (int digits = 15; digits <= 17; digits++) {
+        snprintf(buf, sizeof buf, "%.*g", digits, v);
+        if (strtod(buf, NULL) == v)
+            break;
+    }
+    return cJSON_CreateRaw(buf);
+}
+
+static cJSON *exact_array(const double *v, int n)
+{
+    cJSON *a = cJSON_CreateArray();
+    for (int i = 0; i < n; i++)
+        cJSON_AddItemToArray(a, exact_number(v[i]));
+    return a;
+}
+
 static cJSON *prompt_json(const tune_config *cfg, const scorer *s, const run_results *r)
 {
     cJSON *root = cJSON_CreateObject();
@@ -44,15 +69,15 @@ static cJSON *prompt_json(const tune_config *cfg, const scorer *s, const run_res
     cJSON_AddStringToObject(root, "projection", cfg->projection);
     cJSON_AddNumberToObject(root, "alpha", cfg->alpha);
     cJSON_AddNumberToObject(root, "sigma0", cfg->sigma0);
-    cJSON_AddNumberToObject(root, "embedding_std", s->embedding_std);
-    cJSON_AddNumberToObject(root, "projection_scale", s->proj.scale);
+    cJSON_AddItemToObject(root, "embedding_std", exact_number(s->embedding_std));
+    cJSON_AddItemToObject(root, "projection_scale", exact_number(s->proj.scale));
     if (s->placeholders)
         cJSON_AddItemToObject(root, "placeholders", cJSON_CreateIntArray(s->placeholders, cfg->prompt_len));
     cJSON_AddItemToObject(root, "init_prompt", cfg->init_prompt ? cJSON_CreateString(cfg->init_prompt) : cJSON_CreateNull());
     cJSON_AddStringToObject(root, "source", r->source);
     cJSON_AddNumberToObject(root, "found_at_evals", (double)r->best_dev_evals);
     cJSON_AddNumberToObject(root, "dev_metric", r->dev_metric);
-    cJSON_AddItemToObject(root, "z", cJSON_CreateDoubleArray(r->best_z, cfg->dim));
+    cJSON_AddItemToObject(root, "z", exact_array(r->best_z, cfg->dim));
     return root;
 }
 
