@@ -65,8 +65,8 @@ static cJSON *prompt_json(const tune_config *cfg, const scorer *s, const run_res
     cJSON_AddNumberToObject(root, "dim", cfg->dim);
     cJSON_AddNumberToObject(root, "prompt_len", cfg->prompt_len);
     cJSON_AddNumberToObject(root, "hidden", s->info->hidden);
-    cJSON_AddStringToObject(root, "prompt_mode", cfg->prompt_mode);
-    cJSON_AddStringToObject(root, "projection", cfg->projection);
+    cJSON_AddStringToObject(root, "prompt_mode", tune_config_name(cfg, "prompt_mode"));
+    cJSON_AddStringToObject(root, "projection", tune_config_name(cfg, "projection"));
     cJSON_AddNumberToObject(root, "alpha", cfg->alpha);
     cJSON_AddNumberToObject(root, "sigma0", cfg->sigma0);
     cJSON_AddItemToObject(root, "embedding_std", exact_number(s->embedding_std));
@@ -112,7 +112,7 @@ static cJSON *summary_json(const tune_config *cfg, const scorer *s, const run_re
     cJSON_AddStringToObject(o, "task", s->task.name);
     cJSON_AddStringToObject(o, "model", cfg->model);
     cJSON_AddNumberToObject(o, "seed", cfg->seed);
-    cJSON_AddStringToObject(o, "optimizer", cfg->optimizer);
+    cJSON_AddStringToObject(o, "optimizer", tune_config_name(cfg, "optimizer"));
     cJSON_AddNumberToObject(o, "budget", (double)cfg->budget);
     cJSON_AddNumberToObject(o, "evals", (double)r->evals);
     cJSON_AddNumberToObject(o, "train_loss_initial", r->train_loss_initial);
