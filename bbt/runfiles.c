@@ -81,13 +81,13 @@ static cJSON *prompt_json(const tune_config *cfg, const scorer *s, const run_res
     return root;
 }
 
-/* The dense prompt: the rows the model's input actually gets at the prompt positions. */
+/* The dense prompt p = A·z + p0 (what it is to each kind of model: runfiles.h). */
 static int write_dense_prompt(const char *dir, const tune_config *cfg, const scorer *s, const double *z, bbt_error *err)
 {
     int H = s->info->hidden, L = cfg->prompt_len;
     float *p = xmalloc((size_t)L * H * sizeof *p);
     projection_apply(&s->proj, z, 1, p);
-    if (s->placeholders) { /* add mode: the prompt is added onto the placeholders' embeddings */
+    if (s->placeholders) { /* add mode: p0 is the placeholders' rows of the embedding table */
         const float *emb = lm_embeddings(s->model);
         for (int i = 0; i < L; i++)
             for (int h = 0; h < H; h++)
