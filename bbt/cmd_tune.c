@@ -382,7 +382,9 @@ static int build_options(tune_cli *c, opt *opts)
                                      [CFG_AUTO] = OPT_STR};
     int n;
     const config_field *f = tune_config_fields(&n);
-    for (int i = 0; i < n && i < MAX_SETTINGS; i++) {
+    if (n > MAX_SETTINGS) /* a table grown past this file's arrays: raise MAX_SETTINGS */
+        n = MAX_SETTINGS;
+    for (int i = 0; i < n; i++) {
         int as_text = f[i].type == CFG_CHOICE || f[i].type == CFG_AUTO;
         c->help[i] = config_field_help(&f[i]);
         opts[i] = (opt){f[i].option, kinds[f[i].type], as_text ? (void *)&c->choice_text[i] : (char *)&c->cfg + f[i].offset,

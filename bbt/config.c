@@ -260,8 +260,13 @@ static int read_field(tune_config *c, const config_field *f, const cJSON *v, con
         }
         if (!cJSON_IsString(v))
             return bbt_fail(err, "%s: field \"%s\" must be a string%s", path, f->key, f->nullable ? " or null" : "");
-        if (tune_config_set(c, f, v->valuestring, err))
-            return bbt_prefix(err, "%s: field \"%s\": ", path, f->key);
+        if (f->type == CFG_CHOICE && tune_config_set(c, f, v->valuestring, NULL)) {
+            char list[128];
+            choice_list(f->choices, list, sizeof list);
+            return bbt_fail(err, "%s: field \"%s\" is \"%s\"; expected %s", path, f->key, v->valuestring, list);
+        }
+        if (f->type == CFG_STR)
+            config_set(AT(c, f, char *), v->valuestring);
         return 0;
     }
     if (!cJSON_IsNumber(v))

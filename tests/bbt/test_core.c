@@ -105,7 +105,8 @@ Test(config, load_errors_name_the_field)
     memcpy(at, "\"sap\"", 5);
     write_text(path, bad);
     cr_assert_eq(tune_config_load(&loaded, path, &err), -1);
-    cr_assert(strstr(err.msg, "sap"), "%s", err.msg);
+    cr_assert(strstr(err.msg, "field \"optimizer\" is \"sap\"; expected sep, full or random") && strstr(err.msg, path), "%s",
+              err.msg);
 
     write_text(path, "[]");
     cr_assert_eq(tune_config_load(&loaded, path, &err), -1);
