@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include "bbt/assets.h"
+#include "bbt/files.h"
 #include "bbt/util.h"
 
 static int is_dir(const char *path)

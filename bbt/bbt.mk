@@ -6,7 +6,7 @@ BBT_OBJ  := $(BBT_SRC:%.c=$(OBJ)/%.o)
 BBT_BIN  := $(BUILD)/bbt
 
 # The parts that need neither a model nor the optimizer (data files, tasks, metrics), tested on their own.
-BBT_DATA_OBJ := $(patsubst %,$(OBJ)/bbt/%.o,error util table task dataset metrics)
+BBT_DATA_OBJ := $(patsubst %,$(OBJ)/bbt/%.o,error util files table task dataset metrics) $(COMMON_OBJ)
 
 ifneq ($(MODELS_LIB),)
 ALL_TARGETS += $(BBT_BIN)
@@ -30,7 +30,7 @@ BBT_TEST_CORE := $(BUILD)/tests/test_bbt_core
 TEST_PROGRAMS += $(BBT_TEST_CORE)
 TEST_SCRIPTS  += tests/bbt/e2e.sh
 
-$(BBT_TEST_CORE): $(OBJ)/tests/bbt/test_core.o $(BBT_LIB_OBJ) $(OPTIM_LIB) $(MODELS_LIB)
+$(BBT_TEST_CORE): $(OBJ)/tests/bbt/test_core.o $(OBJ)/tests/bbt/test_tuning.o $(BBT_LIB_OBJ) $(OPTIM_LIB) $(MODELS_LIB)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(LDFLAGS) $^ -o $@ $(LIBS_TEST) $(LIBS_MODELS) $(LIBS_OPTIM)
 endif

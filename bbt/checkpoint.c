@@ -1,25 +1,17 @@
-/* checkpoint.c — framing, verification and typed fields of checkpoint files. Fields are stored little-endian. */
+/* checkpoint.c — framing, verification and typed fields of checkpoint files. Fields are stored little-endian
+ * (common/bytes.h); the CRC is common/crc32.h's, zlib's. */
 #include <stdlib.h>
 #include <string.h>
 
 #include "bbt/checkpoint.h"
+#include "bbt/files.h"
 #include "bbt/util.h"
+#include "common/bytes.h"
+#include "common/crc32.h"
 
 static const unsigned char MAGIC[8] = {'B', 'B', 'T', 'C', 'K', 'P', 'T', '\n'};
 #define FRAME_HEAD 20 /* magic 8, version 4, payload length 8 */
 #define FRAME_TAIL 4  /* CRC-32 of everything before it */
-
-uint32_t crc32_ieee(const void *data, size_t n)
-{
-    const unsigned char *p = data;
-    uint32_t crc = 0xffffffffu;
-    for (size_t i = 0; i < n; i++) {
-        crc ^= p[i];
-        for (int k = 0; k < 8; k++)
-            crc = (crc >> 1) ^ (0xedb88320u & (0u - (crc & 1u)));
-    }
-    return ~crc;
-}
 
 static void put_bytes(ckpt_writer *w, const void *p, size_t n)
 {
@@ -34,17 +26,8 @@ static void put_bytes(ckpt_writer *w, const void *p, size_t n)
 static void put_le(ckpt_writer *w, uint64_t v, int bytes)
 {
     unsigned char b[8];
-    for (int i = 0; i < bytes; i++)
-        b[i] = (unsigned char)(v >> (8 * i));
+    common_put_le(b, v, bytes);
     put_bytes(w, b, (size_t)bytes);
-}
-
-static uint64_t get_le(const unsigned char *b, int bytes)
-{
-    uint64_t v = 0;
-    for (int i = bytes - 1; i >= 0; i--)
-        v = (v << 8) | b[i];
-    return v;
 }
 
 void ckpt_put_i64(ckpt_writer *w, int64_t v)
@@ -78,7 +61,7 @@ int ckpt_write_file(ckpt_writer *w, const char *path, bbt_error *err)
     put_le(&framed, CHECKPOINT_VERSION, 4);
     put_le(&framed, w->len, 8);
     put_bytes(&framed, w->data, w->len);
-    put_le(&framed, crc32_ieee(framed.data, framed.len), 4);
+    put_le(&framed, common_crc32(framed.data, framed.len), 4);
     int rc = write_file_atomic(path, framed.data, framed.len, err);
     free(framed.data);
     free(w->data);
@@ -97,13 +80,13 @@ int ckpt_read_file(ckpt_reader *r, const char *path, bbt_error *err)
     int rc = 0;
     if (len < FRAME_HEAD + FRAME_TAIL || memcmp(b, MAGIC, sizeof MAGIC))
         rc = bbt_fail(err, "%s: not a bbt checkpoint (bad magic or too short: %zu bytes)", path, len);
-    else if (get_le(b + 8, 4) != CHECKPOINT_VERSION)
-        rc = bbt_fail(err, "%s: checkpoint version %u, this bbt reads version %d", path, (unsigned)get_le(b + 8, 4),
+    else if (common_get_le(b + 8, 4) != CHECKPOINT_VERSION)
+        rc = bbt_fail(err, "%s: checkpoint version %u, this bbt reads version %d", path, (unsigned)common_get_le(b + 8, 4),
                       CHECKPOINT_VERSION);
-    else if (get_le(b + 12, 8) != len - FRAME_HEAD - FRAME_TAIL)
+    else if (common_get_le(b + 12, 8) != len - FRAME_HEAD - FRAME_TAIL)
         rc = bbt_fail(err, "%s: truncated or damaged checkpoint (payload says %llu bytes, file holds %zu)", path,
-                      (unsigned long long)get_le(b + 12, 8), len - FRAME_HEAD - FRAME_TAIL);
-    else if (get_le(b + len - FRAME_TAIL, 4) != crc32_ieee(b, len - FRAME_TAIL))
+                      (unsigned long long)common_get_le(b + 12, 8), len - FRAME_HEAD - FRAME_TAIL);
+    else if (common_get_le(b + len - FRAME_TAIL, 4) != common_crc32(b, len - FRAME_TAIL))
         rc = bbt_fail(err, "%s: corrupt checkpoint (CRC-32 mismatch)", path);
     if (rc) {
         free(file);
@@ -136,13 +119,13 @@ static const unsigned char *take(ckpt_reader *r, size_t n)
 int64_t ckpt_get_i64(ckpt_reader *r)
 {
     const unsigned char *p = take(r, 8);
-    return p ? (int64_t)get_le(p, 8) : 0;
+    return p ? (int64_t)common_get_le(p, 8) : 0;
 }
 
 double ckpt_get_f64(ckpt_reader *r)
 {
     const unsigned char *p = take(r, 8);
-    uint64_t bits = p ? get_le(p, 8) : 0;
+    uint64_t bits = p ? common_get_le(p, 8) : 0;
     double v;
     memcpy(&v, &bits, 8);
     return v;
@@ -157,7 +140,7 @@ void ckpt_get_f64s(ckpt_reader *r, double *v, size_t n)
 const void *ckpt_get_blob(ckpt_reader *r, size_t *n)
 {
     const unsigned char *p = take(r, 8);
-    *n = p ? (size_t)get_le(p, 8) : 0;
+    *n = p ? (size_t)common_get_le(p, 8) : 0;
     const void *blob = take(r, *n);
     if (!blob)
         *n = 0;

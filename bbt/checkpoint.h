@@ -46,7 +46,4 @@ void ckpt_get_f64s(ckpt_reader *r, double *v, size_t n);
 /* A pointer into the reader's buffer and its length. */
 const void *ckpt_get_blob(ckpt_reader *r, size_t *n);
 
-/* CRC-32 (IEEE 802.3, as zlib's crc32). */
-uint32_t crc32_ieee(const void *data, size_t n);
-
 #endif

@@ -7,6 +7,7 @@
 #include <cjson/cJSON.h>
 
 #include "bbt/commands.h"
+#include "bbt/files.h"
 #include "bbt/options.h"
 #include "bbt/runfiles.h"
 #include "bbt/scorer.h"

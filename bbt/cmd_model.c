@@ -8,8 +8,11 @@
 #include <string.h>
 #include <time.h>
 
+#include <cjson/cJSON.h>
+
 #include "bbt/commands.h"
 #include "bbt/options.h"
+#include "bbt/projection.h"
 #include "bbt/util.h"
 #include "models/lm.h"
 
@@ -165,12 +168,41 @@ int cmd_generate(int argc, char **argv)
 
 /* ---- bbt info ---- */
 
-static void print_special(const char *name, int id, int *first)
+/* A special token's id, when the model has that token. */
+static void add_special(cJSON *o, const char *name, int id)
 {
-    if (id < 0)
-        return;
-    printf("%s\"%s\":%d", *first ? "" : ",", name, id);
-    *first = 0;
+    if (id >= 0)
+        cJSON_AddNumberToObject(o, name, id);
+}
+
+/* What `bbt info` prints, built by cJSON so that every string (the tokenizer's name, …) is escaped. */
+static cJSON *info_json(lm *m)
+{
+    const lm_info *in = lm_get_info(m);
+    cJSON *o = cJSON_CreateObject();
+    cJSON_AddStringToObject(o, "arch", in->arch);
+    cJSON_AddStringToObject(o, "kind", in->kind == LM_MASKED ? "masked" : "causal");
+    const char *ints[] = {"hidden", "layers", "heads", "kv_heads", "head_dim", "ffn", "vocab", "max_pos"};
+    const int vals[] = {in->hidden, in->layers, in->heads, in->kv_heads, in->head_dim, in->ffn, in->vocab, in->max_pos};
+    for (size_t i = 0; i < sizeof ints / sizeof ints[0]; i++)
+        cJSON_AddNumberToObject(o, ints[i], vals[i]);
+    cJSON_AddBoolToObject(o, "tied_head", in->tied);
+    cJSON_AddItemToObject(o, "tokenizer", in->tokenizer ? cJSON_CreateString(in->tokenizer) : cJSON_CreateNull());
+    cJSON *special = cJSON_AddObjectToObject(o, "special");
+    add_special(special, "bos", in->bos);
+    add_special(special, "eos", in->eos);
+    add_special(special, "pad", in->pad);
+    add_special(special, "unk", in->unk);
+    add_special(special, "mask", in->mask);
+    add_special(special, "cls", in->cls);
+    add_special(special, "sep", in->sep);
+    const float *emb = lm_embeddings(m);
+    double mean = NAN, std = NAN;
+    if (emb) /* σ̂ as the tuner computes it (table_stats), so that this is the number a run is scaled by */
+        table_stats(emb, (long)in->vocab * in->hidden, &mean, &std);
+    cJSON_AddItemToObject(o, "embedding_mean", emb ? cJSON_CreateNumber(mean) : cJSON_CreateNull());
+    cJSON_AddItemToObject(o, "embedding_std", emb ? cJSON_CreateNumber(std) : cJSON_CreateNull());
+    return o;
 }
 
 int cmd_info(int argc, char **argv)
@@ -189,32 +221,11 @@ int cmd_info(int argc, char **argv)
     model_args_free(&ma);
     if (!m)
         return rc;
-    const lm_info *in = lm_get_info(m);
-    const float *emb = lm_embeddings(m);
-    double sum = 0.0, sq = 0.0, count = (double)in->vocab * in->hidden;
-    for (size_t i = 0; emb && i < (size_t)in->vocab * in->hidden; i++) {
-        sum += emb[i];
-        sq += (double)emb[i] * emb[i];
-    }
-    double mean = sum / count, std = sqrt(fmax(0.0, sq / count - mean * mean));
-    printf("{\"arch\":\"%s\",\"kind\":\"%s\",\"hidden\":%d,\"layers\":%d,\"heads\":%d,\"kv_heads\":%d,"
-           "\"head_dim\":%d,\"ffn\":%d,\"vocab\":%d,\"max_pos\":%d,\"tied_head\":%s,\"tokenizer\":",
-           in->arch, in->kind == LM_MASKED ? "masked" : "causal", in->hidden, in->layers, in->heads, in->kv_heads,
-           in->head_dim, in->ffn, in->vocab, in->max_pos, in->tied ? "true" : "false");
-    printf(in->tokenizer ? "\"%s\"" : "null", in->tokenizer);
-    printf(",\"special\":{");
-    int first = 1;
-    print_special("bos", in->bos, &first);
-    print_special("eos", in->eos, &first);
-    print_special("pad", in->pad, &first);
-    print_special("unk", in->unk, &first);
-    print_special("mask", in->mask, &first);
-    print_special("cls", in->cls, &first);
-    print_special("sep", in->sep, &first);
-    if (emb)
-        printf("},\"embedding_mean\":%.9g,\"embedding_std\":%.9g}\n", mean, std);
-    else
-        printf("},\"embedding_mean\":null,\"embedding_std\":null}\n");
+    cJSON *info = info_json(m);
+    char *text = cJSON_PrintUnformatted(info);
+    printf("%s\n", text);
+    cJSON_free(text);
+    cJSON_Delete(info);
     lm_close(m);
     return EXIT_OK;
 }
@@ -296,6 +307,40 @@ static double bench_flops(const lm_info *in, const lm_batch *b)
 }
 
 /* Times the batch on an open model and prints the JSON line. Returns an exit code. */
+/* v rounded to `decimals` places, as the figure is worth printing (cJSON then writes the short form). */
+static double rounded(double v, int decimals)
+{
+    char buf[64];
+    snprintf(buf, sizeof buf, "%.*f", decimals, v);
+    return strtod(buf, NULL);
+}
+
+/* The one JSON line of `bbt bench`, through cJSON (the model path is escaped). */
+static void print_bench(const lm_info *in, const lm_batch *batch, long B, long P, long L, double rows,
+                        long long rows_computed, double med, double s_min, double s_max)
+{
+    cJSON *o = cJSON_CreateObject();
+    cJSON_AddStringToObject(o, "model", in->path);
+    cJSON_AddStringToObject(o, "arch", in->arch);
+    cJSON_AddStringToObject(o, "dtype", in->dtype == LM_BF16 ? "bf16" : "f32");
+    cJSON_AddNumberToObject(o, "threads", in->threads);
+    cJSON_AddNumberToObject(o, "batch", (double)B);
+    cJSON_AddNumberToObject(o, "prompts", (double)P);
+    cJSON_AddNumberToObject(o, "prompt_tokens", (double)L);
+    cJSON_AddNumberToObject(o, "rows", rows);
+    cJSON_AddNumberToObject(o, "rows_computed", (double)rows_computed);
+    cJSON_AddNumberToObject(o, "s_per_batch", rounded(med, 6));
+    cJSON_AddNumberToObject(o, "tokens_per_s", rounded(rows / med, 1));
+    cJSON_AddNumberToObject(o, "gflops", rounded(bench_flops(in, batch) / med * 1e-9, 2));
+    cJSON_AddNumberToObject(o, "evals_per_s", rounded((double)P / med, 3));
+    cJSON_AddNumberToObject(o, "s_min", rounded(s_min, 6));
+    cJSON_AddNumberToObject(o, "s_max", rounded(s_max, 6));
+    char *text = cJSON_PrintUnformatted(o);
+    printf("%s\n", text);
+    cJSON_free(text);
+    cJSON_Delete(o);
+}
+
 static int bench_run(lm *m, const char *tsv, long B, long T, long L, long P, long reps)
 {
     int rc;
@@ -335,12 +380,7 @@ static int bench_run(lm *m, const char *tsv, long B, long T, long L, long P, lon
         double med = times[reps / 2], rows = 0;
         for (long s = 0; s < B * P; s++)
             rows += seqs[s].n + L;
-        printf("{\"model\":\"%s\",\"arch\":\"%s\",\"dtype\":\"%s\",\"threads\":%d,\"batch\":%ld,\"prompts\":%ld,"
-               "\"prompt_tokens\":%ld,\"rows\":%.0f,\"rows_computed\":%lld,\"s_per_batch\":%.6f,"
-               "\"tokens_per_s\":%.1f,\"gflops\":%.2f,\"evals_per_s\":%.3f,\"s_min\":%.6f,\"s_max\":%.6f}\n",
-               in->path, in->arch, in->dtype == LM_BF16 ? "bf16" : "f32", in->threads, B, P, L, rows,
-               lm_rows_computed(m), med, rows / med, bench_flops(in, &batch) / med * 1e-9, (double)P / med, times[0],
-               times[reps - 1]);
+        print_bench(in, &batch, B, P, L, rows, lm_rows_computed(m), med, times[0], times[reps - 1]);
     }
     for (long b = 0; ids && b < B; b++)
         free(ids[b]);

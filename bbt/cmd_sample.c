@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include "bbt/commands.h"
+#include "bbt/files.h"
 #include "bbt/options.h"
 #include "bbt/sample.h"
 #include "bbt/util.h"

@@ -16,6 +16,7 @@
 #include "bbt/checkpoint.h"
 #include "bbt/commands.h"
 #include "bbt/config.h"
+#include "bbt/files.h"
 #include "bbt/options.h"
 #include "bbt/runfiles.h"
 #include "bbt/task.h"
@@ -31,20 +32,34 @@ static void on_signal(int sig)
     interrupted = 1;
 }
 
+/* The settings of a run come from config.h's table; these options are the command's own. */
+#define N_OWN_OPTIONS 6
+#define MAX_SETTINGS 64
+
 typedef struct tune_cli {
     tune_config cfg;
     char *data, *assets, *out, *resume;
-    int force, verbose, noise, first_token;
-    char *label_space;
+    int force, verbose;
+    char *choice_text[MAX_SETTINGS]; /* an enum setting's text as given, decoded once parsing is done */
+    char *help[MAX_SETTINGS];        /* the settings' generated --help lines */
 } tune_cli;
 
 /* Options that describe a new run; with --resume the run's config.json decides them (and --force, which replaces a run,
- * has no meaning there: a damaged checkpoint is never overwritten by resuming). */
-static const char *const run_options[] = {"model", "task", "task-file", "data", "train", "dev", "test", "seed",
-                                          "budget", "popsize", "dim", "prompt-len", "sigma0", "alpha", "projection",
-                                          "prompt-mode", "init-prompt", "loss", "optimizer", "noise-handling",
-                                          "label-space", "first-token-only", "dev-every", "checkpoint-every", "dtype",
-                                          "out", "assets", "force", NULL};
+ * has no meaning there: a damaged checkpoint is never overwritten by resuming). Every setting but --threads, and: */
+static const char *const run_only_options[] = {"data", "out", "assets", "force", NULL};
+
+static const char *run_option_given(int argc, char **argv)
+{
+    int n;
+    const config_field *f = tune_config_fields(&n);
+    for (int i = 0; i < n; i++)
+        if (f[i].offset != offsetof(tune_config, threads) && opt_given(argc, argv, f[i].option))
+            return f[i].option;
+    for (const char *const *o = run_only_options; *o; o++)
+        if (opt_given(argc, argv, *o))
+            return *o;
+    return NULL;
+}
 
 static int file_exists(const char *path)
 {
@@ -140,14 +155,11 @@ static int check_options(tune_cli *c, bbt_error *err)
     tune_config *cfg = &c->cfg;
     if (cfg->task && cfg->task_file)
         return bbt_fail(err, "give --task or --task-file, not both");
-    if (c->label_space) {
-        if (!strcmp(c->label_space, "auto"))
-            cfg->label_space = -1;
-        else if (!strcmp(c->label_space, "yes") || !strcmp(c->label_space, "no"))
-            cfg->label_space = !strcmp(c->label_space, "yes");
-        else
-            return bbt_fail(err, "--label-space %s: expected yes, no or auto", c->label_space);
-    }
+    int n;
+    const config_field *f = tune_config_fields(&n);
+    for (int i = 0; i < n; i++)
+        if (c->choice_text[i] && tune_config_set(cfg, &f[i], c->choice_text[i], err))
+            return -1;
     if (cfg->train || cfg->dev || cfg->test) {
         if (!cfg->train || !cfg->dev)
             return bbt_fail(err, "give both --train and --dev (and --test if there is one)");
@@ -182,8 +194,6 @@ static int resolve_defaults(tune_cli *c, bbt_error *err)
         config_set(&cfg->model, m);
         free(m);
     }
-    cfg->noise_handling = c->noise;
-    cfg->first_token_only = c->first_token;
     task known; /* an unknown task name, before looking for its data folder */
     if (cfg->task && task_builtin(&known, cfg->task, err))
         return -1;
@@ -311,13 +321,12 @@ static int run_and_finish(tuner *t, const char *dir, int verbose)
 
 static int resume_run(tune_cli *c, int argc, char **argv)
 {
-    for (const char *const *o = run_options; *o; o++)
-        if (opt_given(argc, argv, *o)) {
-            fprintf(stderr, "bbt tune: --resume takes the run's settings from %s/config.json; --%s cannot be given "
-                            "with it\n",
-                    c->resume, *o);
-            return EXIT_USAGE;
-        }
+    const char *o = run_option_given(argc, argv);
+    if (o) {
+        fprintf(stderr, "bbt tune: --resume takes the run's settings from %s/config.json; --%s cannot be given with it\n",
+                c->resume, o);
+        return EXIT_USAGE;
+    }
     if (c->cfg.threads < 0 || c->cfg.threads > MAX_THREADS) {
         fprintf(stderr, "bbt tune: --threads %d: must be 0 (all cores) .. %d\n", c->cfg.threads, MAX_THREADS);
         return EXIT_USAGE;
@@ -364,59 +373,63 @@ static int new_run(tune_cli *c)
     return rc;
 }
 
+/* The options of `bbt tune`: every setting of config.h's table (kind, metavar and help from there), then the
+ * command's own. */
+static int build_options(tune_cli *c, opt *opts)
+{
+    static const opt_kind kinds[] = {[CFG_STR] = OPT_STR, [CFG_INT] = OPT_INT, [CFG_LONG] = OPT_LONG,
+                                     [CFG_DBL] = OPT_DBL, [CFG_FLAG] = OPT_FLAG, [CFG_CHOICE] = OPT_STR,
+                                     [CFG_AUTO] = OPT_STR};
+    int n;
+    const config_field *f = tune_config_fields(&n);
+    if (n > MAX_SETTINGS) /* a table grown past this file's arrays: raise MAX_SETTINGS */
+        n = MAX_SETTINGS;
+    for (int i = 0; i < n; i++) {
+        int as_text = f[i].type == CFG_CHOICE || f[i].type == CFG_AUTO;
+        c->help[i] = config_field_help(&f[i]);
+        opts[i] = (opt){f[i].option, kinds[f[i].type], as_text ? (void *)&c->choice_text[i] : (char *)&c->cfg + f[i].offset,
+                        f[i].metavar, c->help[i]};
+    }
+    const opt own[N_OWN_OPTIONS] = {
+        {"data", OPT_STR, &c->data, "DIR", "data folder: train/dev[/test].tsv, or a task folder with 16-<seed>/"},
+        {"assets", OPT_STR, &c->assets, "DIR", "shared assets (default: $BBT_ASSETS, ../shared/assets)"},
+        {"out", OPT_STR, &c->out, "DIR", "run directory (default runs/<task>-s<seed>)"},
+        {"resume", OPT_STR, &c->resume, "DIR", "continue the run in DIR from its checkpoint"},
+        {"force", OPT_FLAG, &c->force, NULL, "replace a run already in --out"},
+        {"verbose", OPT_FLAG, &c->verbose, NULL, "print every log line to stderr"},
+    };
+    memcpy(opts + n, own, sizeof own);
+    return n + N_OWN_OPTIONS;
+}
+
+static void tune_cli_free(tune_cli *c)
+{
+    tune_config_free(&c->cfg);
+    free(c->data);
+    free(c->assets);
+    free(c->out);
+    free(c->resume);
+    for (int i = 0; i < MAX_SETTINGS; i++) {
+        free(c->choice_text[i]);
+        free(c->help[i]);
+    }
+}
+
 int cmd_tune(int argc, char **argv)
 {
     tune_cli c = {0};
     tune_config_init(&c.cfg);
-    tune_config *g = &c.cfg;
-    const opt opts[] = {
-        {"model", OPT_STR, &g->model, "DIR", "model directory or file (default: <assets>/models/stories260K)"},
-        {"task", OPT_STR, &g->task, "NAME", "built-in task (default sst2; see `bbt tasks`)"},
-        {"task-file", OPT_STR, &g->task_file, "F", "a task defined in a JSON file (see README)"},
-        {"data", OPT_STR, &c.data, "DIR", "data folder: train/dev[/test].tsv, or a task folder with 16-<seed>/"},
-        {"train", OPT_STR, &g->train, "F", "training file (TSV, CSV or JSONL)"},
-        {"dev", OPT_STR, &g->dev, "F", "dev file"},
-        {"test", OPT_STR, &g->test, "F", "test file"},
-        {"assets", OPT_STR, &c.assets, "DIR", "shared assets (default: $BBT_ASSETS, ../shared/assets)"},
-        {"seed", OPT_INT, &g->seed, "S", "run seed and data split 16-S (default 13)"},
-        {"budget", OPT_LONG, &g->budget, "N", "evaluations: candidates scored on the training set (8000);\n"
-                                                "the last generation may go past it by less than λ"},
-        {"popsize", OPT_INT, &g->popsize, "N", "population size λ (20)"},
-        {"dim", OPT_INT, &g->dim, "D", "intrinsic dimension d (500)"},
-        {"prompt-len", OPT_INT, &g->prompt_len, "L", "prompt tokens (50)"},
-        {"sigma0", OPT_DBL, &g->sigma0, "S", "initial CMA-ES step size (1)"},
-        {"alpha", OPT_DBL, &g->alpha, "A", "projection scale α (1)"},
-        {"projection", OPT_STR, &g->projection, "KIND", "normal (default) or uniform"},
-        {"prompt-mode", OPT_STR, &g->prompt_mode, "MODE", "add (default) or cat"},
-        {"init-prompt", OPT_STR, &g->init_prompt, "F", "cat mode: start from this prompt.safetensors"},
-        {"loss", OPT_STR, &g->loss, "NAME", "ce (default), hinge, acc or f1"},
-        {"optimizer", OPT_STR, &g->optimizer, "NAME", "sep (default), full or random (random-search baseline)"},
-        {"noise-handling", OPT_FLAG, &c.noise, NULL, "CMA-ES uncertainty handling on"},
-        {"label-space", OPT_STR, &c.label_space, "yes|no|auto", "score label words as \" word\" (auto: causal yes)"},
-        {"first-token-only", OPT_FLAG, &c.first_token, NULL, "causal LM: score only each label's first token"},
-        {"dev-every", OPT_LONG, &g->dev_every, "N", "evaluations between dev evaluations (100)"},
-        {"checkpoint-every", OPT_INT, &g->checkpoint_every, "N", "generations between checkpoints (10)"},
-        {"dtype", OPT_STR, &g->dtype, "T", "bf16 (default) or f32"},
-        {"threads", OPT_INT, &g->threads, "N", "forward-pass threads (default: all cores)"},
-        {"out", OPT_STR, &c.out, "DIR", "run directory (default runs/<task>-s<seed>)"},
-        {"resume", OPT_STR, &c.resume, "DIR", "continue the run in DIR from its checkpoint"},
-        {"force", OPT_FLAG, &c.force, NULL, "replace a run already in --out"},
-        {"verbose", OPT_FLAG, &c.verbose, NULL, "print every log line to stderr"},
-    };
+    opt opts[MAX_SETTINGS + N_OWN_OPTIONS];
+    int n_opts = build_options(&c, opts);
     const opt_spec spec = {"bbt tune [options]",
                            "Tune a soft prompt for a frozen language model with Black-Box Tuning (CMA-ES on p = A·z + "
                            "p0).\nWith no options: stories260K on SST-2, split seed 13, from the shared assets.",
-                           opts, (int)(sizeof opts / sizeof opts[0]), 0};
+                           opts, n_opts, 0};
     int n_pos, rc = opt_parse(&spec, argc, argv, NULL, &n_pos);
     if (rc == 0)
         rc = c.resume ? resume_run(&c, argc, argv) : new_run(&c);
     else
         rc = rc > 0 ? EXIT_OK : EXIT_USAGE;
-    tune_config_free(&c.cfg);
-    free(c.data);
-    free(c.assets);
-    free(c.out);
-    free(c.resume);
-    free(c.label_space);
+    tune_cli_free(&c);
     return rc;
 }

@@ -1,38 +1,170 @@
-/* config.c — defaults, checks and the config.json form of a tuning run's configuration. */
+/* config.c — the table of a run's settings: defaults, checks, the config.json form and the command line's view. */
+#include <errno.h>
 #include <math.h>
-#include <stddef.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include <cjson/cJSON.h>
 
 #include "bbt/config.h"
+#include "bbt/files.h"
 #include "bbt/util.h"
 
-/* One table drives defaults, JSON writing and JSON reading, so a new option is one line here. */
-typedef enum field_type { F_STR, F_INT, F_LONG, F_DBL } field_type;
-typedef struct field {
-    const char *key;
-    field_type type;
-    size_t offset;
-    int nullable; /* F_STR: may be null */
-} field;
+/* Enum settings are read and written as int. */
+_Static_assert(sizeof(projection_kind) == sizeof(int) && sizeof(lm_prompt_mode) == sizeof(int) &&
+                   sizeof(loss_kind) == sizeof(int) && sizeof(optimizer_kind) == sizeof(int) &&
+                   sizeof(lm_dtype) == sizeof(int),
+               "enum settings must be int-sized");
 
-#define FIELD(key, type, nullable) {#key, type, offsetof(tune_config, key), nullable}
-static const field fields[] = {
-    FIELD(model, F_STR, 0),         FIELD(task, F_STR, 1),        FIELD(task_file, F_STR, 1),
-    FIELD(train, F_STR, 0),         FIELD(dev, F_STR, 0),         FIELD(test, F_STR, 1),
-    FIELD(seed, F_INT, 0),          FIELD(budget, F_LONG, 0),     FIELD(popsize, F_INT, 0),
-    FIELD(dim, F_INT, 0),           FIELD(prompt_len, F_INT, 0),  FIELD(sigma0, F_DBL, 0),
-    FIELD(alpha, F_DBL, 0),         FIELD(projection, F_STR, 0),  FIELD(prompt_mode, F_STR, 0),
-    FIELD(init_prompt, F_STR, 1),   FIELD(loss, F_STR, 0),        FIELD(optimizer, F_STR, 0),
-    FIELD(noise_handling, F_INT, 0), FIELD(label_space, F_INT, 0), FIELD(first_token_only, F_INT, 0),
-    FIELD(dev_every, F_LONG, 0),    FIELD(checkpoint_every, F_INT, 0), FIELD(dtype, F_STR, 0),
-    FIELD(threads, F_INT, 0),
+static const config_choice projections[] = {{"normal", PROJ_NORMAL}, {"uniform", PROJ_UNIFORM}, {NULL, 0}};
+static const config_choice prompt_modes[] = {{"add", LM_PROMPT_ADD}, {"cat", LM_PROMPT_CAT}, {NULL, 0}};
+static const config_choice losses[] = {{"ce", LOSS_CE}, {"hinge", LOSS_HINGE}, {"acc", LOSS_ACC}, {"f1", LOSS_F1},
+                                       {NULL, 0}};
+static const config_choice optimizers[] = {{"sep", OPTIMIZER_SEP}, {"full", OPTIMIZER_FULL},
+                                           {"random", OPTIMIZER_RANDOM}, {NULL, 0}};
+static const config_choice dtypes[] = {{"bf16", LM_BF16}, {"f32", LM_F32}, {NULL, 0}};
+static const config_choice yes_no_auto[] = {{"yes", 1}, {"no", 0}, {"auto", -1}, {NULL, 0}};
+
+/* One line per setting, in config.json's order. */
+#define F(key, option, type, nullable, def, choices, metavar, help) \
+    {#key, option, type, offsetof(tune_config, key), nullable, def, choices, metavar, help}
+static const config_field fields[] = {
+    F(model, "model", CFG_STR, 0, NULL, NULL, "DIR", "model directory or file (default: <assets>/models/stories260K)"),
+    F(task, "task", CFG_STR, 1, NULL, NULL, "NAME", "built-in task (default sst2; see `bbt tasks`)"),
+    F(task_file, "task-file", CFG_STR, 1, NULL, NULL, "F", "a task defined in a JSON file (see README)"),
+    F(train, "train", CFG_STR, 0, NULL, NULL, "F", "training file (TSV, CSV or JSONL)"),
+    F(dev, "dev", CFG_STR, 0, NULL, NULL, "F", "dev file"),
+    F(test, "test", CFG_STR, 1, NULL, NULL, "F", "test file"),
+    F(seed, "seed", CFG_INT, 0, "13", NULL, "S", "run seed and data split 16-S"),
+    F(budget, "budget", CFG_LONG, 0, "8000", NULL, "N",
+      "evaluations: candidates scored on the training set;\nthe last generation may go past it by less than λ"),
+    F(popsize, "popsize", CFG_INT, 0, "20", NULL, "N", "population size λ"),
+    F(dim, "dim", CFG_INT, 0, "500", NULL, "D", "intrinsic dimension d"),
+    F(prompt_len, "prompt-len", CFG_INT, 0, "50", NULL, "L", "prompt tokens"),
+    F(sigma0, "sigma0", CFG_DBL, 0, "1", NULL, "S", "initial CMA-ES step size"),
+    F(alpha, "alpha", CFG_DBL, 0, "1", NULL, "A", "projection scale α"),
+    F(projection, "projection", CFG_CHOICE, 0, "normal", projections, "KIND", "random projection A"),
+    F(prompt_mode, "prompt-mode", CFG_CHOICE, 0, "add", prompt_modes, "MODE", "prompt added onto tokens or inserted"),
+    F(init_prompt, "init-prompt", CFG_STR, 1, NULL, NULL, "F", "cat mode: start from this prompt.safetensors"),
+    F(loss, "loss", CFG_CHOICE, 0, "ce", losses, "NAME", "training loss"),
+    F(optimizer, "optimizer", CFG_CHOICE, 0, "sep", optimizers, "NAME", "CMA-ES variant, or random search (baseline)"),
+    F(noise_handling, "noise-handling", CFG_FLAG, 0, NULL, NULL, NULL, "CMA-ES uncertainty handling on"),
+    F(label_space, "label-space", CFG_AUTO, 0, "auto", yes_no_auto, "yes|no|auto",
+      "score label words as \" word\" (auto: causal yes)"),
+    F(first_token_only, "first-token-only", CFG_FLAG, 0, NULL, NULL, NULL,
+      "causal LM: score only each label's first token"),
+    F(dev_every, "dev-every", CFG_LONG, 0, "100", NULL, "N", "evaluations between dev evaluations"),
+    F(checkpoint_every, "checkpoint-every", CFG_INT, 0, "10", NULL, "N", "generations between checkpoints"),
+    F(dtype, "dtype", CFG_CHOICE, 0, "bf16", dtypes, "T", "compute type of the forward pass"),
+    F(threads, "threads", CFG_INT, 0, "0", NULL, "N", "forward-pass threads, 0 = all cores"),
 };
-#define N_FIELDS (sizeof fields / sizeof fields[0])
+#undef F
+#define N_FIELDS ((int)(sizeof fields / sizeof fields[0]))
 
 #define AT(c, f, T) ((T *)((char *)(c) + (f)->offset))
+
+const config_field *tune_config_fields(int *n)
+{
+    *n = N_FIELDS;
+    return fields;
+}
+
+const config_field *tune_config_field(const char *option)
+{
+    for (int i = 0; i < N_FIELDS; i++)
+        if (!strcmp(fields[i].option, option))
+            return &fields[i];
+    return NULL;
+}
+
+static const config_field *field_by_key(const char *key)
+{
+    for (int i = 0; i < N_FIELDS; i++)
+        if (!strcmp(fields[i].key, key))
+            return &fields[i];
+    return NULL;
+}
+
+/* "a, b or c" */
+static void choice_list(const config_choice *ch, char *buf, size_t cap)
+{
+    size_t n = 0;
+    buf[0] = 0;
+    for (int i = 0; ch[i].name && n < cap; i++)
+        n += (size_t)snprintf(buf + n, cap - n, "%s%s", i == 0 ? "" : ch[i + 1].name ? ", " : " or ", ch[i].name);
+}
+
+static const char *choice_name(const config_choice *ch, int value)
+{
+    for (; ch->name; ch++)
+        if (ch->value == value)
+            return ch->name;
+    return "?";
+}
+
+const char *tune_config_name(const tune_config *c, const char *key)
+{
+    const config_field *f = field_by_key(key);
+    return f && f->choices ? choice_name(f->choices, *AT(c, f, int)) : NULL;
+}
+
+char *config_field_help(const config_field *f)
+{
+    char list[128] = "", def[64] = "", buf[512];
+    if (f->type == CFG_CHOICE) /* (CFG_AUTO's choices are its metavar, and its help says what auto does) */
+        choice_list(f->choices, list, sizeof list);
+    if (f->def && f->type != CFG_AUTO)
+        snprintf(def, sizeof def, " (default %s)", f->def);
+    snprintf(buf, sizeof buf, "%s%s%s%s", f->help, *list ? ": " : "", list, def);
+    return xstrdup(buf);
+}
+
+static int parse_number(const config_field *f, const char *text, void *out)
+{
+    char *end;
+    errno = 0;
+    if (f->type == CFG_DBL) {
+        double v = strtod(text, &end);
+        if (end == text || *end || errno || !isfinite(v))
+            return -1;
+        *(double *)out = v;
+        return 0;
+    }
+    long v = strtol(text, &end, 10);
+    if (end == text || *end || errno)
+        return -1;
+    if (f->type == CFG_LONG) {
+        *(long *)out = v;
+        return 0;
+    }
+    if (v > 2147483647L || v < -2147483647L || (f->type == CFG_FLAG && v != 0 && v != 1))
+        return -1;
+    *(int *)out = (int)v;
+    return 0;
+}
+
+int tune_config_set(tune_config *c, const config_field *f, const char *text, bbt_error *err)
+{
+    if (f->type == CFG_STR) {
+        config_set(AT(c, f, char *), text);
+        return 0;
+    }
+    if (f->choices) {
+        for (const config_choice *ch = f->choices; ch->name; ch++)
+            if (!strcmp(ch->name, text)) {
+                *AT(c, f, int) = ch->value;
+                return 0;
+            }
+        char list[128];
+        choice_list(f->choices, list, sizeof list);
+        return bbt_fail(err, "--%s %s: expected %s", f->option, text, list);
+    }
+    if (parse_number(f, text, AT(c, f, char)))
+        return bbt_fail(err, "--%s: \"%s\" is not a valid %s", f->option, text,
+                        f->type == CFG_DBL ? "number" : f->type == CFG_FLAG ? "flag (0 or 1)" : "integer");
+    return 0;
+}
 
 void config_set(char **field, const char *value)
 {
@@ -43,27 +175,15 @@ void config_set(char **field, const char *value)
 void tune_config_init(tune_config *c)
 {
     memset(c, 0, sizeof *c);
-    c->seed = 13;
-    c->budget = 8000;
-    c->popsize = 20;
-    c->dim = 500;
-    c->prompt_len = 50;
-    c->sigma0 = 1.0;
-    c->alpha = 1.0;
-    config_set(&c->projection, "normal");
-    config_set(&c->prompt_mode, "add");
-    config_set(&c->loss, "ce");
-    config_set(&c->optimizer, "sep");
-    c->label_space = -1;
-    c->dev_every = 100;
-    c->checkpoint_every = 10;
-    config_set(&c->dtype, "bf16");
+    for (int i = 0; i < N_FIELDS; i++)
+        if (fields[i].def)
+            tune_config_set(c, &fields[i], fields[i].def, NULL); /* the table's own defaults cannot fail */
 }
 
 void tune_config_free(tune_config *c)
 {
-    for (size_t i = 0; i < N_FIELDS; i++)
-        if (fields[i].type == F_STR)
+    for (int i = 0; i < N_FIELDS; i++)
+        if (fields[i].type == CFG_STR)
             free(*AT(c, &fields[i], char *));
     memset(c, 0, sizeof *c);
 }
@@ -71,28 +191,15 @@ void tune_config_free(tune_config *c)
 void tune_config_copy(tune_config *dst, const tune_config *src)
 {
     memcpy(dst, src, sizeof *dst);
-    for (size_t i = 0; i < N_FIELDS; i++)
-        if (fields[i].type == F_STR) {
+    for (int i = 0; i < N_FIELDS; i++)
+        if (fields[i].type == CFG_STR) {
             char **s = AT(dst, &fields[i], char *);
             *s = *s ? xstrdup(*s) : NULL;
         }
 }
 
-static int one_of(const char *value, const char *const *choices)
-{
-    for (; *choices; choices++)
-        if (value && !strcmp(value, *choices))
-            return 1;
-    return 0;
-}
-
 int tune_config_check(const tune_config *c, bbt_error *err)
 {
-    static const char *const projections[] = {"normal", "uniform", NULL};
-    static const char *const modes[] = {"add", "cat", NULL};
-    static const char *const losses[] = {"ce", "hinge", "acc", "f1", NULL};
-    static const char *const optimizers[] = {"sep", "full", "random", NULL};
-    static const char *const dtypes[] = {"bf16", "f32", NULL};
     if (c->budget < 1 || c->budget > 1000000000000L)
         return bbt_fail(err, "--budget %ld: must be 1 .. 10^12 evaluations", c->budget);
     if (c->popsize < 2 || c->popsize > 100000)
@@ -106,18 +213,11 @@ int tune_config_check(const tune_config *c, bbt_error *err)
         return bbt_fail(err, "--sigma0 %g: must be a positive number", c->sigma0);
     if (!(c->alpha > 0) || !isfinite(c->alpha))
         return bbt_fail(err, "--alpha %g: must be a positive number", c->alpha);
-    if (!one_of(c->projection, projections))
-        return bbt_fail(err, "--projection %s: expected normal or uniform", c->projection);
-    if (!one_of(c->prompt_mode, modes))
-        return bbt_fail(err, "--prompt-mode %s: expected add or cat", c->prompt_mode);
-    if (c->init_prompt && strcmp(c->prompt_mode, "cat"))
+    for (int i = 0; i < N_FIELDS; i++) /* an enum set by a program rather than parsed */
+        if (fields[i].choices && !strcmp(choice_name(fields[i].choices, *AT(c, &fields[i], int)), "?"))
+            return bbt_fail(err, "--%s: value %d is none of its choices", fields[i].option, *AT(c, &fields[i], int));
+    if (c->init_prompt && c->prompt_mode != LM_PROMPT_CAT)
         return bbt_fail(err, "--init-prompt is for --prompt-mode cat (add mode starts from the placeholder tokens)");
-    if (!one_of(c->loss, losses))
-        return bbt_fail(err, "--loss %s: expected ce, hinge, acc or f1", c->loss);
-    if (!one_of(c->optimizer, optimizers))
-        return bbt_fail(err, "--optimizer %s: expected sep, full or random", c->optimizer);
-    if (!one_of(c->dtype, dtypes))
-        return bbt_fail(err, "--dtype %s: expected bf16 or f32", c->dtype);
     if (c->dev_every < 1)
         return bbt_fail(err, "--dev-every %ld: must be at least 1", c->dev_every);
     if (c->checkpoint_every < 1)
@@ -127,63 +227,68 @@ int tune_config_check(const tune_config *c, bbt_error *err)
     return 0;
 }
 
+static cJSON *field_json(const tune_config *c, const config_field *f)
+{
+    switch (f->type) {
+    case CFG_STR: {
+        const char *s = *AT(c, f, char *);
+        return s ? cJSON_CreateString(s) : cJSON_CreateNull();
+    }
+    case CFG_CHOICE: return cJSON_CreateString(choice_name(f->choices, *AT(c, f, int)));
+    case CFG_LONG: return cJSON_CreateNumber((double)*AT(c, f, long));
+    case CFG_DBL: return cJSON_CreateNumber(*AT(c, f, double));
+    default: return cJSON_CreateNumber(*AT(c, f, int)); /* CFG_INT, CFG_FLAG, CFG_AUTO */
+    }
+}
+
 char *tune_config_to_json(const tune_config *c)
 {
     cJSON *root = cJSON_CreateObject();
-    for (size_t i = 0; i < N_FIELDS; i++) {
-        const field *f = &fields[i];
-        const char *s;
-        switch (f->type) {
-        case F_STR:
-            s = *AT(c, f, char *);
-            cJSON_AddItemToObject(root, f->key, s ? cJSON_CreateString(s) : cJSON_CreateNull());
-            break;
-        case F_INT: cJSON_AddNumberToObject(root, f->key, *AT(c, f, int)); break;
-        case F_LONG: cJSON_AddNumberToObject(root, f->key, (double)*AT(c, f, long)); break;
-        case F_DBL: cJSON_AddNumberToObject(root, f->key, *AT(c, f, double)); break;
-        }
-    }
+    for (int i = 0; i < N_FIELDS; i++)
+        cJSON_AddItemToObject(root, fields[i].key, field_json(c, &fields[i]));
     char *text = json_text(root);
     cJSON_Delete(root);
     return text;
 }
 
-static int read_field(tune_config *c, const field *f, const cJSON *v, const char *path, bbt_error *err)
+static int read_field(tune_config *c, const config_field *f, const cJSON *v, const char *path, bbt_error *err)
 {
-    if (f->type == F_STR) {
-        if (cJSON_IsNull(v) && f->nullable) {
+    if (f->type == CFG_STR || f->type == CFG_CHOICE) {
+        if (f->type == CFG_STR && f->nullable && cJSON_IsNull(v)) {
             config_set(AT(c, f, char *), NULL);
             return 0;
         }
         if (!cJSON_IsString(v))
             return bbt_fail(err, "%s: field \"%s\" must be a string%s", path, f->key, f->nullable ? " or null" : "");
-        config_set(AT(c, f, char *), v->valuestring);
+        if (f->type == CFG_CHOICE && tune_config_set(c, f, v->valuestring, NULL)) {
+            char list[128];
+            choice_list(f->choices, list, sizeof list);
+            return bbt_fail(err, "%s: field \"%s\" is \"%s\"; expected %s", path, f->key, v->valuestring, list);
+        }
+        if (f->type == CFG_STR)
+            config_set(AT(c, f, char *), v->valuestring);
         return 0;
     }
     if (!cJSON_IsNumber(v))
         return bbt_fail(err, "%s: field \"%s\" must be a number", path, f->key);
     double x = v->valuedouble;
-    if (f->type != F_DBL && (x != floor(x) || fabs(x) > 9e15))
+    if (f->type != CFG_DBL && (x != floor(x) || fabs(x) > 9e15))
         return bbt_fail(err, "%s: field \"%s\" must be an integer (got %g)", path, f->key, x);
-    if (f->type == F_INT)
-        *AT(c, f, int) = (int)x;
-    else if (f->type == F_LONG)
+    if (f->type == CFG_LONG)
         *AT(c, f, long) = (long)x;
-    else
+    else if (f->type == CFG_DBL)
         *AT(c, f, double) = x;
+    else
+        *AT(c, f, int) = (int)x;
     return 0;
 }
 
 static int config_from_json(tune_config *c, const cJSON *root, const char *path, bbt_error *err)
 {
-    for (const cJSON *v = root->child; v; v = v->next) {
-        size_t i = 0;
-        while (i < N_FIELDS && strcmp(fields[i].key, v->string))
-            i++;
-        if (i == N_FIELDS)
+    for (const cJSON *v = root->child; v; v = v->next)
+        if (!field_by_key(v->string))
             return bbt_fail(err, "%s: unknown field \"%s\"", path, v->string);
-    }
-    for (size_t i = 0; i < N_FIELDS; i++) {
+    for (int i = 0; i < N_FIELDS; i++) {
         const cJSON *v = cJSON_GetObjectItemCaseSensitive(root, fields[i].key);
         if (!v)
             return bbt_fail(err, "%s: missing field \"%s\"", path, fields[i].key);

@@ -1,17 +1,32 @@
-/* config.h — the resolved configuration of a tuning run.
+/* config.h — the resolved configuration of a tuning run, and the one table that describes its settings.
  *
  * Everything that determines a run is here, defaults written out, so that config.json in the run directory is enough to
  * resume it, evaluate it or rebuild its prompt. The defaults are the reference implementation's (bbt.py) where it has
  * one; see README for each option.
+ *
+ * Settings with a fixed set of values (projection, prompt mode, loss, optimizer, dtype) are enums of the modules that
+ * use them; their names ("normal", "cat", "hinge", …) exist only in the table of config.c, which drives defaults,
+ * checks, config.json (written and read with the same names as ever) and the command line of `bbt tune` (options and
+ * --help). A new setting is one field here and one line in that table.
  */
 #ifndef BBT_CONFIG_H
 #define BBT_CONFIG_H
 
+#include <stddef.h>
+
 #include "bbt/error.h"
+#include "bbt/metrics.h"
+#include "bbt/projection.h"
 #include "models/lm.h"
 
 /* The most forward-pass threads an option may ask for: the engine's own limit. */
 #define MAX_THREADS LM_MAX_THREADS
+
+typedef enum optimizer_kind {
+    OPTIMIZER_SEP = 0,      /* separable CMA-ES (diagonal covariance), the reference's choice */
+    OPTIMIZER_FULL = 1,     /* CMA-ES with a full covariance matrix */
+    OPTIMIZER_RANDOM = 2    /* random search: λ draws from N(0, σ0² I) per generation, the baseline */
+} optimizer_kind;
 
 typedef struct tune_config {
     /* what to tune */
@@ -28,11 +43,11 @@ typedef struct tune_config {
     int prompt_len;         /* L (50) */
     double sigma0;          /* CMA-ES initial step size (1) */
     double alpha;           /* scale of the normal projection: std = alpha·σ̂/(√d·σ0) (1) */
-    char *projection;       /* "normal" (default) or "uniform" (±1/√d) */
-    char *prompt_mode;      /* "add" (default): added onto L placeholder tokens; "cat": L rows inserted */
+    projection_kind projection; /* PROJ_NORMAL (default) or PROJ_UNIFORM (±1/√d) */
+    lm_prompt_mode prompt_mode; /* LM_PROMPT_ADD (default): added onto L placeholder tokens; LM_PROMPT_CAT: L rows inserted */
     char *init_prompt;      /* cat mode: p0 from a prompt.safetensors; NULL = zero */
-    char *loss;             /* "ce" (default), "hinge", "acc", "f1" */
-    char *optimizer;        /* "sep" (default), "full", "random" */
+    loss_kind loss;         /* LOSS_CE (default), LOSS_HINGE, LOSS_ACC, LOSS_F1 */
+    optimizer_kind optimizer; /* OPTIMIZER_SEP (default), OPTIMIZER_FULL, OPTIMIZER_RANDOM */
     int noise_handling;     /* CMA-ES uncertainty handling (0) */
     int label_space;        /* label words scored as " word": -1 auto (causal 1, masked 0), resolved before config.json is written */
     int first_token_only;   /* causal LM: score only the first token of each label word (0) */
@@ -40,11 +55,58 @@ typedef struct tune_config {
     /* bookkeeping */
     long dev_every;         /* evaluations between dev evaluations (100) */
     int checkpoint_every;   /* generations between checkpoints (10) */
-    char *dtype;            /* "bf16" (default) or "f32" */
+    lm_dtype dtype;         /* LM_BF16 (default) or LM_F32 */
     int threads;            /* 0 = all cores */
 } tune_config;
 
-/* Defaults; string fields are owned (tune_config_free). */
+/* ---- the table of settings ---- */
+
+typedef enum config_type {
+    CFG_STR,     /* char * (owned); null in config.json when the field is nullable */
+    CFG_INT,     /* int */
+    CFG_LONG,    /* long */
+    CFG_DBL,     /* double */
+    CFG_FLAG,    /* int 0/1: a flag (no value) on the command line, a number in config.json */
+    CFG_CHOICE,  /* an enum (int-sized): one of its choices' names, on the command line and in config.json */
+    CFG_AUTO     /* int 1/0/-1: yes|no|auto on the command line, a number in config.json (auto is resolved first) */
+} config_type;
+
+typedef struct config_choice {
+    const char *name;
+    int value;
+} config_choice;
+
+typedef struct config_field {
+    const char *key;        /* config.json key */
+    const char *option;     /* command-line option, without the dashes */
+    config_type type;
+    size_t offset;          /* of the value in tune_config */
+    int nullable;           /* CFG_STR: may be null (unset) */
+    const char *def;        /* default, as the command line would write it; NULL: none, or found later (see help) */
+    const config_choice *choices; /* CFG_CHOICE, CFG_AUTO: the values, ended by a NULL name */
+    const char *metavar;    /* what the value is, for --help ("DIR"); NULL for flags */
+    const char *help;       /* one line (a '\n' continues it); choices and default are appended by config_field_help */
+} config_field;
+
+/* The settings in config.json's order; *n gets their count. */
+const config_field *tune_config_fields(int *n);
+
+/* The setting with this command-line option name, or NULL. */
+const config_field *tune_config_field(const char *option);
+
+/* Set one setting of c from text as the command line gives it ("8000", "hinge", "yes"; a flag takes "0" or "1").
+ * The message names the option and the value: "--loss mse: expected ce, hinge, acc or f1". */
+int tune_config_set(tune_config *c, const config_field *f, const char *text, bbt_error *err);
+
+/* The name of an enum setting's value in c ("normal", "add", "ce", "sep", "bf16"), by its config.json key. */
+const char *tune_config_name(const tune_config *c, const char *key);
+
+/* The --help text of a setting: its help, its choices and its default. malloc'ed (caller frees). */
+char *config_field_help(const config_field *f);
+
+/* ---- whole configurations ---- */
+
+/* Defaults (from the table); string fields are owned (tune_config_free). */
 void tune_config_init(tune_config *c);
 void tune_config_free(tune_config *c);
 
@@ -54,7 +116,7 @@ void tune_config_copy(tune_config *dst, const tune_config *src);
 /* Replace a string field (frees the old value). */
 void config_set(char **field, const char *value);
 
-/* Check ranges and choices; the message names the option and the value. */
+/* Check ranges and combinations; the message names the option and the value. */
 int tune_config_check(const tune_config *c, bbt_error *err);
 
 /* config.json: written with every field, read back strictly (unknown or missing keys are errors, naming the file). */

@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "bbt/dataset.h"
+#include "bbt/files.h"
 #include "bbt/table.h"
 #include "bbt/util.h"
 

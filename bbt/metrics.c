@@ -6,21 +6,6 @@
 
 #define HINGE_MARGIN 2.0
 
-static const char *const loss_names[] = {"ce", "hinge", "acc", "f1"};
-
-int loss_from_name(const char *name)
-{
-    for (int k = 0; k < 4; k++)
-        if (!strcmp(name, loss_names[k]))
-            return k;
-    return -1;
-}
-
-const char *loss_name(loss_kind k)
-{
-    return loss_names[k];
-}
-
 /* −log softmax(row)[y], by log-sum-exp around the maximum so large logits cannot overflow. */
 static double cross_entropy(const float *row, int y, int n_classes)
 {

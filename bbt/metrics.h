@@ -7,16 +7,13 @@
 #ifndef BBT_METRICS_H
 #define BBT_METRICS_H
 
+/* Names ("ce", "hinge", "acc", "f1") are the run configuration's (config.c). */
 typedef enum loss_kind {
     LOSS_CE = 0,    /* mean cross-entropy of the softmax over the label words */
     LOSS_HINGE,     /* Σ_{j≠y} max(0, s_j − s_y + margin) / n, margin 2 (the reference's multi-class hinge) */
     LOSS_ACC,       /* −accuracy */
     LOSS_F1         /* −F1 of the positive class */
 } loss_kind;
-
-/* Name ↔ kind: "ce", "hinge", "acc", "f1". Returns -1 for an unknown name. */
-int loss_from_name(const char *name);
-const char *loss_name(loss_kind k);
 
 double loss_value(loss_kind k, const float *scores, const int *labels, int n, int n_classes, int positive_class);
 

@@ -55,9 +55,16 @@ void projection_apply(const projection *p, const double *z, int count, float *ou
         else
             memset(row, 0, (size_t)p->rows * sizeof *row);
     }
-    /* out (count × rows) += Z (count × dim) · Aᵀ (dim × rows) */
+    /* out (count × rows) += Z (count × dim) · Aᵀ (dim × rows), on one OpenBLAS thread: OpenBLAS splits a product among
+     * its threads in a way that changes the rounding, so the same z would give other prompts under another thread
+     * count (and a run could not be rebuilt or resumed bit for bit on another machine). */
+    int threads = openblas_get_num_threads();
+    if (threads != 1)
+        openblas_set_num_threads(1);
     cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, count, p->rows, p->dim, 1.0f, zf, p->dim, p->A, p->dim, 1.0f,
                 out, p->rows);
+    if (threads != 1)
+        openblas_set_num_threads(threads);
     free(zf);
 }
 
@@ -68,8 +75,16 @@ void projection_free(projection *p)
     memset(p, 0, sizeof *p);
 }
 
+void table_stats(const float *v, long n, double *mean, double *std)
+{
+    /* two passes (GSL's running sums in long double): a one-pass Σx² − n·mean² cancels when the mean is large */
+    *mean = gsl_stats_float_mean(v, 1, (size_t)n);
+    *std = gsl_stats_float_sd_with_fixed_mean(v, 1, (size_t)n, *mean); /* divides by n: the population std */
+}
+
 double table_std(const float *v, long n)
 {
-    double mean = gsl_stats_float_mean(v, 1, (size_t)n);
-    return gsl_stats_float_sd_with_fixed_mean(v, 1, (size_t)n, mean); /* divides by n: the population std */
+    double mean, std;
+    table_stats(v, n, &mean, &std);
+    return std;
 }

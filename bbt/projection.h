@@ -31,12 +31,21 @@ typedef struct projection {
 int projection_init(projection *p, int rows, int dim, uint64_t seed, projection_kind kind, double alpha, double sigma0,
                     double embedding_std, const float *p0, bbt_error *err);
 
-/* out[c] = A·z[c] + p0 for count vectors z (count × dim doubles) into out (count × rows floats). */
+/* out[c] = A·z[c] + p0 for count vectors z (count × dim doubles) into out (count × rows floats).
+ * The result depends on z alone, not on the OpenBLAS thread count: the product runs on one OpenBLAS thread. When the
+ * process allows OpenBLAS more than one, this call lowers the (process-wide) setting to one for the product and
+ * restores it after; a program that calls it from several threads, or runs other OpenBLAS work beside it, should pin
+ * OpenBLAS to one thread once at start (openblas_set_num_threads(1), as bbt's main does), which makes this call touch
+ * no global setting at all. */
 void projection_apply(const projection *p, const double *z, int count, float *out);
 
 void projection_free(projection *p);
 
-/* Population standard deviation of all entries of a table (the σ̂ above). */
+/* Mean and population standard deviation (divided by n) of all entries of a table. σ̂ above is the std of the model's
+ * input embedding table, and this is the one formula for it (`bbt info` prints the same number). */
+void table_stats(const float *v, long n, double *mean, double *std);
+
+/* The std of table_stats alone. */
 double table_std(const float *v, long n);
 
 #endif

@@ -2,12 +2,14 @@
 #include <errno.h>
 #include <float.h>
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 
 #include <cjson/cJSON.h>
 
+#include "bbt/files.h"
 #include "bbt/prompt_file.h"
 #include "bbt/runfiles.h"
 #include "bbt/util.h"
@@ -29,6 +31,30 @@ static int write_json(const char *dir, const char *name, cJSON *root, char **tex
     return rc;
 }
 
+/* A number that reads back bit for bit: the shortest of 15, 16 or 17 significant digits that strtod turns back into
+ * the same double. (cJSON's own printing accepts a 15-digit text that reads back within an ulp, which lost the last
+ * bit of about one z entry in ten.) Not finite: null. */
+static cJSON *exact_number(double v)
+{
+    if (!isfinite(v))
+        return cJSON_CreateNull();
+    char buf[32];
+    for (int digits = 15; digits <= 17; digits++) {
+        snprintf(buf, sizeof buf, "%.*g", digits, v);
+        if (strtod(buf, NULL) == v)
+            break;
+    }
+    return cJSON_CreateRaw(buf);
+}
+
+static cJSON *exact_array(const double *v, int n)
+{
+    cJSON *a = cJSON_CreateArray();
+    for (int i = 0; i < n; i++)
+        cJSON_AddItemToArray(a, exact_number(v[i]));
+    return a;
+}
+
 static cJSON *prompt_json(const tune_config *cfg, const scorer *s, const run_results *r)
 {
     cJSON *root = cJSON_CreateObject();
@@ -39,29 +65,29 @@ static cJSON *prompt_json(const tune_config *cfg, const scorer *s, const run_res
     cJSON_AddNumberToObject(root, "dim", cfg->dim);
     cJSON_AddNumberToObject(root, "prompt_len", cfg->prompt_len);
     cJSON_AddNumberToObject(root, "hidden", s->info->hidden);
-    cJSON_AddStringToObject(root, "prompt_mode", cfg->prompt_mode);
-    cJSON_AddStringToObject(root, "projection", cfg->projection);
+    cJSON_AddStringToObject(root, "prompt_mode", tune_config_name(cfg, "prompt_mode"));
+    cJSON_AddStringToObject(root, "projection", tune_config_name(cfg, "projection"));
     cJSON_AddNumberToObject(root, "alpha", cfg->alpha);
     cJSON_AddNumberToObject(root, "sigma0", cfg->sigma0);
-    cJSON_AddNumberToObject(root, "embedding_std", s->embedding_std);
-    cJSON_AddNumberToObject(root, "projection_scale", s->proj.scale);
+    cJSON_AddItemToObject(root, "embedding_std", exact_number(s->embedding_std));
+    cJSON_AddItemToObject(root, "projection_scale", exact_number(s->proj.scale));
     if (s->placeholders)
         cJSON_AddItemToObject(root, "placeholders", cJSON_CreateIntArray(s->placeholders, cfg->prompt_len));
     cJSON_AddItemToObject(root, "init_prompt", cfg->init_prompt ? cJSON_CreateString(cfg->init_prompt) : cJSON_CreateNull());
     cJSON_AddStringToObject(root, "source", r->source);
     cJSON_AddNumberToObject(root, "found_at_evals", (double)r->best_dev_evals);
     cJSON_AddNumberToObject(root, "dev_metric", r->dev_metric);
-    cJSON_AddItemToObject(root, "z", cJSON_CreateDoubleArray(r->best_z, cfg->dim));
+    cJSON_AddItemToObject(root, "z", exact_array(r->best_z, cfg->dim));
     return root;
 }
 
-/* The dense prompt: the rows the model's input actually gets at the prompt positions. */
+/* The dense prompt p = A·z + p0 (what it is to each kind of model: runfiles.h). */
 static int write_dense_prompt(const char *dir, const tune_config *cfg, const scorer *s, const double *z, bbt_error *err)
 {
     int H = s->info->hidden, L = cfg->prompt_len;
     float *p = xmalloc((size_t)L * H * sizeof *p);
     projection_apply(&s->proj, z, 1, p);
-    if (s->placeholders) { /* add mode: the prompt is added onto the placeholders' embeddings */
+    if (s->placeholders) { /* add mode: p0 is the placeholders' rows of the embedding table */
         const float *emb = lm_embeddings(s->model);
         for (int i = 0; i < L; i++)
             for (int h = 0; h < H; h++)
@@ -86,7 +112,7 @@ static cJSON *summary_json(const tune_config *cfg, const scorer *s, const run_re
     cJSON_AddStringToObject(o, "task", s->task.name);
     cJSON_AddStringToObject(o, "model", cfg->model);
     cJSON_AddNumberToObject(o, "seed", cfg->seed);
-    cJSON_AddStringToObject(o, "optimizer", cfg->optimizer);
+    cJSON_AddStringToObject(o, "optimizer", tune_config_name(cfg, "optimizer"));
     cJSON_AddNumberToObject(o, "budget", (double)cfg->budget);
     cJSON_AddNumberToObject(o, "evals", (double)r->evals);
     cJSON_AddNumberToObject(o, "train_loss_initial", r->train_loss_initial);

@@ -1,8 +1,15 @@
 /* runfiles.h — the files a finished run leaves for its users: prompt.json, prompt.safetensors, summary.json.
  *
  * prompt.json holds the kept z with everything needed to rebuild the dense prompt (projection seed and settings,
- * placeholders, the model's embedding std); prompt.safetensors holds the dense L × H prompt itself (p = A·z + p0; in add
- * mode p0 is the placeholders' embeddings, included so that the file is the prompt's actual input rows).
+ * placeholders, the model's embedding std); its numbers read back bit for bit. prompt.safetensors holds the method's
+ * dense L × H prompt p = A·z + p0, where p0 is zero or --init-prompt in cat mode and the placeholder tokens' rows of
+ * the input embedding table in add mode. What that is to the model:
+ *   - cat mode, any model: exactly the rows inserted into its input;
+ *   - add mode, causal LMs (Llama, GPT-2): exactly the input rows at the prompt positions, at the token-embedding
+ *     level (GPT-2 then adds its position embeddings, as to Hugging Face's inputs_embeds);
+ *   - add mode, masked LMs (BERT, RoBERTa): not the rows the encoder sees. These models add A·z after the embedding
+ *     LayerNorm, onto LayerNorm(word + position + type) of the placeholders, which depends on the position; the file
+ *     holds p = word embeddings + A·z all the same (the method's p; A·z is the file minus the placeholders' rows).
  */
 #ifndef BBT_RUNFILES_H
 #define BBT_RUNFILES_H

@@ -11,7 +11,7 @@ static int open_model(scorer *s, const tune_config *cfg, bbt_error *err)
 {
     lm_options o = {0};
     o.threads = cfg->threads;
-    o.dtype = strcmp(cfg->dtype, "f32") ? LM_BF16 : LM_F32;
+    o.dtype = cfg->dtype;
     char msg[512];
     if (lm_open(&s->model, cfg->model, &o, msg, sizeof msg) != LM_OK)
         return bbt_fail(err, "%s", msg);
@@ -46,7 +46,7 @@ static int labels_single_token(const scorer *s, const tune_config *cfg)
 
 static int setup_encoding(scorer *s, const tune_config *cfg, bbt_error *err)
 {
-    s->enc.mode = strcmp(cfg->prompt_mode, "cat") ? LM_PROMPT_ADD : LM_PROMPT_CAT;
+    s->enc.mode = cfg->prompt_mode;
     s->enc.prompt_len = cfg->prompt_len;
     s->enc.label_space = cfg->label_space >= 0 ? cfg->label_space : s->info->kind == LM_CAUSAL;
     if (s->enc.mode == LM_PROMPT_ADD) {
@@ -63,7 +63,7 @@ static int setup_encoding(scorer *s, const tune_config *cfg, bbt_error *err)
         for (int j = 0; j < s->labels.n; j++)
             if (s->labels.labels[j].n - 1 > s->enc.reserve)
                 s->enc.reserve = s->labels.labels[j].n - 1;
-    s->loss = (loss_kind)loss_from_name(cfg->loss);
+    s->loss = cfg->loss;
     return 0;
 }
 
@@ -92,8 +92,7 @@ static int setup_projection(scorer *s, const tune_config *cfg, bbt_error *err)
     float *p0 = NULL;
     if (cfg->init_prompt && prompt_file_read(cfg->init_prompt, cfg->prompt_len, s->info->hidden, &p0, err))
         return -1;
-    int rc = projection_init(&s->proj, rows, cfg->dim, (uint64_t)cfg->seed,
-                             strcmp(cfg->projection, "uniform") ? PROJ_NORMAL : PROJ_UNIFORM, cfg->alpha, cfg->sigma0,
+    int rc = projection_init(&s->proj, rows, cfg->dim, (uint64_t)cfg->seed, cfg->projection, cfg->alpha, cfg->sigma0,
                              s->embedding_std, p0, err);
     free(p0);
     return rc;

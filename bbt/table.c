@@ -6,6 +6,7 @@
 
 #include <cjson/cJSON.h>
 
+#include "bbt/files.h"
 #include "bbt/table.h"
 #include "bbt/util.h"
 

@@ -8,6 +8,7 @@
 
 #include <cjson/cJSON.h>
 
+#include "bbt/files.h"
 #include "bbt/task.h"
 #include "bbt/util.h"
 

@@ -1,23 +1,23 @@
 /* tuner.c — the Black-Box Tuning loop: generations, dev evaluations, the log and checkpoints. */
 #include <errno.h>
-#include <stdarg.h>
 #include <math.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <cjson/cJSON.h>
 #include <gsl/gsl_statistics_double.h>
 
 #include "bbt/checkpoint.h"
+#include "bbt/files.h"
+#include "bbt/optimizer.h"
 #include "bbt/runfiles.h"
 #include "bbt/scorer.h"
 #include "bbt/tuner.h"
 #include "bbt/util.h"
-#include "optim/cmaes.h"
-
-#define RANDOM_SEARCH_STREAM 0x72616e646f6dULL /* "random" */
 
 /* Where the kept prompt came from. */
 enum { FROM_UNTUNED = 0, FROM_MEAN = 1, FROM_BEST = 2 };
@@ -45,8 +45,7 @@ struct tuner {
     scorer sc;
     dataset train, dev, test;
     encoded_set etrain, edev, etest;
-    cmaes *es;             /* NULL for random search */
-    pcg_rng rs_rng;        /* random search's generator */
+    optimizer opt;
     tune_state st;
     FILE *log;
     double session_start, session_forward_start;
@@ -72,33 +71,6 @@ static int load_splits(tuner *t, bbt_error *err)
         return -1;
     if (t->cfg.test && scorer_load(&t->sc, t->cfg.test, 1, &t->test, &t->etest, err))
         return -1;
-    return 0;
-}
-
-static int create_optimizer(tuner *t, bbt_error *err)
-{
-    if (!strcmp(t->cfg.optimizer, "random")) {
-        pcg_seed(&t->rs_rng, (uint64_t)t->cfg.seed, RANDOM_SEARCH_STREAM);
-        return 0;
-    }
-    cmaes_options o;
-    cmaes_options_init(&o);
-    o.dim = t->cfg.dim;
-    o.sigma0 = t->cfg.sigma0;
-    o.seed = (uint64_t)t->cfg.seed;
-    o.variant = strcmp(t->cfg.optimizer, "full") ? CMAES_SEP : CMAES_FULL;
-    o.popsize = t->cfg.popsize;
-    o.noise_handling = t->cfg.noise_handling;
-    o.max_fevals = t->cfg.budget;
-    /* No early stopping (as the reference): the budget ends the run. Flat or slowly moving losses (accuracy, F1) are
-     * reported in the log, never a reason to stop; the numerical safeguards (divergent σ, a degenerate covariance,
-     * non-finite losses everywhere) stay on and say why in summary.json if they fire. */
-    o.tolfun = o.tolfunhist = o.tolx = 0;
-    o.tolstagnation = 0;
-    o.tolflatfitness = 0;
-    char msg[CMAES_ERRMSG_MAX];
-    if (cmaes_create(&t->es, &o, msg, sizeof msg) != CMAES_OK)
-        return bbt_fail(err, "optimizer: %s", msg);
     return 0;
 }
 
@@ -163,7 +135,7 @@ int tuner_create(tuner **out, const tune_config *cfg, const char *dir, bbt_error
     t->cfg.label_space = t->sc.enc.label_space; /* "auto" resolved for this model: config.json says what was run */
     char *config_json = tune_config_to_json(&t->cfg);
     char *config_path = path_join(dir, "config.json");
-    rc = rc || load_splits(t, err) || create_optimizer(t, err) || score_untuned(t, err) ||
+    rc = rc || load_splits(t, err) || optimizer_open(&t->opt, &t->cfg, NULL, 0, err) || score_untuned(t, err) ||
          write_file_atomic(config_path, config_json, strlen(config_json), err);
     free(config_json);
     free(config_path);
@@ -189,44 +161,48 @@ static char *checkpoint_path(const tuner *t)
     return path_join(t->dir, CHECKPOINT_FILE);
 }
 
+/* The checkpoint's fields of tune_state, in file order: put_state and get_state both walk this one table, so that what
+ * is written and what is read cannot drift apart. (The order is that of checkpoint version 1 files.) */
+typedef enum state_type { ST_LONG, ST_DOUBLE, ST_Z } state_type; /* ST_Z: a double * to d values */
+typedef struct state_field {
+    state_type type;
+    size_t offset;
+} state_field;
+#define SF(name, type) {type, offsetof(tune_state, name)}
+static const state_field state_fields[] = {
+    SF(evals, ST_LONG),          SF(generation, ST_LONG),     SF(next_dev, ST_LONG),
+    SF(train_loss_initial, ST_DOUBLE), SF(untuned_dev, ST_DOUBLE), SF(best_train_loss, ST_DOUBLE),
+    SF(best_train_z, ST_Z),      SF(best_dev, ST_DOUBLE),     SF(best_dev_z, ST_Z),
+    SF(best_dev_evals, ST_LONG), SF(best_dev_source, ST_LONG), SF(last_dev, ST_DOUBLE),
+    SF(elapsed_s, ST_DOUBLE),    SF(forward_s, ST_DOUBLE),    SF(log_bytes, ST_LONG),
+    SF(stop_bits, ST_LONG),
+};
+#undef SF
+#define N_STATE_FIELDS (sizeof state_fields / sizeof state_fields[0])
+#define STATE_AT(s, f, T) ((T *)((char *)(s) + (f)->offset))
+
 static void put_state(ckpt_writer *w, const tune_state *s, int dim)
 {
-    ckpt_put_i64(w, s->evals);
-    ckpt_put_i64(w, s->generation);
-    ckpt_put_i64(w, s->next_dev);
-    ckpt_put_f64(w, s->train_loss_initial);
-    ckpt_put_f64(w, s->untuned_dev);
-    ckpt_put_f64(w, s->best_train_loss);
-    ckpt_put_f64s(w, s->best_train_z, (size_t)dim);
-    ckpt_put_f64(w, s->best_dev);
-    ckpt_put_f64s(w, s->best_dev_z, (size_t)dim);
-    ckpt_put_i64(w, s->best_dev_evals);
-    ckpt_put_i64(w, s->best_dev_source);
-    ckpt_put_f64(w, s->last_dev);
-    ckpt_put_f64(w, s->elapsed_s);
-    ckpt_put_f64(w, s->forward_s);
-    ckpt_put_i64(w, s->log_bytes);
-    ckpt_put_i64(w, s->stop_bits);
+    for (size_t i = 0; i < N_STATE_FIELDS; i++) {
+        const state_field *f = &state_fields[i];
+        switch (f->type) {
+        case ST_LONG: ckpt_put_i64(w, *STATE_AT(s, f, const long)); break;
+        case ST_DOUBLE: ckpt_put_f64(w, *STATE_AT(s, f, const double)); break;
+        case ST_Z: ckpt_put_f64s(w, *STATE_AT(s, f, double *const), (size_t)dim); break;
+        }
+    }
 }
 
 static void get_state(ckpt_reader *r, tune_state *s, int dim)
 {
-    s->evals = ckpt_get_i64(r);
-    s->generation = ckpt_get_i64(r);
-    s->next_dev = ckpt_get_i64(r);
-    s->train_loss_initial = ckpt_get_f64(r);
-    s->untuned_dev = ckpt_get_f64(r);
-    s->best_train_loss = ckpt_get_f64(r);
-    ckpt_get_f64s(r, s->best_train_z, (size_t)dim);
-    s->best_dev = ckpt_get_f64(r);
-    ckpt_get_f64s(r, s->best_dev_z, (size_t)dim);
-    s->best_dev_evals = ckpt_get_i64(r);
-    s->best_dev_source = ckpt_get_i64(r);
-    s->last_dev = ckpt_get_f64(r);
-    s->elapsed_s = ckpt_get_f64(r);
-    s->forward_s = ckpt_get_f64(r);
-    s->log_bytes = ckpt_get_i64(r);
-    s->stop_bits = ckpt_get_i64(r);
+    for (size_t i = 0; i < N_STATE_FIELDS; i++) {
+        const state_field *f = &state_fields[i];
+        switch (f->type) {
+        case ST_LONG: *STATE_AT(s, f, long) = (long)ckpt_get_i64(r); break;
+        case ST_DOUBLE: *STATE_AT(s, f, double) = ckpt_get_f64(r); break;
+        case ST_Z: ckpt_get_f64s(r, *STATE_AT(s, f, double *), (size_t)dim); break;
+        }
+    }
 }
 
 static int write_checkpoint(tuner *t, bbt_error *err)
@@ -241,18 +217,14 @@ static int write_checkpoint(tuner *t, bbt_error *err)
     ckpt_writer w = {0};
     ckpt_put_i64(&w, t->cfg.dim);
     put_state(&w, &s, t->cfg.dim);
-    if (t->es) {
-        unsigned char *blob;
-        size_t len;
-        if (cmaes_serialize(t->es, &blob, &len) != CMAES_OK) {
-            free(w.data);
-            return bbt_fail(err, "cannot serialise the optimizer: %s", cmaes_errmsg(t->es));
-        }
-        ckpt_put_blob(&w, blob, len);
-        free(blob);
-    } else {
-        ckpt_put_blob(&w, &t->rs_rng, sizeof t->rs_rng);
+    unsigned char *blob;
+    size_t len;
+    if (optimizer_save(&t->opt, &blob, &len, err)) {
+        free(w.data);
+        return -1;
     }
+    ckpt_put_blob(&w, blob, len);
+    free(blob);
     char *path = checkpoint_path(t);
     int rc = ckpt_write_file(&w, path, err);
     free(path);
@@ -265,23 +237,8 @@ static int read_optimizer(tuner *t, ckpt_reader *r, const char *path, bbt_error 
     const void *blob = ckpt_get_blob(r, &len);
     if (r->failed)
         return bbt_fail(err, "%s: truncated checkpoint payload", path);
-    if (strcmp(t->cfg.optimizer, "random")) {
-        char msg[CMAES_ERRMSG_MAX];
-        if (cmaes_deserialize(&t->es, blob, len, msg, sizeof msg) != CMAES_OK)
-            return bbt_fail(err, "%s: optimizer state: %s", path, msg);
-        cmaes_status st;
-        cmaes_get_status(t->es, &st);
-        cmaes_variant want = strcmp(t->cfg.optimizer, "full") ? CMAES_SEP : CMAES_FULL;
-        if (st.variant != want || st.dim != t->cfg.dim || st.lambda != t->cfg.popsize)
-            return bbt_fail(err, "%s: the optimizer state (%s, d = %d, λ = %d) does not match config.json (%s, d = %d, "
-                                 "λ = %d)",
-                            path, st.variant == CMAES_SEP ? "sep" : "full", st.dim, st.lambda, t->cfg.optimizer,
-                            t->cfg.dim, t->cfg.popsize);
-        return 0;
-    }
-    if (len != sizeof t->rs_rng)
-        return bbt_fail(err, "%s: random-search state has %zu bytes, expected %zu", path, len, sizeof t->rs_rng);
-    memcpy(&t->rs_rng, blob, len);
+    if (optimizer_open(&t->opt, &t->cfg, blob ? blob : "", len, err))
+        return bbt_prefix(err, "%s: ", path);
     return 0;
 }
 
@@ -338,7 +295,7 @@ int tuner_resume(tuner **out, const char *dir, int threads, bbt_error *err)
 /* ---- one generation ---- */
 
 typedef struct generation {
-    const double *x;       /* candidates, count × d */
+    const double *x;       /* candidates, count × d (the optimizer's memory) */
     int count;
     double *losses;
     int best;              /* row of the lowest loss */
@@ -415,116 +372,88 @@ static int dev_round(tuner *t, const double *mean, const double *best, dev_resul
     return rc;
 }
 
-static void draw_random(tuner *t, double *x, int count)
+/* A log number: 9 significant digits, as the log has always had (it is for reading and plotting; the checkpoint holds
+ * the exact state), or null when not finite, so that every line is valid JSON. */
+static void log_number(cJSON *o, const char *key, double v, const char *format)
 {
-    pcg_fill_normal(&t->rs_rng, x, (size_t)count * t->cfg.dim);
-    for (size_t i = 0; i < (size_t)count * t->cfg.dim; i++)
-        x[i] *= t->cfg.sigma0;
+    char buf[64];
+    snprintf(buf, sizeof buf, format, v);
+    cJSON_AddItemToObject(o, key, isfinite(v) ? cJSON_CreateNumber(strtod(buf, NULL)) : cJSON_CreateNull());
 }
 
-/* A log line being written; numbers that are not finite become null, so that every line is valid JSON. */
-typedef struct line_buf {
-    char *s;
-    size_t cap, n;
-} line_buf;
-
-static void put(line_buf *b, const char *fmt, ...)
+/* The generation's log.jsonl line (one line of compact JSON, written by cJSON; malloc'ed, caller frees). */
+static char *log_line(tuner *t, const generation *g, const dev_result *dev, const optimizer_report *rep)
 {
-    va_list ap;
-    va_start(ap, fmt);
-    int k = vsnprintf(b->s + b->n, b->cap - b->n, fmt, ap);
-    va_end(ap);
-    if (k > 0)
-        b->n = b->n + (size_t)k < b->cap ? b->n + (size_t)k : b->cap - 1;
-}
-
-static void put_number(line_buf *b, const char *key, double v)
-{
-    if (isfinite(v))
-        put(b, ",\"%s\":%.9g", key, v);
-    else
-        put(b, ",\"%s\":null", key);
-}
-
-static void write_log_line(tuner *t, const generation *g, const dev_result *dev, const cmaes_status *st, char *line,
-                           size_t cap)
-{
-    line_buf b = {line, cap, 0};
-    put(&b, "{\"generation\":%ld,\"evals\":%ld", t->st.generation, t->st.evals);
-    put_number(&b, "loss_min", g->losses[g->best]);
-    put_number(&b, "loss_median", g->loss_median);
-    if (st)
-        put_number(&b, "sigma", st->sigma);
+    cJSON *o = cJSON_CreateObject();
+    cJSON_AddNumberToObject(o, "generation", (double)t->st.generation);
+    cJSON_AddNumberToObject(o, "evals", (double)t->st.evals);
+    log_number(o, "loss_min", g->losses[g->best], "%.9g");
+    log_number(o, "loss_median", g->loss_median, "%.9g");
+    if (!isnan(rep->sigma))
+        log_number(o, "sigma", rep->sigma, "%.9g");
     if (!isnan(dev->mean))
-        put_number(&b, "dev_mean", dev->mean);
+        log_number(o, "dev_mean", dev->mean, "%.9g");
     if (!isnan(dev->best))
-        put_number(&b, "dev_best", dev->best);
-    if (st && t->cfg.noise_handling) {
-        put_number(&b, "noise_level", st->noise_level);
-        put_number(&b, "evals_per_candidate", st->evals_per_candidate);
+        log_number(o, "dev_best", dev->best, "%.9g");
+    if (rep->noise_handling) {
+        log_number(o, "noise_level", rep->noise_level, "%.9g");
+        log_number(o, "evals_per_candidate", rep->evals_per_candidate, "%.9g");
     }
-    if (st && st->flat_fitness)
-        put(&b, ",\"flat_fitness\":true");
-    if (st && st->nonfinite)
-        put(&b, ",\"nonfinite\":%d", st->nonfinite);
-    put_number(&b, "best_train_loss", t->st.best_train_loss);
-    put(&b, ",\"elapsed_s\":%.3f}", t->st.elapsed_s + now_seconds() - t->session_start);
-    fprintf(t->log, "%s\n", line);
-}
-
-/* The candidates of this generation: the optimizer's, or λ random draws (then *owned holds them, caller frees). */
-static int ask_candidates(tuner *t, cmaes_batch *b, double **owned, bbt_error *err)
-{
-    *owned = NULL;
-    if (t->es)
-        return cmaes_ask(t->es, b) == CMAES_OK ? 0 : bbt_fail(err, "optimizer: %s", cmaes_errmsg(t->es));
-    b->count = t->cfg.popsize;
-    b->dim = t->cfg.dim;
-    *owned = xmalloc((size_t)b->count * b->dim * sizeof **owned);
-    draw_random(t, *owned, b->count);
-    b->x = *owned;
-    return 0;
+    if (rep->flat_fitness)
+        cJSON_AddTrueToObject(o, "flat_fitness");
+    if (rep->nonfinite)
+        cJSON_AddNumberToObject(o, "nonfinite", rep->nonfinite);
+    log_number(o, "best_train_loss", t->st.best_train_loss, "%.9g");
+    log_number(o, "elapsed_s", t->st.elapsed_s + now_seconds() - t->session_start, "%.3f");
+    char *line = cJSON_PrintUnformatted(o);
+    cJSON_Delete(o);
+    if (!line) {
+        fprintf(stderr, "bbt: out of memory (printing a log line)\n");
+        abort();
+    }
+    return line;
 }
 
 /* Hand the losses to the optimizer; an optimizer that ends before the budget ends the run (summary.json says why). */
-static int tell_losses(tuner *t, const generation *g, cmaes_status *st, bbt_error *err)
+static int tell_losses(tuner *t, const generation *g, optimizer_report *rep, bbt_error *err)
 {
-    if (cmaes_tell(t->es, g->losses) != CMAES_OK)
-        return bbt_fail(err, "optimizer: %s", cmaes_errmsg(t->es));
-    cmaes_get_status(t->es, st);
-    if (st->finished && t->st.evals < t->cfg.budget)
-        t->st.stop_bits = st->stop;
+    if (optimizer_tell(&t->opt, g->losses, err))
+        return -1;
+    optimizer_get_report(&t->opt, rep);
+    if (rep->finished && t->st.evals < t->cfg.budget)
+        t->st.stop_bits = rep->stop;
     return 0;
 }
 
-/* One generation: ask, score on train, tell, a dev round when due, the log line. */
-static int step(tuner *t, char *line, size_t cap, bbt_error *err)
+/* One generation, as tuner.h tells it: ask, score on train, tell, a dev round when due, the log line (*line, caller
+ * frees). */
+static int step(tuner *t, char **line, bbt_error *err)
 {
     int d = t->cfg.dim;
-    cmaes_batch b = {0};
-    double *owned;
-    if (ask_candidates(t, &b, &owned, err))
+    generation g = {0};
+    if (optimizer_ask(&t->opt, &g.x, &g.count, err))
         return -1;
-    generation g = {b.x, b.count, xmalloc((size_t)b.count * sizeof(double)), 0, 0};
+    g.losses = xmalloc((size_t)g.count * sizeof(double));
     double *best_x = xmalloc((size_t)d * sizeof *best_x);
-    cmaes_status st;
+    optimizer_report rep;
     int rc = evaluate(t, &g, err);
     if (!rc) /* copied now: the optimizer's rows are gone after tell */
         memcpy(best_x, g.x + (size_t)g.best * d, (size_t)d * sizeof *best_x);
-    if (!rc && t->es)
-        rc = tell_losses(t, &g, &st, err);
+    if (!rc)
+        rc = tell_losses(t, &g, &rep, err);
     dev_result dev = {NAN, NAN};
     if (!rc && (t->st.evals >= t->st.next_dev || tuner_done(t))) {
-        rc = dev_round(t, t->es ? st.mean : NULL, best_x, &dev, err);
+        rc = dev_round(t, rep.mean, best_x, &dev, err);
         while (t->st.next_dev <= t->st.evals)
             t->st.next_dev += t->cfg.dev_every;
     }
     t->st.generation++;
-    if (!rc)
-        write_log_line(t, &g, &dev, t->es ? &st : NULL, line, cap);
+    if (!rc) {
+        *line = log_line(t, &g, &dev, &rep);
+        fprintf(t->log, "%s\n", *line);
+    }
     free(best_x);
     free(g.losses);
-    free(owned);
     return rc;
 }
 
@@ -544,11 +473,12 @@ static void report(tuner *t, const char *line, tune_progress_fn progress, void *
 
 int tuner_run(tuner *t, volatile sig_atomic_t *interrupt, tune_progress_fn progress, void *userdata, bbt_error *err)
 {
-    char line[1024];
     while (!tuner_done(t)) {
-        if (step(t, line, sizeof line, err))
+        char *line = NULL;
+        if (step(t, &line, err))
             return -1;
         report(t, line, progress, userdata);
+        cJSON_free(line);
         int due = t->st.generation % t->cfg.checkpoint_every == 0 || tuner_done(t);
         if ((due || (interrupt && *interrupt)) && write_checkpoint(t, err))
             return -1;
@@ -616,8 +546,7 @@ void tuner_free(tuner *t)
         return;
     if (t->log)
         fclose(t->log);
-    if (t->es)
-        cmaes_free(t->es);
+    optimizer_close(&t->opt);
     encoded_set_free(&t->etrain);
     encoded_set_free(&t->edev);
     encoded_set_free(&t->etest);

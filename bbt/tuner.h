@@ -2,9 +2,10 @@
  *
  * One generation: ask the optimizer for its candidates z; project them into soft prompts; score the whole training set
  * under every candidate in one lm_score call; turn the scores into one loss per candidate; tell the optimizer. Every
- * dev_every evaluations the distribution mean and the generation's best candidate are scored on the dev set, and the
- * prompt with the best dev metric so far (the untuned prompt z = 0 included) is kept. An evaluation is one candidate
- * scored on the whole training set, as in the reference.
+ * dev_every evaluations the distribution mean (when the method has one) and the generation's best candidate are scored
+ * on the dev set, and the prompt with the best dev metric so far (the untuned prompt z = 0 included) is kept. An
+ * evaluation is one candidate scored on the whole training set, as in the reference. The optimizer is any method of
+ * bbt/optimizer.h (CMA-ES, random search).
  *
  * The run directory holds config.json, log.jsonl, checkpoint.bin, and at the end prompt.json, prompt.safetensors and
  * summary.json. The checkpoint is written atomically every checkpoint_every generations and when interrupted; a resumed

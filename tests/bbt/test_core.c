@@ -10,11 +10,14 @@
 
 #include "bbt/checkpoint.h"
 #include "bbt/config.h"
+#include "bbt/files.h"
 #include "bbt/options.h"
 #include "bbt/projection.h"
 #include "bbt/sample.h"
 #include "bbt/table.h"
 #include "bbt/util.h"
+#include "common/bytes.h"
+#include "common/crc32.h"
 
 static char *temp_dir(void)
 {
@@ -45,7 +48,9 @@ Test(config, round_trip_keeps_every_field)
     c.sigma0 = 0.3;
     c.alpha = 0.123456789012345678;
     c.budget = 1234567;
-    config_set(&c.optimizer, "full");
+    c.optimizer = OPTIMIZER_FULL;
+    c.loss = LOSS_HINGE;
+    c.prompt_mode = LM_PROMPT_CAT;
     char *dir = temp_dir();
     char *path = path_join(dir, "config.json");
     char *text = tune_config_to_json(&c);
@@ -59,7 +64,12 @@ Test(config, round_trip_keeps_every_field)
     cr_assert_eq(back.seed, 87);
     cr_assert_eq(back.budget, 1234567);
     cr_assert(back.alpha == c.alpha, "alpha must round-trip exactly");
-    cr_assert_str_eq(back.optimizer, "full");
+    cr_assert_eq(back.optimizer, OPTIMIZER_FULL);
+    cr_assert_eq(back.loss, LOSS_HINGE);
+    cr_assert_eq(back.prompt_mode, LM_PROMPT_CAT);
+    cr_assert(strstr(text, "\"optimizer\":\t\"full\"") && strstr(text, "\"loss\":\t\"hinge\"") &&
+                  strstr(text, "\"prompt_mode\":\t\"cat\"") && strstr(text, "\"dtype\":\t\"bf16\""),
+              "config.json keeps the settings' names: %s", text);
     char *again = tune_config_to_json(&back);
     cr_assert_str_eq(again, text);
     free(again);
@@ -95,7 +105,8 @@ Test(config, load_errors_name_the_field)
     memcpy(at, "\"sap\"", 5);
     write_text(path, bad);
     cr_assert_eq(tune_config_load(&loaded, path, &err), -1);
-    cr_assert(strstr(err.msg, "sap"), "%s", err.msg);
+    cr_assert(strstr(err.msg, "field \"optimizer\" is \"sap\"; expected sep, full or random") && strstr(err.msg, path), "%s",
+              err.msg);
 
     write_text(path, "[]");
     cr_assert_eq(tune_config_load(&loaded, path, &err), -1);
@@ -117,10 +128,13 @@ Test(config, checks_name_option_and_value)
     cr_assert_eq(tune_config_check(&c, &err), -1);
     cr_assert(strstr(err.msg, "--popsize 1"), "%s", err.msg);
     c.popsize = 20;
-    config_set(&c.loss, "mse");
+    cr_assert_eq(tune_config_set(&c, tune_config_field("loss"), "mse", &err), -1);
+    cr_assert_str_eq(err.msg, "--loss mse: expected ce, hinge, acc or f1");
+    cr_assert_eq(c.loss, LOSS_CE, "a refused value leaves the setting as it was");
+    c.loss = (loss_kind)7; /* set by a program, not parsed */
     cr_assert_eq(tune_config_check(&c, &err), -1);
-    cr_assert(strstr(err.msg, "--loss mse"), "%s", err.msg);
-    config_set(&c.loss, "ce");
+    cr_assert(strstr(err.msg, "--loss"), "%s", err.msg);
+    c.loss = LOSS_CE;
     config_set(&c.init_prompt, "p.safetensors");
     cr_assert_eq(tune_config_check(&c, &err), -1);
     cr_assert(strstr(err.msg, "cat"), "%s", err.msg);
@@ -192,10 +206,20 @@ Test(checkpoint, damage_is_detected)
     free(dir);
 }
 
-Test(checkpoint, crc32_reference_value)
+Test(checkpoint, frame_ends_in_the_crc32_of_what_precedes_it)
 {
-    /* the standard check value of CRC-32/IEEE */
-    cr_assert_eq(crc32_ieee("123456789", 9), 0xCBF43926u);
+    /* the checkpoint is sealed with common/'s CRC-32, zlib's: its standard check value, and the last 4 bytes of a file */
+    cr_assert_eq(common_crc32("123456789", 9), 0xCBF43926u);
+    char *dir = temp_dir();
+    char *path = make_checkpoint(dir);
+    size_t len;
+    bbt_error err;
+    unsigned char *bytes = (unsigned char *)read_file(path, &len, &err);
+    cr_assert_not_null(bytes, "%s", err.msg);
+    cr_assert_eq(common_get_le(bytes + len - 4, 4), common_crc32(bytes, len - 4));
+    free(bytes);
+    free(path);
+    free(dir);
 }
 
 /* ---- projection ---- */
@@ -388,12 +412,12 @@ static void open_scorer(scorer *s, const char *mode, int prompt_len, int first_t
     tune_config_init(&c);
     config_set(&c.model, MODEL);
     config_set(&c.task, "sst2");
-    config_set(&c.prompt_mode, mode);
-    config_set(&c.dtype, "f32");
+    bbt_error err;
+    cr_assert_eq(tune_config_set(&c, tune_config_field("prompt-mode"), mode, &err), 0, "%s", err.msg);
+    c.dtype = LM_F32;
     c.prompt_len = prompt_len;
     c.first_token_only = first_token_only;
     c.threads = 1;
-    bbt_error err;
     cr_assert_eq(scorer_open(s, &c, &err), 0, "%s", err.msg);
     tune_config_free(&c);
 }

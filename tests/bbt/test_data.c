@@ -8,6 +8,7 @@
 #include <criterion/criterion.h>
 
 #include "bbt/dataset.h"
+#include "bbt/files.h"
 #include "bbt/metrics.h"
 #include "bbt/table.h"
 #include "bbt/task.h"
@@ -408,14 +409,4 @@ Test(metrics, f1_of_the_positive_class)
     cr_assert(!signbit(loss_value(LOSS_F1, all0, none, 4, 2, 1)));
     int ones[] = {1, 1, 1, 1};
     cr_assert(!signbit(loss_value(LOSS_ACC, all0, ones, 4, 2, 1)));
-}
-
-Test(metrics, loss_names)
-{
-    cr_assert_eq(loss_from_name("ce"), LOSS_CE);
-    cr_assert_eq(loss_from_name("hinge"), LOSS_HINGE);
-    cr_assert_eq(loss_from_name("acc"), LOSS_ACC);
-    cr_assert_eq(loss_from_name("f1"), LOSS_F1);
-    cr_assert_eq(loss_from_name("mse"), -1);
-    cr_assert_str_eq(loss_name(LOSS_HINGE), "hinge");
 }
