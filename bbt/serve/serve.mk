@@ -1,0 +1,10 @@
+# bbt/serve/ build rules: `bbt serve` (linked into the bbt program by bbt/bbt.mk), its tests and fuzz targets.
+# libmicrohttpd serves HTTP; the tests talk to the server with libcurl.
+
+SERVE_SRC := $(wildcard bbt/serve/*.c)
+SERVE_OBJ := $(SERVE_SRC:%.c=$(OBJ)/%.o)
+LIBS_SERVE = $(shell pkg-config --libs libmicrohttpd) -lpthread
+CPPFLAGS  += $(shell pkg-config --cflags libmicrohttpd)
+
+# Everything but the command line, for the tests.
+SERVE_LIB_OBJ := $(filter-out $(OBJ)/bbt/serve/cmd_serve.o,$(SERVE_OBJ))
