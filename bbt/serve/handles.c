@@ -61,7 +61,7 @@ static int evict_one(handle_store *h)
     return 0;
 }
 
-int handles_add(handle_store *h, example_set *s)
+int handles_add(handle_store *h, example_set *s, char *id)
 {
     pthread_mutex_lock(&h->lock);
     if (h->n == h->max && evict_one(h)) {
@@ -72,6 +72,7 @@ int handles_add(handle_store *h, example_set *s)
     s->refs = 0;
     s->last_used = ++h->clock;
     h->sets[h->n++] = s;
+    memcpy(id, s->id, sizeof s->id);
     pthread_mutex_unlock(&h->lock);
     return 0;
 }

@@ -36,9 +36,10 @@ void handles_free(handle_store *h);
 /* Free a set that is not in a store. */
 void example_set_free(example_set *s);
 
-/* Give the store a set (it takes ownership and assigns the id). Returns 0, or -1 when every kept set is in use and
- * the store is full (then the set is freed by the caller). */
-int handles_add(handle_store *h, example_set *s);
+/* Give the store a set (it takes ownership and assigns the id, copied to id: sizeof example_set.id bytes, since the set
+ * may be evicted as soon as the lock is released). Returns 0, or -1 when every kept set is in use and the store is
+ * full (then the caller still owns the set). */
+int handles_add(handle_store *h, example_set *s, char *id);
 
 /* Find a set by id and hold it (NULL if unknown or expired); release it when done. */
 example_set *handles_get(handle_store *h, const char *id);

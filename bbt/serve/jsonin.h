@@ -9,7 +9,7 @@
 
 #include <cjson/cJSON.h>
 
-#define JSONIN_MSG 512
+#define JSONIN_MSG 1100 /* room for a bbt_error message and a prefix */
 
 int json_get_int(const cJSON *obj, const char *key, long lo, long hi, int *out, char *msg);
 int json_get_double(const cJSON *obj, const char *key, double lo, double hi, double *out, char *msg);

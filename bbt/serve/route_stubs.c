@@ -3,8 +3,6 @@
 
 #define NOT_YET(name) \
     void name(server *s, const request *rq, reply *rp) { (void)s, (void)rq; reply_error(rp, 501, "not implemented yet"); }
-NOT_YET(route_examples)
-NOT_YET(route_score)
 NOT_YET(route_completions)
 NOT_YET(route_tokenize)
 NOT_YET(route_detokenize)
