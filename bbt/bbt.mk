@@ -36,3 +36,4 @@ $(BBT_TEST_CORE): $(OBJ)/tests/bbt/test_core.o $(BBT_LIB_OBJ) $(OPTIM_LIB) $(MOD
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(LDFLAGS) $^ -o $@ $(LIBS_TEST) $(LIBS_MODELS) $(LIBS_OPTIM)
 endif
+include tests/serve/serve_tests.mk

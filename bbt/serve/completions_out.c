@@ -159,17 +159,25 @@ static cJSON *logprobs_json(server *s, const comp_params *p, const comp_prompt *
     return o;
 }
 
+/* The choice's text: with echo the prompt and the new token decoded together; without, what the new token adds to
+ * the decoded prompt (so " time", with its space, after "Once upon a"). */
 static char *choice_text(server *s, const comp_params *p, const comp_prompt *pr)
 {
-    int n = (p->echo ? pr->n : 0) + (pr->gen >= 0);
+    int np = pr->ids ? pr->n : 0, n = np + (pr->gen >= 0);
     int *ids = xmalloc((size_t)(n + 1) * sizeof *ids);
-    if (p->echo)
-        memcpy(ids, pr->ids, (size_t)pr->n * sizeof *ids);
+    memcpy(ids, pr->ids ? pr->ids : ids, (size_t)np * sizeof *ids);
     if (pr->gen >= 0)
         ids[n - 1] = pr->gen;
-    char *text = decode(s, ids, n);
+    char *all = decode(s, ids, n);
+    if (!p->echo && np) {
+        char *prompt = decode(s, ids, np);
+        size_t k = strlen(prompt);
+        if (!strncmp(all, prompt, k))
+            memmove(all, all + k, strlen(all + k) + 1);
+        free(prompt);
+    }
     free(ids);
-    return text;
+    return all;
 }
 
 cJSON *completions_response(server *s, const comp_params *p, const comp_prompt *pr, int count)

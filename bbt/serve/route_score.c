@@ -32,7 +32,7 @@ static int read_projection(server *s, const cJSON *p, const example_set *es, pro
     k->prompt_len = es->enc.prompt_len;
     if (json_get_double(p, "seed", 0, 18446744073709549568.0, &seed, msg) < 0 || seed != floor(seed) ||
         json_get_string(p, "distribution", &dist, msg) < 0 || json_get_string(p, "mode", &mode, msg) < 0 ||
-        json_get_int(p, "d", 1, s->cfg.max_dim, &k->dim, msg) || json_get_int(p, "prompt_len", 1, 1 << 20,
+        json_get_int(p, "d", 1, 1 << 30, &k->dim, msg) || json_get_int(p, "prompt_len", 1, 1 << 20,
                                                                               &k->prompt_len, msg) < 0 ||
         json_get_double(p, "alpha", 1e-30, 1e30, &k->alpha, msg) < 0 ||
         json_get_double(p, "sigma0", 1e-30, 1e30, &k->sigma0, msg) < 0) {
@@ -41,6 +41,8 @@ static int read_projection(server *s, const cJSON *p, const example_set *es, pro
                      "required", s->cfg.max_dim);
         return -1;
     }
+    if (k->dim > s->cfg.max_dim)
+        return snprintf(msg, JSONIN_MSG, "projection: d is %d; the limit (--max-dim) is %d", k->dim, s->cfg.max_dim), -1;
     k->seed = (uint64_t)seed;
     if (strcmp(dist, "normal") && strcmp(dist, "uniform"))
         return snprintf(msg, JSONIN_MSG, "projection: \"distribution\" is \"%s\" (expected normal or uniform)", dist), -1;

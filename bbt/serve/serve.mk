@@ -8,3 +8,7 @@ CPPFLAGS  += $(shell pkg-config --cflags libmicrohttpd)
 
 # Everything but the command line, for the tests.
 SERVE_LIB_OBJ := $(filter-out $(OBJ)/bbt/serve/cmd_serve.o,$(SERVE_OBJ))
+
+# The tests (tests/serve/): a Criterion program that starts servers in-process and talks to them with libcurl, and
+# scripts for the command (SIGTERM) and for the official openai npm client. Rules are read after bbt.mk's BBT_LIB_OBJ.
+SERVE_TEST_OBJ = $(OBJ)/tests/serve/test_serve.o $(OBJ)/tests/serve/http_client.o
