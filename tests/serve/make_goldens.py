@@ -1,10 +1,14 @@
 #!/usr/bin/python3
 """Write the torch.save golden files that tests/serve/test_torchzip.c reads (Debian's python3-torch).
 
-Usage: make_goldens.py OUTDIR
+Usage: make_goldens.py OUTDIR [INFO_JSON]
+INFO_JSON: the answer of bbt serve's GET /bbt/v1/info?rows=1,403,407,261 on stories260K; with it, the embedding rows
+of BOS "Once upon a" are saved as once_upon_a_f32.pt (the prompt_embeds of tests/serve/openai.sh).
 Every tensor is golden_values(rows, cols) (below; the C test computes the same numbers) converted to the dtype, saved
 the way a vLLM client saves prompt_embeds: torch.save(tensor, buffer).
 """
+import base64
+import json
 import sys
 
 import torch
@@ -17,6 +21,13 @@ def golden_values(rows, cols):
         for j in range(cols):
             t[i, j] = ((i * 7 + j * 3) % 17 - 8) / 8.0 + j / 1024.0 + (1e-6 if j % 5 == 0 else 0.0)
     return t
+
+
+def embed_rows(out, info_path):
+    info = json.load(open(info_path))
+    raw = base64.b64decode(info["rows_f32_b64"])
+    rows = torch.frombuffer(bytearray(raw), dtype=torch.float32).reshape(len(info["row_ids"]), info["hidden_size"])
+    torch.save(rows.clone(), f"{out}/once_upon_a_f32.pt")
 
 
 def main(out):
@@ -33,3 +44,5 @@ def main(out):
 
 if __name__ == "__main__":
     main(sys.argv[1])
+    if len(sys.argv) > 2:
+        embed_rows(sys.argv[1], sys.argv[2])

@@ -3,7 +3,7 @@
 ifneq ($(MODELS_LIB),)
 SERVE_TEST := $(BUILD)/tests/test_serve
 TEST_PROGRAMS += $(SERVE_TEST)
-TEST_SCRIPTS  += tests/serve/serve.sh
+TEST_SCRIPTS  += tests/serve/serve.sh tests/serve/goldens.sh tests/serve/openai.sh
 
 $(SERVE_TEST): $(SERVE_TEST_OBJ) $(SERVE_LIB_OBJ) $(BBT_LIB_OBJ) $(OPTIM_LIB) $(MODELS_LIB)
 	@mkdir -p $(dir $@)
