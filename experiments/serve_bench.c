@@ -5,7 +5,8 @@
  *      the other (medians of --reps runs);
  *   2. dynamic batching: 4 tuners (own handle, own projection seed) each scoring --gens generations, all at once
  *      against one server, versus the same 4 × gens requests one after another.
- * Usage: serve_bench [threads (1)] [reps (15)] [gens (10)] [dtype bf16|f32 (bf16)]. Prints one JSON object.
+ * Usage: serve_bench [threads (1)] [reps (15)] [gens (10)] [dtype bf16|f32 (bf16)] [max_merge (4096)].
+ * Prints one JSON object. max_merge 640 (one generation) turns merging across requests off.
  */
 #include <math.h>
 #include <pthread.h>
@@ -13,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <cblas.h>
 #include <cjson/cJSON.h>
 
 #include "bbt/scorer.h"
@@ -121,9 +123,11 @@ static void *run_tuner(void *arg)
 
 int main(int argc, char **argv)
 {
+    openblas_set_num_threads(1); /* as bbt's main: OpenBLAS stays on the calling thread, the engine has the cores */
     int threads = argc > 1 ? atoi(argv[1]) : 1, reps = argc > 2 ? atoi(argv[2]) : 15;
     int gens = argc > 3 ? atoi(argv[3]) : 10;
     const char *dtype = argc > 4 ? argv[4] : "bf16";
+    int max_merge = argc > 5 ? atoi(argv[5]) : 4096;
     tune_config cfg;
     tune_config_init(&cfg);
     config_set(&cfg.model, MODEL);
@@ -149,6 +153,7 @@ int main(int argc, char **argv)
     c.port = 0;
     c.threads = threads;
     c.f32 = !strcmp(dtype, "f32");
+    c.max_merge = max_merge;
     server *s = serve_start(&c, &err);
     if (!s)
         die("server", err.msg);
@@ -196,12 +201,12 @@ int main(int argc, char **argv)
         pthread_join(th[t], NULL);
     double concurrent_s = now_seconds() - t0;
 
-    printf("{\"model\": \"stories260K\", \"dtype\": \"%s\", \"threads\": %d, \"batch\": \"%d x %d\", \"d\": %d, \"L\": %d,\n"
+    printf("{\"model\": \"stories260K\", \"dtype\": \"%s\", \"threads\": %d, \"max_merge\": %d, \"batch\": \"%d x %d\", \"d\": %d, \"L\": %d,\n"
            " \"local_scorer_ms\": %.3f, \"native_route_ms\": %.3f, \"server_compute_ms\": %.3f,"
            " \"overhead_pct\": %.1f, \"request_bytes\": %zu,\n"
            " \"tuners\": %d, \"generations_each\": %d, \"one_after_another_s\": %.3f, \"together_s\": %.3f,"
            " \"speedup\": %.2f}\n",
-           dtype, threads, POP, e.n, DIM, PLEN, local_s * 1e3, remote_s * 1e3, compute_ms,
+           dtype, threads, max_merge, POP, e.n, DIM, PLEN, local_s * 1e3, remote_s * 1e3, compute_ms,
            100.0 * (remote_s - local_s) / local_s, body_bytes, TUNERS, gens, sequential_s, concurrent_s,
            sequential_s / concurrent_s);
     for (int t = 0; t < TUNERS; t++) {
