@@ -29,6 +29,25 @@ void reply_json(reply *rp, int status, cJSON *body)
     reply_text(rp, status, text, NULL);
 }
 
+void reply_json_sized(reply *rp, cJSON *body)
+{
+    /* two or three passes: the number's own digits change the size only slightly */
+    cJSON *bo = cJSON_AddNumberToObject(body, "bytes_out", 0);
+    size_t len = 0;
+    for (int pass = 0; pass < 3; pass++) {
+        char *text = cJSON_PrintUnformatted(body);
+        if (!text)
+            break;
+        size_t now = strlen(text);
+        free(text);
+        if (now == len)
+            break;
+        len = now;
+        cJSON_SetNumberValue(bo, (double)len);
+    }
+    reply_json(rp, 200, body);
+}
+
 static const char *error_type(int status)
 {
     switch (status) {

@@ -332,6 +332,7 @@ void route_examples(server *s, const request *rq, reply *rp)
     cJSON *root = request_json(rq, rp);
     if (!root)
         return;
+    double t0 = now_seconds();
     char msg[JSONIN_MSG];
     upload u;
     example_set *es = NULL;
@@ -352,5 +353,7 @@ void route_examples(server *s, const request *rq, reply *rp)
         return;
     }
     cJSON_ReplaceItemInObjectCaseSensitive(answer, "handle", cJSON_CreateString(id));
-    reply_json(rp, 200, answer);
+    cJSON_AddNumberToObject(answer, "compute_ms", (now_seconds() - t0) * 1e3); /* tokenizing and encoding */
+    cJSON_AddNumberToObject(answer, "bytes_in", (double)rq->len);
+    reply_json_sized(rp, answer);
 }

@@ -160,25 +160,6 @@ static cJSON *scores_json(const float *scores, int count, int n, int labels)
     return all;
 }
 
-/* The body, with its own size in "bytes_out" (two passes: the number's digits change the size only slightly). */
-static void reply_with_size(reply *rp, cJSON *o)
-{
-    cJSON *bo = cJSON_AddNumberToObject(o, "bytes_out", 0);
-    size_t len = 0;
-    for (int pass = 0; pass < 3; pass++) {
-        char *text = cJSON_PrintUnformatted(o);
-        if (!text)
-            break;
-        size_t now = strlen(text);
-        free(text);
-        if (now == len)
-            break;
-        len = now;
-        cJSON_SetNumberValue(bo, (double)len);
-    }
-    reply_json(rp, 200, o);
-}
-
 static void score_set(server *s, const request *rq, reply *rp, const cJSON *root, example_set *es)
 {
     char msg[JSONIN_MSG] = "";
@@ -212,7 +193,7 @@ static void score_set(server *s, const request *rq, reply *rp, const cJSON *root
         cJSON_AddNumberToObject(o, "queue_ms", job.queue_s * 1e3);
         cJSON_AddNumberToObject(o, "batch_sequences", job.batch_seqs);
         cJSON_AddNumberToObject(o, "bytes_in", (double)rq->len);
-        reply_with_size(rp, o);
+        reply_json_sized(rp, o);
     }
     free(scores);
     free(seqs);

@@ -63,6 +63,8 @@ typedef void (*route_fn)(server *s, const request *rq, reply *rp);
 
 /* Replies (reply.c). Errors use vLLM's body: {"error": {"message", "type", "param", "code"}}. */
 void reply_json(reply *rp, int status, struct cJSON *body);   /* takes and frees body */
+/* 200 with body, which gets "bytes_out": its own size in bytes (the native routes report their traffic). */
+void reply_json_sized(reply *rp, struct cJSON *body);
 void reply_error(reply *rp, int status, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 void reply_text(reply *rp, int status, char *text, const char *content_type); /* takes text */
 

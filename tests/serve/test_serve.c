@@ -384,6 +384,8 @@ Test(serve, native_routes_score_as_the_local_scorer)
     server *s = start_default();
     cJSON *ex;
     char *handle = upload(s, &l, &ex);
+    cr_assert(cJSON_GetObjectItem(ex, "bytes_in")->valuedouble > 1000);
+    cr_assert(cJSON_IsNumber(cJSON_GetObjectItem(ex, "bytes_out")) && cJSON_IsNumber(cJSON_GetObjectItem(ex, "compute_ms")));
     /* the server encoded the texts as the scorer did */
     const cJSON *seqs = cJSON_GetObjectItem(ex, "sequences");
     cr_assert_eq(cJSON_GetArraySize(seqs), l.e.n);
