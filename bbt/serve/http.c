@@ -169,7 +169,15 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
         st->t0 = wall_ms();
         check_headers(s, c, method, url, st);
         *con_cls = st;
-        return MHD_YES;
+        if (!st->early.body)
+            return MHD_YES;
+        /* Refused on its headers: answer now, so that a large or unauthorised body is never read (libmicrohttpd
+         * then closes the connection instead of waiting for the upload). */
+        reply rp = st->early;
+        st->early.body = NULL;
+        enum MHD_Result ok = send_reply(s, c, method, url, st, &rp);
+        free(rp.body);
+        return ok;
     }
     if (*upload_size) {
         if (!st->early.body)

@@ -170,9 +170,14 @@ static int choose(const comp_params *p, const float *lp, int vocab, int which)
 /* ---- computing ---- */
 
 /* Echo: every position's distribution, from the full logits. */
+#define ECHO_MAX_FLOATS ((size_t)32 << 20) /* 128 MiB of log-probabilities per prompt */
+
 static int run_echo(server *s, comp_prompt *pr, char *msg)
 {
     int V = s->info->vocab;
+    if ((size_t)pr->n * (size_t)V > ECHO_MAX_FLOATS)
+        return snprintf(msg, JSONIN_MSG, "echo of %d tokens over a vocabulary of %d needs more than 128 MiB of "
+                        "log-probabilities; send at most %zu tokens per prompt", pr->n, V, ECHO_MAX_FLOATS / V), -1;
     pr->rows = pr->n;
     pr->lp = xmalloc((size_t)pr->n * V * sizeof *pr->lp);
     pthread_mutex_lock(&s->lm_lock);
@@ -221,7 +226,7 @@ static int run_token_prompts(server *s, const comp_params *p, comp_prompt *pr, i
     if (p->echo) {
         for (int i = 0; i < count; i++)
             if (run_echo(s, &pr[i], msg))
-                return (*status = 503), -1;
+                return (*status = pr[i].lp ? 503 : 400), -1;
         return 0;
     }
     lm_seq *seqs = xcalloc((size_t)count, sizeof *seqs);

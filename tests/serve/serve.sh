@@ -52,6 +52,16 @@ for sig in TERM INT; do
     done
     grep -q "finishing the requests in flight" "$tmp/serve.err" || fail "SIG$sig: no shutdown message"
 done
+# a body without Content-Length (chunked) is cut off at --max-body-mb while it streams in
+start --max-body-mb 1
+head -c $((2 * 1024 * 1024)) /dev/zero | tr '\0' ' ' > "$tmp/big"
+code=$(curl -s --noproxy '*' -m 30 -o "$tmp/big_out" -w '%{http_code}' -X POST "http://127.0.0.1:$port/bbt/v1/score" \
+       -H 'Transfer-Encoding: chunked' -H 'Content-Type: application/json' --data-binary @"$tmp/big" || true)
+[ "$code" = 413 ] && grep -q "max-body-mb" "$tmp/big_out" || fail "a 2 MiB chunked body got $code: $(head -c 300 "$tmp/big_out")"
+kill -TERM $pid
+wait $pid || fail "exit status $? after SIGTERM"
+pid=
+
 lines=$(grep -c ' POST /v1/completions ' "$tmp/access.log" || true)
 [ "$lines" -ge 1 ] || fail "the access log has no request lines"
 grep -qE '^[0-9T:-]+Z POST /v1/completions 200 in=[0-9]+ out=[0-9]+ [0-9.]+ms$' "$tmp/access.log" ||
