@@ -16,18 +16,27 @@
 
 static double clamp(float lp) { return isfinite(lp) ? (double)lp : CLAMP_LOGPROB; }
 
-/* A token as the response names it. */
-static void token_text(server *s, const comp_params *p, int id, char *buf, size_t cap)
+/* A token as the response names it: "token_id:N", or the text it adds after the token before it (prev, -1 if none), so
+ * that " time" keeps its space as in the decoded text. */
+static void token_text(server *s, const comp_params *p, int prev, int id, char *buf, size_t cap)
 {
     if (p->as_ids) {
         snprintf(buf, cap, "token_id:%d", id);
         return;
     }
+    char one[256], two[512];
+    int pair[2] = {prev, id};
     pthread_mutex_lock(&s->lm_lock);
-    int n = lm_detokenize(s->model, &id, 1, buf, cap);
+    int n1 = prev >= 0 ? lm_detokenize(s->model, &prev, 1, one, sizeof one) : 0;
+    int n2 = lm_detokenize(s->model, prev >= 0 ? pair : &id, prev >= 0 ? 2 : 1, two, sizeof two);
     pthread_mutex_unlock(&s->lm_lock);
-    if (n < 0)
+    if (n2 < 0 || n1 < 0 || n2 >= (int)sizeof two) {
         buf[0] = '\0';
+        return;
+    }
+    if (prev < 0 || strncmp(two, one, (size_t)n1))
+        n1 = 0;
+    snprintf(buf, cap, "%s", two + n1);
 }
 
 /* The k best ids of a row (k ≤ 64), best first, ties by lower id. */
@@ -49,28 +58,28 @@ static int top_k(const float *row, int vocab, int k, int *out)
     return n;
 }
 
-static void add_entry(server *s, const comp_params *p, cJSON *dict, const float *row, int id)
+static void add_entry(server *s, const comp_params *p, cJSON *dict, const float *row, int prev, int id)
 {
-    char key[256];
-    token_text(s, p, id, key, sizeof key);
+    char key[512];
+    token_text(s, p, prev, id, key, sizeof key);
     if (!cJSON_GetObjectItemCaseSensitive(dict, key))
         cJSON_AddNumberToObject(dict, key, clamp(row[id]));
 }
 
 /* top_logprobs at one position: the natural top-k (or the listed ids, at generated positions) plus the actual token. */
-static cJSON *top_dict(server *s, const comp_params *p, const float *row, int actual, int generated)
+static cJSON *top_dict(server *s, const comp_params *p, const float *row, int prev, int actual, int generated)
 {
     cJSON *d = cJSON_CreateObject();
     if (generated && p->n_logprob_ids) {
         for (int i = 0; i < p->n_logprob_ids; i++)
-            add_entry(s, p, d, row, p->logprob_ids[i]);
+            add_entry(s, p, d, row, prev, p->logprob_ids[i]);
     } else {
         int best[64], n = top_k(row, s->info->vocab, p->logprobs < 64 ? p->logprobs : 64, best);
         for (int i = 0; i < n; i++)
-            add_entry(s, p, d, row, best[i]);
+            add_entry(s, p, d, row, prev, best[i]);
     }
     if (actual >= 0)
-        add_entry(s, p, d, row, actual);
+        add_entry(s, p, d, row, prev, actual);
     return d;
 }
 
@@ -78,8 +87,8 @@ typedef struct lp_arrays {
     cJSON *tokens, *token_lp, *top, *offset;
 } lp_arrays;
 
-static void add_position(server *s, const comp_params *p, lp_arrays *a, int id, const char *piece, size_t offset,
-                         const float *row, int generated)
+static void add_position(server *s, const comp_params *p, lp_arrays *a, int prev, int id, const char *piece,
+                         size_t offset, const float *row, int generated)
 {
     char name[32];
     if (p->as_ids)
@@ -88,7 +97,7 @@ static void add_position(server *s, const comp_params *p, lp_arrays *a, int id, 
     cJSON_AddItemToArray(a->offset, cJSON_CreateNumber((double)offset));
     if (row) {
         cJSON_AddItemToArray(a->token_lp, cJSON_CreateNumber(clamp(row[id])));
-        cJSON_AddItemToArray(a->top, top_dict(s, p, row, id, generated));
+        cJSON_AddItemToArray(a->top, top_dict(s, p, row, prev, id, generated));
     } else {
         cJSON_AddItemToArray(a->token_lp, cJSON_CreateNull());
         cJSON_AddItemToArray(a->top, cJSON_CreateNull());
@@ -147,7 +156,8 @@ static cJSON *logprobs_json(server *s, const comp_params *p, const comp_prompt *
         int generated = pr->gen >= 0 && t == n - 1;
         /* prompt token t is predicted by row t − 1 (the first has no log-probability); the generated one by the last */
         const float *row = generated ? pr->lp + (size_t)(pr->rows - 1) * V : t ? pr->lp + (size_t)(t - 1) * V : NULL;
-        add_position(s, p, &a, ids[t], piece, offset, row, generated);
+        int prev = t ? ids[t - 1] : -1;
+        add_position(s, p, &a, prev, ids[t], piece, offset, row, generated);
     }
     free(prev);
     free(ids);
