@@ -596,6 +596,37 @@ Test(serve, echo_logprobs_score_as_the_model)
     cr_assert_eq(cJSON_GetArraySize(cJSON_GetArrayItem(cJSON_GetObjectItem(cJSON_GetObjectItem(ch, "logprobs"),
                                                                            "top_logprobs"), 0)), 3);
     cJSON_Delete(a);
+    /* allowed_token_ids restricts the choice (greedy among them); a seeded draw at temperature 1 is reproducible */
+    for (int k = 0; k < 2; k++) {
+        body = cJSON_CreateObject();
+        cJSON_AddStringToObject(body, "prompt", "Once upon a");
+        cJSON_AddNumberToObject(body, "max_tokens", 1);
+        cJSON_AddNumberToObject(body, "logprobs", 0);
+        cJSON_AddTrueToObject(body, "return_tokens_as_token_ids");
+        cJSON_AddItemToObject(body, "allowed_token_ids", cJSON_CreateIntArray((int[]){7, 300, 301}, 3));
+        cJSON_AddNumberToObject(body, "temperature", k ? 1.0 : 0.0);
+        cJSON_AddNumberToObject(body, "seed", 1234);
+        a = call_ok(s, "/v1/completions", body);
+        const cJSON *tok = cJSON_GetArrayItem(cJSON_GetObjectItem(cJSON_GetObjectItem(
+            cJSON_GetArrayItem(cJSON_GetObjectItem(a, "choices"), 0), "logprobs"), "tokens"), 0);
+        cr_assert(!strcmp(tok->valuestring, "token_id:7") || !strcmp(tok->valuestring, "token_id:300") ||
+                  !strcmp(tok->valuestring, "token_id:301"), "generated %s, not an allowed token", tok->valuestring);
+        char first[32];
+        snprintf(first, sizeof first, "%s", tok->valuestring);
+        cJSON_Delete(a);
+        body = cJSON_CreateObject();
+        cJSON_AddStringToObject(body, "prompt", "Once upon a");
+        cJSON_AddNumberToObject(body, "logprobs", 0);
+        cJSON_AddTrueToObject(body, "return_tokens_as_token_ids");
+        cJSON_AddItemToObject(body, "allowed_token_ids", cJSON_CreateIntArray((int[]){7, 300, 301}, 3));
+        cJSON_AddNumberToObject(body, "temperature", k ? 1.0 : 0.0);
+        cJSON_AddNumberToObject(body, "seed", 1234);
+        a = call_ok(s, "/v1/completions", body);
+        tok = cJSON_GetArrayItem(cJSON_GetObjectItem(cJSON_GetObjectItem(
+            cJSON_GetArrayItem(cJSON_GetObjectItem(a, "choices"), 0), "logprobs"), "tokens"), 0);
+        cr_assert_str_eq(tok->valuestring, first, "the same seed drew another token");
+        cJSON_Delete(a);
+    }
     (void)V;
     serve_stop(s);
     free(want);
