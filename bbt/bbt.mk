@@ -1,8 +1,10 @@
 # bbt/ build rules: the `bbt` program (every bbt/*.c file is part of it) and its tests.
 # It links the models library and the CMA-ES library (defined by models/models.mk and optim/optim.mk).
 
+include bbt/serve/serve.mk
+
 BBT_SRC  := $(wildcard bbt/*.c)
-BBT_OBJ  := $(BBT_SRC:%.c=$(OBJ)/%.o)
+BBT_OBJ  := $(BBT_SRC:%.c=$(OBJ)/%.o) $(SERVE_OBJ)
 BBT_BIN  := $(BUILD)/bbt
 
 # The parts that need neither a model nor the optimizer (data files, tasks, metrics), tested on their own.
@@ -13,7 +15,7 @@ ALL_TARGETS += $(BBT_BIN)
 endif
 
 $(BBT_BIN): $(BBT_OBJ) $(OPTIM_LIB) $(MODELS_LIB)
-	$(CC) $(CFLAGS) $(LDFLAGS) $(BBT_OBJ) $(OPTIM_LIB) $(MODELS_LIB) -o $@ $(LIBS_MODELS) $(LIBS_OPTIM)
+	$(CC) $(CFLAGS) $(LDFLAGS) $(BBT_OBJ) $(OPTIM_LIB) $(MODELS_LIB) -o $@ $(LIBS_SERVE) $(LIBS_MODELS) $(LIBS_OPTIM)
 
 BBT_TEST_DATA := $(BUILD)/tests/test_bbt_data
 TEST_PROGRAMS += $(BBT_TEST_DATA)
@@ -23,7 +25,7 @@ $(BBT_TEST_DATA): $(OBJ)/tests/bbt/test_data.o $(BBT_DATA_OBJ)
 	$(CC) $(CFLAGS) $(LDFLAGS) $^ -o $@ $(LIBS_TEST) $(LIBS_MODELS)
 
 # Everything but the command-line front end, for tests that need the optimizer or a model.
-BBT_LIB_OBJ := $(filter-out $(OBJ)/bbt/main.o $(OBJ)/bbt/cmd_%.o,$(BBT_OBJ))
+BBT_LIB_OBJ := $(filter-out $(OBJ)/bbt/main.o $(OBJ)/bbt/cmd_%.o $(SERVE_OBJ),$(BBT_OBJ))
 
 ifneq ($(MODELS_LIB),)
 BBT_TEST_CORE := $(BUILD)/tests/test_bbt_core
@@ -34,3 +36,4 @@ $(BBT_TEST_CORE): $(OBJ)/tests/bbt/test_core.o $(OBJ)/tests/bbt/test_tuning.o $(
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(LDFLAGS) $^ -o $@ $(LIBS_TEST) $(LIBS_MODELS) $(LIBS_OPTIM)
 endif
+include tests/serve/serve_tests.mk

@@ -23,6 +23,7 @@ static const command commands[] = {
     {"generate", cmd_generate, "continue a text with a model (greedy or sampled)"},
     {"bench", cmd_bench, "time the forward pass on a scoring batch; prints JSON"},
     {"info", cmd_info, "print a model's architecture, sizes, special tokens and embedding std as JSON"},
+    {"serve", cmd_serve, "serve a model over HTTP: native BBT routes, vLLM/OpenAI-compatible completions"},
     {NULL, NULL, NULL}
 };
 

@@ -32,39 +32,51 @@ static int open_task(scorer *s, const tune_config *cfg, bbt_error *err)
 }
 
 /* A causal LM whose label words are one token each (or scored by their first token) needs only the label logits. */
-static int labels_single_token(const scorer *s, const tune_config *cfg)
+static int labels_single_token(const lm_info *info, const encoded_labels *labels, int first_token_only)
 {
-    if (s->info->kind != LM_CAUSAL)
+    if (info->kind != LM_CAUSAL)
         return 0;
-    if (cfg->first_token_only)
+    if (first_token_only)
         return 1;
-    for (int j = 0; j < s->labels.n; j++)
-        if (s->labels.labels[j].n != 1)
+    for (int j = 0; j < labels->n; j++)
+        if (labels->labels[j].n != 1)
             return 0;
     return 1;
 }
 
+int scorer_setup_encoding(lm *m, const task *t, lm_prompt_mode mode, int prompt_len, int label_space,
+                          int first_token_only, encode_options *enc, int **placeholders, encoded_labels *labels,
+                          int *raw_logits, bbt_error *err)
+{
+    const lm_info *info = lm_get_info(m);
+    memset(enc, 0, sizeof *enc);
+    *placeholders = NULL;
+    memset(labels, 0, sizeof *labels);
+    enc->mode = mode;
+    enc->prompt_len = prompt_len;
+    enc->label_space = label_space >= 0 ? label_space : info->kind == LM_CAUSAL;
+    if (mode == LM_PROMPT_ADD) {
+        *placeholders = xcalloc((size_t)prompt_len, sizeof **placeholders);
+        if (encode_placeholders(m, prompt_len, *placeholders, err))
+            return -1;
+        enc->placeholders = *placeholders;
+    }
+    if (encode_labels(m, t, enc, labels, err))
+        return -1;
+    *raw_logits = labels_single_token(info, labels, first_token_only);
+    if (info->kind == LM_CAUSAL && !first_token_only)
+        for (int j = 0; j < labels->n; j++)
+            if (labels->labels[j].n - 1 > enc->reserve)
+                enc->reserve = labels->labels[j].n - 1;
+    return 0;
+}
+
 static int setup_encoding(scorer *s, const tune_config *cfg, bbt_error *err)
 {
-    s->enc.mode = cfg->prompt_mode;
-    s->enc.prompt_len = cfg->prompt_len;
-    s->enc.label_space = cfg->label_space >= 0 ? cfg->label_space : s->info->kind == LM_CAUSAL;
-    if (s->enc.mode == LM_PROMPT_ADD) {
-        s->placeholders = xcalloc((size_t)cfg->prompt_len, sizeof *s->placeholders);
-        if (encode_placeholders(s->model, cfg->prompt_len, s->placeholders, err))
-            return -1;
-        s->enc.placeholders = s->placeholders;
-    }
-    if (encode_labels(s->model, &s->task, &s->enc, &s->labels, err))
-        return -1;
     s->first_token_only = cfg->first_token_only;
-    s->raw_logits = labels_single_token(s, cfg);
-    if (s->info->kind == LM_CAUSAL && !s->first_token_only)
-        for (int j = 0; j < s->labels.n; j++)
-            if (s->labels.labels[j].n - 1 > s->enc.reserve)
-                s->enc.reserve = s->labels.labels[j].n - 1;
     s->loss = cfg->loss;
-    return 0;
+    return scorer_setup_encoding(s->model, &s->task, cfg->prompt_mode, cfg->prompt_len, cfg->label_space,
+                                 cfg->first_token_only, &s->enc, &s->placeholders, &s->labels, &s->raw_logits, err);
 }
 
 /* Sizes that depend on the model: the prompt must leave room for text, A (L·H × d floats) must fit in memory. */

@@ -32,6 +32,14 @@ typedef struct scorer {
 int scorer_open(scorer *s, const tune_config *cfg, bbt_error *err);
 void scorer_close(scorer *s);
 
+/* The encoding a run uses for a task on a model (the part of scorer_open that needs no configuration file, shared with
+ * `bbt serve`): encode options for the mode, L and label space (-1: auto, " word" for causal LMs), the placeholders
+ * (add mode; *placeholders is malloc'ed, NULL in cat mode), the label words' tokens, whether logits suffice
+ * (*raw_logits) and the room multi-token labels need. On failure the caller frees what was filled. */
+int scorer_setup_encoding(lm *m, const task *t, lm_prompt_mode mode, int prompt_len, int label_space,
+                          int first_token_only, encode_options *enc, int **placeholders, encoded_labels *labels,
+                          int *raw_logits, bbt_error *err);
+
 /* Read a data file with the task's columns and encode it (labels required when need_labels). */
 int scorer_load(scorer *s, const char *path, int need_labels, dataset *d, encoded_set *e, bbt_error *err);
 

@@ -358,18 +358,28 @@ static int task_metric_from_json(task *t, cJSON *root, const char *path, bbt_err
     return 0;
 }
 
+int task_from_json_object(task *t, const struct cJSON *root, const char *where, bbt_error *err)
+{
+    memset(t, 0, sizeof *t);
+    if (!cJSON_IsObject(root))
+        return bbt_fail(err, "%s: a task definition must be a JSON object", where);
+    cJSON *obj = (cJSON *)root; /* read only; the helpers above take non-const pointers */
+    int rc = task_from_json(t, obj, where, err);
+    if (!rc)
+        rc = task_metric_from_json(t, obj, where, err);
+    if (rc)
+        task_free(t);
+    return rc;
+}
+
 int task_load_json(task *t, const char *path, bbt_error *err)
 {
     memset(t, 0, sizeof *t);
     cJSON *root = read_json_object(path, "a task definition", err);
     if (!root)
         return -1;
-    int rc = task_from_json(t, root, path, err);
-    if (!rc)
-        rc = task_metric_from_json(t, root, path, err);
+    int rc = task_from_json_object(t, root, path, err);
     cJSON_Delete(root);
-    if (rc)
-        task_free(t);
     return rc;
 }
 

@@ -60,6 +60,11 @@ int task_builtin(task *t, const char *name, bbt_error *err);
  * follows the template); one with text after <mask> serves masked LMs only unless "causal_template" is given. */
 int task_load_json(task *t, const char *path, bbt_error *err);
 
+/* The same from a JSON object already parsed (`bbt serve` receives task definitions in request bodies); `where` stands
+ * for the file name in messages. */
+struct cJSON;
+int task_from_json_object(task *t, const struct cJSON *root, const char *where, bbt_error *err);
+
 /* Parse a template string (exposed for tests). Fields the task lacks ({text_b} in a single-text task) are an error. */
 int template_parse(template_spec *out, const char *source, int pair, bbt_error *err);
 

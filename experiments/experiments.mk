@@ -22,3 +22,12 @@ $(BUILD)/make_model: $(OBJ)/experiments/bench/make_model.o $(MODEL_WRITER_OBJ) $
 # copies of them are local).
 $(BUILD)/gemm_limit: $(OBJ)/experiments/bench/gemm_limit.o $(MODELS_OBJ) $(TOK_OBJ)
 	$(CC) $(CFLAGS) $(LDFLAGS) $^ -o $@ $(LIBS_MODELS)
+
+# serve_bench: `bbt serve`'s per-request overhead and what dynamic batching gains (see RESULTS.md).
+ifneq ($(MODELS_LIB),)
+SERVE_BENCH := $(BUILD)/serve_bench
+ALL_TARGETS += $(SERVE_BENCH)
+$(SERVE_BENCH): $(OBJ)/experiments/serve_bench.o $(OBJ)/tests/serve/http_client.o $(SERVE_LIB_OBJ) $(BBT_LIB_OBJ) \
+                $(OPTIM_LIB) $(MODELS_LIB)
+	$(CC) $(CFLAGS) $(LDFLAGS) $^ -o $@ $(shell pkg-config --libs libcurl) $(LIBS_SERVE) $(LIBS_MODELS) $(LIBS_OPTIM)
+endif
