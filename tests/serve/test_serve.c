@@ -10,6 +10,7 @@
 #include <cjson/cJSON.h>
 #include <criterion/criterion.h>
 
+#include "bbt/files.h"
 #include "bbt/scorer.h"
 #include "bbt/serve/auth.h"
 #include "bbt/serve/b64.h"
@@ -278,7 +279,7 @@ static void local_open(local *l, int n_examples)
     tune_config_init(&l->cfg);
     config_set(&l->cfg.model, MODEL);
     config_set(&l->cfg.task, "sst2");
-    config_set(&l->cfg.dtype, "f32");
+    l->cfg.dtype = LM_F32;
     l->cfg.prompt_len = L_PROMPT;
     l->cfg.dim = DIM;
     l->cfg.seed = SEED;
