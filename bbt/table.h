@@ -21,6 +21,7 @@ typedef struct table {
     int n_rows;
     char ***cells;     /* cells[row][col]; NULL where a JSONL object lacks the key */
     int *line;         /* 1-based line each row starts on */
+    int cap_rows;      /* rows cells and line have room for */
 } table;
 
 int table_read(table *t, const char *path, table_format format, bbt_error *err);
