@@ -79,7 +79,8 @@ static int open_model(const char *cmd, const model_args *a, lm **m)
     int rc = lm_open(m, a->model, &o, err, sizeof err);
     if (rc) {
         fprintf(stderr, "bbt %s: %s\n", cmd, err);
-        return rc == LM_ENOMEM ? EXIT_RUNTIME : EXIT_INPUT;
+        /* memory or the matrix-product backend failing is the machine's fault, not the model file's */
+        return rc == LM_ENOMEM || rc == LM_EBACKEND ? EXIT_RUNTIME : EXIT_INPUT;
     }
     return EXIT_OK;
 }
