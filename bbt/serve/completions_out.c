@@ -42,6 +42,8 @@ static void token_text(server *s, const comp_params *p, int prev, int id, char *
 /* The k best ids of a row (k ≤ 64), best first, ties by lower id. */
 static int top_k(const float *row, int vocab, int k, int *out)
 {
+    if (k <= 0)
+        return 0; /* logprobs 0: only the actual token is reported */
     int n = 0;
     for (int v = 0; v < vocab; v++) {
         if (n < k)

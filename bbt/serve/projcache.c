@@ -43,24 +43,41 @@ static proj_entry *lookup(proj_cache *c, const proj_key *key)
     return NULL;
 }
 
-/* Put e in a free slot or in place of the least recently used entry no one holds; 0 if every slot is held. */
-static int insert(proj_cache *c, proj_entry *e)
+static size_t entry_bytes(const proj_entry *e) { return (size_t)e->proj.rows * (size_t)e->proj.dim * sizeof(float); }
+
+/* The least recently used entry no one holds, or -1. */
+static int lru_idle(const proj_cache *c)
 {
     int slot = -1;
-    for (int i = 0; i < PROJCACHE_SIZE; i++) {
-        if (!c->entries[i]) {
+    for (int i = 0; i < PROJCACHE_SIZE; i++)
+        if (c->entries[i] && c->entries[i]->refs == 0 &&
+            (slot < 0 || c->entries[i]->last_used < c->entries[slot]->last_used))
             slot = i;
-            break;
+    return slot;
+}
+
+/* Keep e if a slot and the byte budget allow, dropping idle entries least recently used first; 0 if not kept. */
+static int insert(proj_cache *c, proj_entry *e)
+{
+    for (;;) {
+        size_t total = entry_bytes(e);
+        int free_slot = -1;
+        for (int i = 0; i < PROJCACHE_SIZE; i++) {
+            if (c->entries[i])
+                total += entry_bytes(c->entries[i]);
+            else if (free_slot < 0)
+                free_slot = i;
         }
-        if (c->entries[i]->refs == 0 && (slot < 0 || c->entries[i]->last_used < c->entries[slot]->last_used))
-            slot = i;
+        if (free_slot >= 0 && total <= PROJCACHE_BYTES) {
+            c->entries[free_slot] = e;
+            return 1;
+        }
+        int victim = lru_idle(c);
+        if (victim < 0)
+            return 0;
+        entry_free(c->entries[victim]);
+        c->entries[victim] = NULL;
     }
-    if (slot < 0)
-        return 0;
-    if (c->entries[slot])
-        entry_free(c->entries[slot]);
-    c->entries[slot] = e;
-    return 1;
 }
 
 proj_entry *projcache_get(proj_cache *c, const proj_key *key, bbt_error *err)

@@ -1,7 +1,7 @@
 /* projcache.h — projections A rebuilt from a client's description, kept for the next request of the same run.
  *
  * A tuner sends the same (seed, distribution, d, L, α, σ0) with every generation, so the server draws A once (with
- * bbt/projection.c, the tuner's own code and PCG stream) and keeps the few most recently used.
+ * bbt/projection.c, the tuner's own code and PCG stream) and keeps the few most recently used, up to 2 GiB.
  */
 #ifndef BBT_SERVE_PROJCACHE_H
 #define BBT_SERVE_PROJCACHE_H
@@ -27,6 +27,7 @@ typedef struct proj_entry {
 } proj_entry;
 
 #define PROJCACHE_SIZE 8
+#define PROJCACHE_BYTES ((size_t)2 << 30) /* what kept projections may take together (one in use may add to it) */
 
 typedef struct proj_cache {
     pthread_mutex_t lock;
