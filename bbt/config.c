@@ -1,4 +1,5 @@
 /* config.c — defaults, checks and the config.json form of a tuning run's configuration. */
+#include <limits.h>
 #include <math.h>
 #include <stddef.h>
 #include <stdlib.h>
@@ -165,6 +166,8 @@ static int read_field(tune_config *c, const field *f, const cJSON *v, const char
     double x = v->valuedouble;
     if (f->type != F_DBL && (x != floor(x) || fabs(x) > 9e15))
         return bbt_fail(err, "%s: field \"%s\" must be an integer (got %g)", path, f->key, x);
+    if (f->type == F_INT && (x < INT_MIN || x > INT_MAX)) /* converting it would be undefined (found by fuzzing) */
+        return bbt_fail(err, "%s: field \"%s\" is out of range (got %.17g)", path, f->key, x);
     if (f->type == F_INT)
         *AT(c, f, int) = (int)x;
     else if (f->type == F_LONG)
