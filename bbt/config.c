@@ -1,5 +1,6 @@
 /* config.c — the table of a run's settings: defaults, checks, the config.json form and the command line's view. */
 #include <errno.h>
+#include <limits.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -274,6 +275,9 @@ static int read_field(tune_config *c, const config_field *f, const cJSON *v, con
     double x = v->valuedouble;
     if (f->type != CFG_DBL && (x != floor(x) || fabs(x) > 9e15))
         return bbt_fail(err, "%s: field \"%s\" must be an integer (got %g)", path, f->key, x);
+    /* an int field beyond int's range: converting it would be undefined (found by fuzzing) */
+    if (f->type != CFG_LONG && f->type != CFG_DBL && (x < INT_MIN || x > INT_MAX))
+        return bbt_fail(err, "%s: field \"%s\" is out of range (got %.17g)", path, f->key, x);
     if (f->type == CFG_LONG)
         *AT(c, f, long) = (long)x;
     else if (f->type == CFG_DBL)

@@ -38,6 +38,6 @@ fuzz: $$(addprefix $(FUZZ_BUILD)/,$$(FUZZ_TARGETS))
 	@set -e; for t in $(FUZZ_TARGETS); do \
 	    corpus=$(FUZZ_BUILD)/corpus-$$t; mkdir -p $$corpus; seeds=tests/fuzz/seeds/$$t; [ -d $$seeds ] || seeds=; \
 	    echo "== fuzz $$t ($(FUZZ_SECONDS) s)"; \
-	    OPENBLAS_NUM_THREADS=1 $(FUZZ_BUILD)/$$t -max_total_time=$(FUZZ_SECONDS) -print_final_stats=0 $$corpus $$seeds 2>&1 | tail -n 3; \
+	    OPENBLAS_NUM_THREADS=1 $(FUZZ_BUILD)/$$t -max_total_time=$(FUZZ_SECONDS) -print_final_stats=0 -artifact_prefix=$(FUZZ_BUILD)/ $$corpus $$seeds 2>&1 | tail -n 3; \
 	    test $${PIPESTATUS[0]} -eq 0; \
 	done

@@ -111,6 +111,17 @@ Test(config, load_errors_name_the_field)
     write_text(path, "[]");
     cr_assert_eq(tune_config_load(&loaded, path, &err), -1);
     cr_assert(strstr(err.msg, "not a JSON object"), "%s", err.msg);
+
+    /* an integer beyond int in an int field: it was converted anyway, undefined behaviour (found by fuzzing) */
+    at = strstr(text, "\"first_token_only\":");
+    cr_assert_not_null(at);
+    char *value = strchr(at, '0'); /* the default, 0 */
+    char *big = xmalloc(strlen(text) + 32);
+    snprintf(big, strlen(text) + 32, "%.*s6666666666666660%s", (int)(value - text), text, value + 1);
+    write_text(path, big);
+    cr_assert_eq(tune_config_load(&loaded, path, &err), -1);
+    cr_assert(strstr(err.msg, "\"first_token_only\" is out of range"), "%s", err.msg);
+    free(big);
     free(bad);
     free(text);
     tune_config_free(&c);

@@ -2,7 +2,7 @@
 # safetensors, cmaes_state and the tokenizer's, are declared in their modules' makefiles.)
 # Each target lists the sources it needs; clang builds them with libFuzzer + ASan + UBSan (see tests/tests.mk).
 
-FUZZ_BBT_BASE := bbt/util.c bbt/error.c $(COMMON_SRC)
+FUZZ_BBT_BASE := bbt/util.c bbt/files.c bbt/error.c $(COMMON_SRC)
 FUZZ_LIBS_BBT := $(shell pkg-config --libs libcjson) -lm
 
 # task files (--task-file): bbt/task.c
