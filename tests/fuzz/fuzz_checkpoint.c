@@ -11,16 +11,13 @@
 #include <string.h>
 
 #include "bbt/checkpoint.h"
+#include "common/bytes.h"
+#include "common/crc32.h"
 #include "optim/cmaes.h"
 #include "tests/fuzz/fuzz_file.h"
 
 static const char MAGIC[8] = {'B', 'B', 'T', 'C', 'K', 'P', 'T', '\n'};
 
-static void put_le(unsigned char *b, uint64_t v, int bytes)
-{
-    for (int i = 0; i < bytes; i++)
-        b[i] = (unsigned char)(v >> (8 * i));
-}
 
 /* The tuner's resume order (tuner.c get_state and read_optimizer), for a d it accepts. */
 static void read_like_tuner(ckpt_reader *r)
@@ -64,11 +61,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         size_t len = 20 + size + 4;
         unsigned char *buf = malloc(len);
         memcpy(buf, MAGIC, sizeof MAGIC);
-        put_le(buf + 8, CHECKPOINT_VERSION, 4);
-        put_le(buf + 12, size, 8);
+        common_put_le(buf + 8, CHECKPOINT_VERSION, 4);
+        common_put_le(buf + 12, size, 8);
         if (size)
             memcpy(buf + 20, data, size);
-        put_le(buf + 20 + size, crc32_ieee(buf, 20 + size), 4);
+        common_put_le(buf + 20 + size, common_crc32(buf, 20 + size), 4);
         path = fuzz_write("checkpoint.bin", buf, len);
         free(buf);
     }
