@@ -11,7 +11,8 @@ SERVE_LIB_OBJ := $(filter-out $(OBJ)/bbt/serve/cmd_serve.o,$(SERVE_OBJ))
 
 # The tests (tests/serve/): a Criterion program that starts servers in-process and talks to them with libcurl, and
 # scripts for the command (SIGTERM) and for the official openai npm client. Rules are read after bbt.mk's BBT_LIB_OBJ.
-SERVE_TEST_OBJ = $(OBJ)/tests/serve/test_serve.o $(OBJ)/tests/serve/http_client.o
+SERVE_TEST_OBJ = $(patsubst %.c,$(OBJ)/%.o,$(wildcard tests/serve/test_serve_*.c) tests/serve/serve_test.c) \
+                 $(OBJ)/tests/serve/http_client.o
 
 # libFuzzer targets for the parsers of request data (tests/tests.mk runs them).
 FUZZ_TARGETS += serve_torchzip serve_b64 serve_json
