@@ -64,7 +64,7 @@ static const config_field fields[] = {
     F(dtype, "dtype", CFG_CHOICE, 0, "bf16", dtypes, "T", "compute type of the forward pass"),
     F(threads, "threads", CFG_INT, 0, "0", NULL, "N", "forward-pass threads, 0 = all cores"),
     F_OPT(endpoint, "endpoint", CFG_STR, 1, NULL, NULL, "URL",
-          "score on this remote model (bbt serve) instead of --model;\nkey: --api-key, --api-key-file or $BBT_API_KEY"),
+          "score on this remote model (bbt serve) instead of --model;\nURL,URL,…: several servers of the same model share each generation;\nkey: --api-key, --api-key-file or $BBT_API_KEY"),
     F_OPT(endpoint_kind, "endpoint-kind", CFG_CHOICE, 0, "auto", endpoint_kinds, "KIND",
           "what answers at --endpoint (auto: ask /bbt/v1/info; only bbt is built)"),
     F_OPT(timeout, "timeout", CFG_DBL, 0, "120", NULL, "S", "seconds per remote request"),
@@ -240,8 +240,9 @@ int tune_config_check(const tune_config *c, bbt_error *err)
         return bbt_fail(err, "--timeout %g: must be 0 < S <= 86400 seconds", c->timeout);
     if (c->retries < 0 || c->retries > 100)
         return bbt_fail(err, "--retries %d: must be 0 .. 100", c->retries);
-    if (c->endpoint && strncmp(c->endpoint, "http://", 7) && strncmp(c->endpoint, "https://", 8))
-        return bbt_fail(err, "--endpoint %s: expected an http:// or https:// URL", c->endpoint);
+    for (const char *u = c->endpoint; u; u = strchr(u, ',') ? strchr(u, ',') + 1 : NULL) /* URL[,URL…] */
+        if (strncmp(u, "http://", 7) && strncmp(u, "https://", 8))
+            return bbt_fail(err, "--endpoint %s: expected http:// or https:// URLs, separated by commas", c->endpoint);
     if (c->threads < 0 || c->threads > MAX_THREADS)
         return bbt_fail(err, "--threads %d: must be 0 (all cores) .. %d", c->threads, MAX_THREADS);
     return 0;

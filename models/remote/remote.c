@@ -7,6 +7,8 @@
 
 int remote_open(lm *m, const char *url)
 {
+    if (strchr(url, ','))
+        return remote_open_multi(m, url);
     const char *kind = m->opts.remote_kind;
     if (kind && strcmp(kind, "bbt"))
         return lm_fail(m, LM_EUNSUPPORTED, "%s: endpoint kind \"%s\" is not built in this version (only bbt: the "

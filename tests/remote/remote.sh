@@ -2,7 +2,7 @@
 # tests/remote/remote.sh — `bbt tune --endpoint` against `bbt serve` (loopback, stories260K, f32): the remote run
 # reproduces the local one exactly (log.jsonl losses, prompt.json, prompt.safetensors); a server killed mid-run stops the
 # run resumably (exit 3, a message naming the endpoint) and `--resume` against the restarted server gives the
-# uninterrupted result; a wrong API key is refused with a clear message. Bounded in time (timeouts on every step).
+# uninterrupted result; two endpoints give the one-endpoint result; a wrong API key is refused with a clear message. Bounded in time (timeouts on every step).
 # Run from the repository root with BUILD set (default build).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
@@ -31,7 +31,22 @@ start() {
 }
 stop() { kill -9 "$pid" 2>/dev/null || true; wait "$pid" 2>/dev/null || true; pid=; }
 
-RUN=(--budget 48 --popsize 6 --dim 50 --prompt-len 10 --dtype f32 --threads 1 --checkpoint-every 1 --dev-every 12)
+DATA=../shared/assets/tasks/sst2/16-13
+RUN=(--budget 48 --popsize 6 --dim 50 --prompt-len 10 --dtype f32 --threads 1 --checkpoint-every 1 --dev-every 12
+     --train $DATA/train.tsv --dev $DATA/dev.tsv)
+# the numbers of every log.jsonl line of $1 and $2 (not times, not costs) agree within 1e-5 relative
+close_logs() {
+    paste -d '\n' <(sed 's/"elapsed_s":[0-9.]*//; s/,"remote":{[^}]*}//' "$1/log.jsonl") \
+                   <(sed 's/"elapsed_s":[0-9.]*//; s/,"remote":{[^}]*}//' "$2/log.jsonl") |
+    awk 'function nums(s, a,   n) { n = 0; while (match(s, /-?[0-9][0-9.e+-]*/)) { a[++n] = substr(s, RSTART, RLENGTH) + 0;
+                                      s = substr(s, RSTART + RLENGTH) } return n }
+         NR % 2 == 1 { n1 = nums($0, x); next }
+         { n2 = nums($0, y); if (n1 != n2) { print "line " NR/2 ": other fields"; bad = 1 }
+           for (i = 1; i <= n1; i++) { d = x[i] - y[i]; if (d < 0) d = -d; m = x[i] < 0 ? -x[i] : x[i];
+               if (d > 1e-5 * m + 1e-12) { print "line " NR/2 ": " x[i] " vs " y[i]; bad = 1 } } }
+         END { exit bad }' > "$tmp/close" || fail "$2: log.jsonl is not within 1e-5 of $1: $(head -3 "$tmp/close")"
+    [ "$(wc -l < "$1/log.jsonl")" = "$(wc -l < "$2/log.jsonl")" ] || fail "$2: another number of generations than $1"
+}
 same_run() { # the runs in $1 and $2 agree in every loss, the kept prompt and its file
     diff <(sed 's/"elapsed_s":[0-9.]*//; s/,"remote":{[^}]*}//' "$1/log.jsonl") \
          <(sed 's/"elapsed_s":[0-9.]*//; s/,"remote":{[^}]*}//' "$2/log.jsonl") > "$tmp/diff" ||
@@ -58,7 +73,28 @@ timeout 60 "$BBT" eval --run "$tmp/local" --split dev > "$tmp/eval_local" || fai
 cmp -s "$tmp/eval_remote" "$tmp/eval_local" || fail "bbt eval: remote $(cat "$tmp/eval_remote") local $(cat "$tmp/eval_local")"
 stop
 
-# 2. a wrong API key is refused by name; the right one from $BBT_API_KEY is taken
+# 2. two servers share each generation: the same result
+port=
+start
+url1=http://127.0.0.1:$port
+pid1=$pid
+port=
+start
+url2=http://127.0.0.1:$port
+timeout 120 "$BBT" tune "${RUN[@]}" --endpoint "$url1,$url2" --out "$tmp/two" > /dev/null 2> "$tmp/two.err" ||
+    fail "two endpoints: $(cat "$tmp/two.err")"
+# each server now scores half the candidates in a batch of another shape: f32 matrix products of other shapes round
+# differently (models/README), so the losses agree within 1e-5 (not bit for bit), and CMA-ES, which uses ranks only,
+# takes the same steps: the same kept prompt
+close_logs "$tmp/local" "$tmp/two"
+cmp -s "$tmp/local/prompt.json" "$tmp/two/prompt.json" || fail "two endpoints: prompt.json differs from the local run"
+cmp -s "$tmp/local/prompt.safetensors" "$tmp/two/prompt.safetensors" || fail "two endpoints: prompt.safetensors differs"
+stop
+pid=$pid1
+stop
+port=
+
+# 3. a wrong API key is refused by name; the right one from $BBT_API_KEY is taken
 echo secret-key > "$tmp/key"
 start --api-key-file "$tmp/key"
 url=http://127.0.0.1:$port
@@ -68,7 +104,7 @@ BBT_API_KEY=wrong timeout 60 "$BBT" tune "${RUN[@]}" --endpoint $url --out "$tmp
 grep -q "refused the API key" "$tmp/badkey.err" && grep -q "$url" "$tmp/badkey.err" ||
     fail "wrong key: the message does not say so: $(cat "$tmp/badkey.err")"
 
-# 3. the server dies in the middle of a run: exit 3 after the retries, resumable; the restarted server finishes it
+# 4. the server dies in the middle of a run: exit 3 after the retries, resumable; the restarted server finishes it
 BBT_API_KEY=secret-key timeout 120 "$BBT" tune "${RUN[@]}" --endpoint $url --retries 1 --timeout 10 \
     --out "$tmp/killed" > /dev/null 2> "$tmp/killed.err" &
 tpid=$!
