@@ -40,6 +40,7 @@ int rhttp_init(rhttp *h, const char *url, const char *api_key, double timeout_s,
     memcpy(h->base, url, n);
     h->base[n] = 0;
     struct curl_slist *l = curl_slist_append(NULL, "Content-Type: application/json");
+    l = curl_slist_append(l, "Expect:"); /* no 100-continue round trip (or its one-second wait) before each body */
     if (api_key && *api_key) {
         size_t hl = strlen(api_key) + 32;
         char *line = malloc(hl);

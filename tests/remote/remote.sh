@@ -77,6 +77,7 @@ timeout 60 "$BBT" predict --run "$tmp/local" "$tmp/in.txt" > "$tmp/pred_local" |
 cmp -s "$tmp/pred_remote" "$tmp/pred_local" || fail "predict --endpoint: $(cat "$tmp/pred_remote") vs $(cat "$tmp/pred_local")"
 stop
 
+echo "remote.sh: native route ${SECONDS}s" >&2
 # 2. two servers share each generation: the same result
 port=
 start
@@ -129,4 +130,49 @@ timeout 120 "$BBT" tune --resume "$tmp/killed" --api-key-file "$tmp/key" > /dev/
     fail "--resume after the restart: $(cat "$tmp/resume.err")"
 same_run "$tmp/local" "$tmp/killed"
 stop
-echo "remote.sh: ok"
+
+echo "remote.sh: before faults ${SECONDS}s" >&2
+# 5. a misbehaving server in front (tests/remote/faulty_proxy.py): transient faults cost retries, not the run; a bad
+# answer stops the run resumably with a message quoting it, never a score in the log
+if command -v python3 > /dev/null; then
+    port=
+    start
+    url=http://127.0.0.1:$port
+    ppid=
+    proxy() { # start the proxy with the faults "$1"; sets purl
+        [ -n "$ppid" ] && { kill $ppid 2>/dev/null || true; wait $ppid 2>/dev/null || true; }
+        rm -f "$tmp/pport"
+        python3 tests/remote/faulty_proxy.py "$url" "$1" "$tmp/pport" & ppid=$!
+        for _ in $(seq 200); do [ -f "$tmp/pport" ] && break; sleep 0.05; done
+        purl=http://127.0.0.1:$(cat "$tmp/pport")
+    }
+    proxy "2=500,3=429,4=slow:3,5=drop" # one call: four attempts fail, the fifth gets through
+    timeout 120 "$BBT" tune "${RUN[@]}" --endpoint "$purl" --timeout 2 --retries 4 --out "$tmp/flaky" > /dev/null \
+        2> "$tmp/flaky.err" || fail "transient faults were not recovered: $(cat "$tmp/flaky.err")"
+    same_run "$tmp/local" "$tmp/flaky"
+    grep -q '"retries":4' "$tmp/flaky/log.jsonl" || fail "the log does not count the 4 retries"
+    for f in trunc shape nan; do
+        proxy "3=$f"
+        rc=0
+        timeout 120 "$BBT" tune "${RUN[@]}" --endpoint "$purl" --timeout 2 --retries 1 --out "$tmp/bad-$f" > /dev/null \
+            2> "$tmp/bad-$f.err" || rc=$?
+        [ $rc = 3 ] || fail "fault $f: exit $rc (expected 3): $(cat "$tmp/bad-$f.err")"
+        grep -q "/bbt/v1/score" "$tmp/bad-$f.err" || fail "fault $f: the message does not name the call: $(cat "$tmp/bad-$f.err")"
+        [ "$(wc -l < "$tmp/bad-$f/log.jsonl")" -le 2 ] || fail "fault $f: a generation after the bad answer was logged"
+        [ $f = trunc ] || continue # (one resume is enough: the others stop the same way)
+        proxy ""
+        sed -i "s|\"endpoint\":\t\"[^\"]*\"|\"endpoint\":\t\"$purl\"|" "$tmp/bad-$f/config.json" # the proxy moved
+        timeout 120 "$BBT" tune --resume "$tmp/bad-$f" > /dev/null 2> "$tmp/bad-$f.err2" ||
+            fail "fault $f: --resume: $(cat "$tmp/bad-$f.err2")"
+        same_run "$tmp/local" "$tmp/bad-$f"
+    done
+    proxy "3=down"
+    rc=0
+    timeout 60 "$BBT" tune "${RUN[@]}" --endpoint "$purl" --timeout 2 --retries 2 --out "$tmp/gone" > /dev/null \
+        2> "$tmp/gone.err" || rc=$?
+    [ $rc = 3 ] && grep -q "after 3 attempts" "$tmp/gone.err" || fail "a server gone for good: exit $rc: $(cat "$tmp/gone.err")"
+    kill $ppid 2>/dev/null || true
+    wait $ppid 2>/dev/null || true
+    stop
+fi
+echo "remote.sh: ok (${SECONDS}s)"
