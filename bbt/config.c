@@ -71,6 +71,8 @@ static const config_field fields[] = {
     F_OPT(retries, "retries", CFG_INT, 0, "3", NULL, "N",
           "remote: further attempts after a connection error, timeout, 429 or 5xx\n(exponential backoff); then the run "
           "stops resumably (exit 3)"),
+    F_OPT(max_inflight, "max-inflight", CFG_INT, 0, "0", NULL, "N",
+          "several endpoints: requests in flight at once (0 = one per endpoint)"),
 };
 #undef F
 #undef F_OPT
@@ -238,6 +240,8 @@ int tune_config_check(const tune_config *c, bbt_error *err)
         return bbt_fail(err, "--checkpoint-every %d: must be at least 1", c->checkpoint_every);
     if (!(c->timeout > 0) || c->timeout > 86400)
         return bbt_fail(err, "--timeout %g: must be 0 < S <= 86400 seconds", c->timeout);
+    if (c->max_inflight < 0 || c->max_inflight > 64)
+        return bbt_fail(err, "--max-inflight %d: must be 0 (one per endpoint) .. 64", c->max_inflight);
     if (c->retries < 0 || c->retries > 100)
         return bbt_fail(err, "--retries %d: must be 0 .. 100", c->retries);
     for (const char *u = c->endpoint; u; u = strchr(u, ',') ? strchr(u, ',') + 1 : NULL) /* URL[,URL…] */

@@ -72,6 +72,7 @@ typedef struct tune_config {
     endpoint_kind endpoint_kind; /* ENDPOINT_AUTO (default) */
     double timeout;         /* seconds per HTTP request (120) */
     int retries;            /* further attempts after a transient failure (3) */
+    int max_inflight;       /* several endpoints: requests in flight at once (0 = one per endpoint) */
 } tune_config;
 
 /* ---- the table of settings ---- */

@@ -20,6 +20,7 @@ static int open_model(scorer *s, const tune_config *cfg, bbt_error *err)
         o.remote_kind = endpoint_kind_names[cfg->endpoint_kind];
         o.timeout_s = cfg->timeout;
         o.retries = cfg->retries > 0 ? cfg->retries : -1;
+        o.max_inflight = cfg->max_inflight;
     }
     char msg[1024];
     int rc = lm_open(&s->model, cfg->endpoint ? cfg->endpoint : cfg->model, &o, msg, sizeof msg);

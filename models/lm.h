@@ -80,6 +80,7 @@ typedef struct lm_options {
     double timeout_s;        /* each HTTP request's total time limit in seconds (0 = 120); connecting: at most 10 s */
     int retries;             /* further attempts after a connection error, a timeout, 429 or 5xx (0 = 3; -1 = none),
                                 with exponential backoff and jitter, honouring Retry-After */
+    int max_inflight;        /* several endpoints ("URL,URL,…"): requests in flight at once (0 = one per endpoint) */
 } lm_options;
 
 /* What a model is. Special token ids are -1 when the model has none. */

@@ -92,13 +92,19 @@ static int multi_score_projected(lm *m, const lm_batch *ex, const lm_projection 
     for (int i = 0; i < mu->n; i++) {
         parts[i] = (part){mu->ep[i], ex, p, z, first, sizes[i], scores, LM_OK, 0};
         first += sizes[i];
-        if (sizes[i] > 0)
-            started[i] = pthread_create(&th[i], NULL, run_part, &parts[i]) == 0 ? 1 : (run_part(&parts[i]), 0);
+    }
+    /* at most max_inflight parts at once: waves of that many threads */
+    int wave = m->opts.max_inflight > 0 && m->opts.max_inflight < mu->n ? m->opts.max_inflight : mu->n;
+    for (int w = 0; w < mu->n; w += wave) {
+        for (int i = w; i < w + wave && i < mu->n; i++)
+            if (sizes[i] > 0)
+                started[i] = pthread_create(&th[i], NULL, run_part, &parts[i]) == 0 ? 1 : (run_part(&parts[i]), 0);
+        for (int i = w; i < w + wave && i < mu->n; i++)
+            if (started[i])
+                pthread_join(th[i], NULL), started[i] = 0;
     }
     int rc = LM_OK;
     for (int i = 0; i < mu->n; i++) {
-        if (started[i])
-            pthread_join(th[i], NULL);
         if (sizes[i] > 0 && parts[i].rc == LM_OK) {
             double per = parts[i].seconds / sizes[i];
             mu->per_candidate_s[i] = mu->per_candidate_s[i] > 0 ? 0.7 * mu->per_candidate_s[i] + 0.3 * per : per;

@@ -11,7 +11,9 @@ BBT=$BUILD/bbt
 MODEL=../shared/assets/models/stories260K
 tmp=$(mktemp -d)
 pid=
-cleanup() { [ -n "$pid" ] && kill "$pid" 2>/dev/null; rm -rf "$tmp"; }
+pid1=
+ppid=
+cleanup() { for p in $pid $pid1 $ppid; do kill "$p" 2>/dev/null || true; done; rm -rf "$tmp"; }
 trap cleanup EXIT
 fail() { echo "remote.sh: FAIL: $*" >&2; exit 1; }
 
@@ -92,10 +94,15 @@ timeout 120 "$BBT" tune "${RUN[@]}" --endpoint "$url1,$url2" --out "$tmp/two" > 
 # differently (models/README), so the losses agree within 1e-5 (not bit for bit), and CMA-ES, which uses ranks only,
 # takes the same steps: the same kept prompt
 close_logs "$tmp/local" "$tmp/two"
+timeout 120 "$BBT" tune "${RUN[@]}" --endpoint "$url1,$url2" --max-inflight 1 --out "$tmp/two1" > /dev/null \
+    2> "$tmp/two1.err" || fail "two endpoints, one request at a time: $(cat "$tmp/two1.err")"
+close_logs "$tmp/local" "$tmp/two1" # (parts are sized by measured speed: shapes, hence rounding, vary from run to run)
+cmp -s "$tmp/local/prompt.safetensors" "$tmp/two1/prompt.safetensors" || fail "--max-inflight 1: another prompt"
 cmp -s "$tmp/local/prompt.json" "$tmp/two/prompt.json" || fail "two endpoints: prompt.json differs from the local run"
 cmp -s "$tmp/local/prompt.safetensors" "$tmp/two/prompt.safetensors" || fail "two endpoints: prompt.safetensors differs"
 stop
 pid=$pid1
+pid1=
 stop
 port=
 
@@ -138,7 +145,6 @@ if command -v python3 > /dev/null; then
     port=
     start
     url=http://127.0.0.1:$port
-    ppid=
     proxy() { # start the proxy with the faults "$1"; sets purl
         [ -n "$ppid" ] && { kill $ppid 2>/dev/null || true; wait $ppid 2>/dev/null || true; }
         rm -f "$tmp/pport"
