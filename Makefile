@@ -28,7 +28,7 @@ endif
 # openblas before gsl: the first library that defines cblas_* wins, and gsl's pkg-config brings its slow reference
 # CBLAS (-lgslcblas); in this order every cblas_* call (GSL's own included) goes to OpenBLAS.
 PKGS_OPTIM  = lapacke openblas gsl
-PKGS_MODELS = libcjson
+PKGS_MODELS = libcjson libcurl
 LIBS_OPTIM  = $(shell pkg-config --libs $(PKGS_OPTIM)) -lm
 LIBS_MODELS = $(shell pkg-config --libs $(PKGS_MODELS)) -ldnnl -fopenmp -lpthread -lm
 LIBS_TEST   = $(shell pkg-config --libs criterion)

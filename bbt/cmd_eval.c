@@ -9,6 +9,7 @@
 #include "bbt/commands.h"
 #include "bbt/files.h"
 #include "bbt/options.h"
+#include "bbt/remote_client.h"
 #include "bbt/runfiles.h"
 #include "bbt/scorer.h"
 #include "bbt/util.h"
@@ -20,7 +21,13 @@ typedef struct run_handle {
     double *z;
 } run_handle;
 
-static int run_open(run_handle *r, const char *dir, int threads, bbt_error *err)
+/* The options every command on a run takes beside --run: threads, and where to score (a remote model). */
+typedef struct run_options {
+    int threads;
+    char *endpoint, *api_key, *api_key_file;
+} run_options;
+
+static int run_open(run_handle *r, const char *dir, const run_options *o, bbt_error *err)
 {
     memset(r, 0, sizeof *r);
     if (runfiles_check_run_dir(dir, err))
@@ -30,8 +37,14 @@ static int run_open(run_handle *r, const char *dir, int threads, bbt_error *err)
     free(config_path);
     if (rc)
         return -1;
-    if (threads > 0)
-        r->cfg.threads = threads;
+    if (o->threads > 0)
+        r->cfg.threads = o->threads;
+    if (o->endpoint) /* score elsewhere than the run did: the same model at a server, or another server */
+        config_set(&r->cfg.endpoint, o->endpoint);
+    if ((o->endpoint && tune_config_check(&r->cfg, err)) || remote_set_api_key(o->api_key, o->api_key_file, err)) {
+        tune_config_free(&r->cfg);
+        return -1;
+    }
     char *prompt_path = path_join(dir, "prompt.json");
     int finished = access(prompt_path, F_OK) == 0;
     free(prompt_path);
@@ -55,22 +68,37 @@ static void run_close(run_handle *r)
     tune_config_free(&r->cfg);
 }
 
+/* The options of run_options, for a command's table. */
+#define REMOTE_OPTIONS(ro)                                                                                             \
+    {"threads", OPT_INT, &(ro).threads, "N", "forward-pass threads (default: all cores)"},                          \
+        {"endpoint", OPT_STR, &(ro).endpoint, "URL", "score at this server (bbt serve; URL,URL,… for several) instead " \
+         "of the run's model or endpoint"},                                                                           \
+        {"api-key", OPT_STR, &(ro).api_key, "KEY", "the endpoint's API key (default $BBT_API_KEY)"},                   \
+        {"api-key-file", OPT_STR, &(ro).api_key_file, "F", "the same, read from a file"}
+
+static void run_options_free(run_options *o)
+{
+    free(o->endpoint);
+    free(o->api_key);
+    free(o->api_key_file);
+}
+
 typedef int (*run_action)(run_handle *r, void *arg);
 
 /* Open the run in dir, do act on it, close it; errors are printed as `bbt NAME: …`. */
-static int on_run(const char *name, const char *dir, int threads, run_action act, void *arg)
+static int on_run(const char *name, const char *dir, const run_options *o, run_action act, void *arg)
 {
     if (!dir) {
         fprintf(stderr, "bbt %s: --run DIR is required\n", name);
         return EXIT_USAGE;
     }
-    if (threads < 0 || threads > MAX_THREADS) {
-        fprintf(stderr, "bbt %s: --threads %d: must be 0 (all cores) .. %d\n", name, threads, MAX_THREADS);
+    if (o->threads < 0 || o->threads > MAX_THREADS) {
+        fprintf(stderr, "bbt %s: --threads %d: must be 0 (all cores) .. %d\n", name, o->threads, MAX_THREADS);
         return EXIT_USAGE;
     }
     run_handle r;
     bbt_error err;
-    if (run_open(&r, dir, threads, &err)) {
+    if (run_open(&r, dir, o, &err)) {
         fprintf(stderr, "bbt %s: %s\n", name, err.msg);
         return EXIT_INPUT;
     }
@@ -157,12 +185,13 @@ static int evaluate_split(run_handle *r, void *arg)
 int cmd_eval(int argc, char **argv)
 {
     char *run = NULL, *split = NULL;
-    int untuned = 0, threads = 0;
+    int untuned = 0;
+    run_options ro = {0};
     const opt opts[] = {
         {"run", OPT_STR, &run, "DIR", "a finished run directory (required)"},
         {"split", OPT_STR, &split, "dev|test|train|FILE", "what to score (default test)"},
         {"untuned", OPT_FLAG, &untuned, NULL, "score the untuned prompt (z = 0) instead, for comparison"},
-        {"threads", OPT_INT, &threads, "N", "forward-pass threads (default: all cores)"},
+        REMOTE_OPTIONS(ro),
     };
     const opt_spec spec = {"bbt eval --run DIR [--split dev|test|FILE]",
                            "Score a run's kept prompt on a split of its task, or on any file with the task's columns; "
@@ -171,12 +200,13 @@ int cmd_eval(int argc, char **argv)
     int n_pos, rc = opt_parse(&spec, argc, argv, NULL, &n_pos);
     if (rc == 0) {
         eval_args a = {split ? split : "test", untuned};
-        rc = on_run("eval", run, threads, evaluate_split, &a);
+        rc = on_run("eval", run, &ro, evaluate_split, &a);
     } else {
         rc = rc > 0 ? EXIT_OK : EXIT_USAGE;
     }
     free(run);
     free(split);
+    run_options_free(&ro);
     return rc;
 }
 
@@ -285,11 +315,12 @@ static int predict_all(run_handle *r, void *arg)
 int cmd_predict(int argc, char **argv)
 {
     char *run = NULL;
-    int index = 0, threads = 0;
+    int index = 0;
+    run_options ro = {0};
     const opt opts[] = {
         {"run", OPT_STR, &run, "DIR", "a finished run directory (required)"},
         {"index", OPT_FLAG, &index, NULL, "print class indices instead of label words"},
-        {"threads", OPT_INT, &threads, "N", "forward-pass threads (default: all cores)"},
+        REMOTE_OPTIONS(ro),
     };
     const opt_spec spec = {"bbt predict --run DIR [FILE|-]",
                            "Predict a label for every input with a run's kept prompt: one label per input line.\n"
@@ -300,10 +331,11 @@ int cmd_predict(int argc, char **argv)
     int n_pos, rc = opt_parse(&spec, argc, argv, pos, &n_pos);
     if (rc == 0) {
         predict_args a = {n_pos ? pos[0] : NULL, index};
-        rc = on_run("predict", run, threads, predict_all, &a);
+        rc = on_run("predict", run, &ro, predict_all, &a);
     } else {
         rc = rc > 0 ? EXIT_OK : EXIT_USAGE;
     }
     free(run);
+    run_options_free(&ro);
     return rc;
 }

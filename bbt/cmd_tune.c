@@ -18,6 +18,7 @@
 #include "bbt/config.h"
 #include "bbt/files.h"
 #include "bbt/options.h"
+#include "bbt/remote_client.h"
 #include "bbt/runfiles.h"
 #include "bbt/task.h"
 #include "bbt/tuner.h"
@@ -33,12 +34,13 @@ static void on_signal(int sig)
 }
 
 /* The settings of a run come from config.h's table; these options are the command's own. */
-#define N_OWN_OPTIONS 6
+#define N_OWN_OPTIONS 8
 #define MAX_SETTINGS 64
 
 typedef struct tune_cli {
     tune_config cfg;
     char *data, *assets, *out, *resume;
+    char *api_key, *api_key_file;
     int force, verbose;
     char *choice_text[MAX_SETTINGS]; /* an enum setting's text as given, decoded once parsing is done */
     char *help[MAX_SETTINGS];        /* the settings' generated --help lines */
@@ -397,6 +399,8 @@ static int build_options(tune_cli *c, opt *opts)
         {"resume", OPT_STR, &c->resume, "DIR", "continue the run in DIR from its checkpoint"},
         {"force", OPT_FLAG, &c->force, NULL, "replace a run already in --out"},
         {"verbose", OPT_FLAG, &c->verbose, NULL, "print every log line to stderr"},
+        {"api-key", OPT_STR, &c->api_key, "KEY", "--endpoint's API key (default $BBT_API_KEY; never recorded)"},
+        {"api-key-file", OPT_STR, &c->api_key_file, "F", "the same, read from a file"},
     };
     memcpy(opts + n, own, sizeof own);
     return n + N_OWN_OPTIONS;
@@ -409,6 +413,8 @@ static void tune_cli_free(tune_cli *c)
     free(c->assets);
     free(c->out);
     free(c->resume);
+    free(c->api_key);
+    free(c->api_key_file);
     for (int i = 0; i < MAX_SETTINGS; i++) {
         free(c->choice_text[i]);
         free(c->help[i]);
@@ -426,7 +432,11 @@ int cmd_tune(int argc, char **argv)
                            "p0).\nWith no options: stories260K on SST-2, split seed 13, from the shared assets.",
                            opts, n_opts, 0};
     int n_pos, rc = opt_parse(&spec, argc, argv, NULL, &n_pos);
-    if (rc == 0)
+    bbt_error err;
+    if (rc == 0 && remote_set_api_key(c.api_key, c.api_key_file, &err)) {
+        fprintf(stderr, "bbt tune: %s\n", err.msg);
+        rc = EXIT_USAGE;
+    } else if (rc == 0)
         rc = c.resume ? resume_run(&c, argc, argv) : new_run(&c);
     else
         rc = rc > 0 ? EXIT_OK : EXIT_USAGE;

@@ -15,7 +15,7 @@
 /* Enum settings are read and written as int. */
 _Static_assert(sizeof(projection_kind) == sizeof(int) && sizeof(lm_prompt_mode) == sizeof(int) &&
                    sizeof(loss_kind) == sizeof(int) && sizeof(optimizer_kind) == sizeof(int) &&
-                   sizeof(lm_dtype) == sizeof(int),
+                   sizeof(lm_dtype) == sizeof(int) && sizeof(endpoint_kind) == sizeof(int),
                "enum settings must be int-sized");
 
 static const config_choice projections[] = {{"normal", PROJ_NORMAL}, {"uniform", PROJ_UNIFORM}, {NULL, 0}};
@@ -25,11 +25,16 @@ static const config_choice losses[] = {{"ce", LOSS_CE}, {"hinge", LOSS_HINGE}, {
 static const config_choice optimizers[] = {{"sep", OPTIMIZER_SEP}, {"full", OPTIMIZER_FULL},
                                            {"random", OPTIMIZER_RANDOM}, {NULL, 0}};
 static const config_choice dtypes[] = {{"bf16", LM_BF16}, {"f32", LM_F32}, {NULL, 0}};
+static const config_choice endpoint_kinds[] = {{"auto", ENDPOINT_AUTO}, {"bbt", ENDPOINT_BBT},
+                                               {"vllm", ENDPOINT_VLLM}, {"sglang", ENDPOINT_SGLANG}, {NULL, 0}};
 static const config_choice yes_no_auto[] = {{"yes", 1}, {"no", 0}, {"auto", -1}, {NULL, 0}};
 
 /* One line per setting, in config.json's order. */
 #define F(key, option, type, nullable, def, choices, metavar, help) \
-    {#key, option, type, offsetof(tune_config, key), nullable, def, choices, metavar, help}
+    {#key, option, type, offsetof(tune_config, key), nullable, def, choices, metavar, help, 0}
+/* settings that runs written before them lack */
+#define F_OPT(key, option, type, nullable, def, choices, metavar, help) \
+    {#key, option, type, offsetof(tune_config, key), nullable, def, choices, metavar, help, 1}
 static const config_field fields[] = {
     F(model, "model", CFG_STR, 0, NULL, NULL, "DIR", "model directory or file (default: <assets>/models/stories260K)"),
     F(task, "task", CFG_STR, 1, NULL, NULL, "NAME", "built-in task (default sst2; see `bbt tasks`)"),
@@ -59,8 +64,19 @@ static const config_field fields[] = {
     F(checkpoint_every, "checkpoint-every", CFG_INT, 0, "10", NULL, "N", "generations between checkpoints"),
     F(dtype, "dtype", CFG_CHOICE, 0, "bf16", dtypes, "T", "compute type of the forward pass"),
     F(threads, "threads", CFG_INT, 0, "0", NULL, "N", "forward-pass threads, 0 = all cores"),
+    F_OPT(endpoint, "endpoint", CFG_STR, 1, NULL, NULL, "URL",
+          "score on this remote model (bbt serve) instead of --model;\nURL,URL,…: several servers of the same model share each generation;\nkey: --api-key, --api-key-file or $BBT_API_KEY"),
+    F_OPT(endpoint_kind, "endpoint-kind", CFG_CHOICE, 0, "auto", endpoint_kinds, "KIND",
+          "what answers at --endpoint (auto: ask /bbt/v1/info; only bbt is built)"),
+    F_OPT(timeout, "timeout", CFG_DBL, 0, "120", NULL, "S", "seconds per remote request"),
+    F_OPT(retries, "retries", CFG_INT, 0, "3", NULL, "N",
+          "remote: further attempts after a connection error, timeout, 429 or 5xx\n(exponential backoff); then the run "
+          "stops resumably (exit 3)"),
+    F_OPT(max_inflight, "max-inflight", CFG_INT, 0, "0", NULL, "N",
+          "several endpoints: requests in flight at once (0 = one per endpoint)"),
 };
 #undef F
+#undef F_OPT
 #define N_FIELDS ((int)(sizeof fields / sizeof fields[0]))
 
 #define AT(c, f, T) ((T *)((char *)(c) + (f)->offset))
@@ -223,6 +239,15 @@ int tune_config_check(const tune_config *c, bbt_error *err)
         return bbt_fail(err, "--dev-every %ld: must be at least 1", c->dev_every);
     if (c->checkpoint_every < 1)
         return bbt_fail(err, "--checkpoint-every %d: must be at least 1", c->checkpoint_every);
+    if (!(c->timeout > 0) || c->timeout > 86400)
+        return bbt_fail(err, "--timeout %g: must be 0 < S <= 86400 seconds", c->timeout);
+    if (c->max_inflight < 0 || c->max_inflight > 64)
+        return bbt_fail(err, "--max-inflight %d: must be 0 (one per endpoint) .. 64", c->max_inflight);
+    if (c->retries < 0 || c->retries > 100)
+        return bbt_fail(err, "--retries %d: must be 0 .. 100", c->retries);
+    for (const char *u = c->endpoint; u; u = strchr(u, ',') ? strchr(u, ',') + 1 : NULL) /* URL[,URL…] */
+        if (strncmp(u, "http://", 7) && strncmp(u, "https://", 8))
+            return bbt_fail(err, "--endpoint %s: expected http:// or https:// URLs, separated by commas", c->endpoint);
     if (c->threads < 0 || c->threads > MAX_THREADS)
         return bbt_fail(err, "--threads %d: must be 0 (all cores) .. %d", c->threads, MAX_THREADS);
     return 0;
@@ -294,6 +319,8 @@ static int config_from_json(tune_config *c, const cJSON *root, const char *path,
             return bbt_fail(err, "%s: unknown field \"%s\"", path, v->string);
     for (int i = 0; i < N_FIELDS; i++) {
         const cJSON *v = cJSON_GetObjectItemCaseSensitive(root, fields[i].key);
+        if (!v && fields[i].optional)
+            continue;
         if (!v)
             return bbt_fail(err, "%s: missing field \"%s\"", path, fields[i].key);
         if (read_field(c, &fields[i], v, path, err))

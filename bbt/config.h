@@ -28,6 +28,14 @@ typedef enum optimizer_kind {
     OPTIMIZER_RANDOM = 2    /* random search: λ draws from N(0, σ0² I) per generation, the baseline */
 } optimizer_kind;
 
+/* What answers at --endpoint (auto: ask GET /bbt/v1/info). Only bbt is built; the others are refused by lm_open. */
+typedef enum endpoint_kind {
+    ENDPOINT_AUTO = 0,
+    ENDPOINT_BBT = 1,
+    ENDPOINT_VLLM = 2,
+    ENDPOINT_SGLANG = 3
+} endpoint_kind;
+
 typedef struct tune_config {
     /* what to tune */
     char *model;            /* model directory or file */
@@ -57,6 +65,14 @@ typedef struct tune_config {
     int checkpoint_every;   /* generations between checkpoints (10) */
     lm_dtype dtype;         /* LM_BF16 (default) or LM_F32 */
     int threads;            /* 0 = all cores */
+
+    /* a remote model (README "Remote models"): scored at this URL instead of opening `model` (the API key is never
+     * recorded: it comes from --api-key, --api-key-file or $BBT_API_KEY, see scorer.c) */
+    char *endpoint;         /* NULL = the local model */
+    endpoint_kind endpoint_kind; /* ENDPOINT_AUTO (default) */
+    double timeout;         /* seconds per HTTP request (120) */
+    int retries;            /* further attempts after a transient failure (3) */
+    int max_inflight;       /* several endpoints: requests in flight at once (0 = one per endpoint) */
 } tune_config;
 
 /* ---- the table of settings ---- */
@@ -86,6 +102,7 @@ typedef struct config_field {
     const config_choice *choices; /* CFG_CHOICE, CFG_AUTO: the values, ended by a NULL name */
     const char *metavar;    /* what the value is, for --help ("DIR"); NULL for flags */
     const char *help;       /* one line (a '\n' continues it); choices and default are appended by config_field_help */
+    int optional;           /* may be missing from config.json (a setting added later): the default applies */
 } config_field;
 
 /* The settings in config.json's order; *n gets their count. */

@@ -11,6 +11,7 @@
 
 #include "bbt/files.h"
 #include "bbt/prompt_file.h"
+#include "bbt/remote_client.h"
 #include "bbt/runfiles.h"
 #include "bbt/util.h"
 #include "models/safetensors.h"
@@ -136,6 +137,7 @@ static cJSON *summary_json(const tune_config *cfg, const scorer *s, const run_re
     cJSON_AddNumberToObject(o, "wall_s", r->wall_s);
     cJSON_AddNumberToObject(o, "forward_s", r->forward_s);
     cJSON_AddNumberToObject(o, "other_s", r->wall_s - r->forward_s);
+    remote_cost_add(o, s->model);
     cJSON_AddNumberToObject(o, "evals_per_s", r->wall_s > 0 ? (double)r->evals / r->wall_s : 0);
     return o;
 }

@@ -7,13 +7,24 @@
 #include "bbt/scorer.h"
 #include "bbt/util.h"
 
+static const char *const endpoint_kind_names[] = {NULL, "bbt", "vllm", "sglang"};
+
 static int open_model(scorer *s, const tune_config *cfg, bbt_error *err)
 {
     lm_options o = {0};
     o.threads = cfg->threads;
     o.dtype = cfg->dtype;
-    char msg[512];
-    if (lm_open(&s->model, cfg->model, &o, msg, sizeof msg) != LM_OK)
+    if (cfg->endpoint) { /* the key is never part of the configuration: the process's $BBT_API_KEY (cmd_tune sets it
+                            from --api-key / --api-key-file) */
+        o.api_key = getenv("BBT_API_KEY");
+        o.remote_kind = endpoint_kind_names[cfg->endpoint_kind];
+        o.timeout_s = cfg->timeout;
+        o.retries = cfg->retries > 0 ? cfg->retries : -1;
+        o.max_inflight = cfg->max_inflight;
+    }
+    char msg[1024];
+    int rc = lm_open(&s->model, cfg->endpoint ? cfg->endpoint : cfg->model, &o, msg, sizeof msg);
+    if (rc != LM_OK)
         return bbt_fail(err, "%s", msg);
     s->info = lm_get_info(s->model);
     return 0;
@@ -104,6 +115,10 @@ static int setup_projection(scorer *s, const tune_config *cfg, bbt_error *err)
     float *p0 = NULL;
     if (cfg->init_prompt && prompt_file_read(cfg->init_prompt, cfg->prompt_len, s->info->hidden, &p0, err))
         return -1;
+    s->seed = cfg->seed;
+    s->projection_kind = cfg->projection;
+    s->alpha = cfg->alpha;
+    s->sigma0 = cfg->sigma0;
     int rc = projection_init(&s->proj, rows, cfg->dim, (uint64_t)cfg->seed, cfg->projection, cfg->alpha, cfg->sigma0,
                              s->embedding_std, p0, err);
     free(p0);
@@ -143,9 +158,32 @@ int scorer_load(scorer *s, const char *path, int need_labels, dataset *d, encode
     return 0;
 }
 
+/* The compressed route: z and A's description instead of prompts (lm_score_projected). */
+static int score_projected(scorer *s, const encoded_set *e, const double *z, int count, float *scores, bbt_error *err)
+{
+    lm_batch b = {0};
+    b.prompt_len = s->enc.prompt_len;
+    b.n_seqs = e->n;
+    b.seqs = e->seqs;
+    b.n_labels = s->labels.n;
+    b.labels = s->labels.labels;
+    b.raw_logits = s->raw_logits;
+    b.first_token_only = s->first_token_only;
+    lm_projection p = {(uint64_t)s->seed, s->projection_kind == PROJ_UNIFORM ? "uniform" : "normal", s->proj.dim,
+                       s->alpha, s->sigma0};
+    double t0 = now_seconds();
+    int rc = lm_score_projected(s->model, &b, &p, z, count, scores);
+    s->forward_s += now_seconds() - t0;
+    if (rc != LM_OK)
+        return bbt_fail(err, "scoring failed: %s", lm_errmsg(s->model));
+    return 0;
+}
+
 int scorer_score(scorer *s, const encoded_set *e, const double *z, int count, float *scores, bbt_error *err)
 {
     int untuned = z == NULL;
+    if (!untuned && !s->proj.p0 && lm_can_project(s->model)) /* a remote model that builds A itself: send z */
+        return score_projected(s, e, z, count, scores, err);
     if (untuned)
         count = 1;
     size_t rows = (size_t)s->proj.rows;

@@ -26,6 +26,10 @@ typedef struct scorer {
     int first_token_only;     /* causal LM: score each label by its first token only */
     double embedding_std;     /* σ̂ */
     double forward_s;         /* time spent in lm_score, accumulated */
+    /* A's description, for a remote model that rebuilds A itself (lm_score_projected) */
+    int seed;
+    projection_kind projection_kind;
+    double alpha, sigma0;
 } scorer;
 
 /* Open the model, load the task, tokenize the label words, choose the placeholders and draw the projection. */

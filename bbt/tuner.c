@@ -16,6 +16,7 @@
 #include "bbt/optimizer.h"
 #include "bbt/runfiles.h"
 #include "bbt/scorer.h"
+#include "bbt/remote_client.h"
 #include "bbt/tuner.h"
 #include "bbt/util.h"
 
@@ -405,6 +406,7 @@ static char *log_line(tuner *t, const generation *g, const dev_result *dev, cons
         cJSON_AddNumberToObject(o, "nonfinite", rep->nonfinite);
     log_number(o, "best_train_loss", t->st.best_train_loss, "%.9g");
     log_number(o, "elapsed_s", t->st.elapsed_s + now_seconds() - t->session_start, "%.3f");
+    remote_cost_add(o, t->sc.model);
     char *line = cJSON_PrintUnformatted(o);
     cJSON_Delete(o);
     if (!line) {

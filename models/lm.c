@@ -133,7 +133,7 @@ static int open_llama2c_dir(lm *m, const char *dir)
 static int open_model(lm *m, const char *path, char **dir)
 {
     if (!strncmp(path, "http://", 7) || !strncmp(path, "https://", 8))
-        return lm_fail(m, LM_EUNSUPPORTED, "%s: remote models are not supported by this build yet", path);
+        return remote_open(m, path);
     if (is_dir(path)) {
         *dir = strdup(path);
         char *cfg = common_path_join(path, "config.json");
@@ -231,7 +231,7 @@ int lm_open(lm **out, const char *path, const lm_options *opts, char *err, size_
         rc = open_model(m, path, &dir);
         threads_leave(saved);
     }
-    if (!rc)
+    if (!rc && (dir || m->opts.tokenizer_path)) /* a remote model without one tokenizes through its service */
         rc = open_tokenizer(m, dir);
     free(dir);
     if (rc) {
@@ -286,6 +286,8 @@ static int need_tokenizer(lm *m)
 
 int lm_tokenize(lm *m, const char *text, size_t len, int flags, int *ids, int cap)
 {
+    if (!m->tok && m->ops && m->ops->tokenize)
+        return m->ops->tokenize(m, text, len, flags, ids, cap);
     int rc = need_tokenizer(m);
     if (rc)
         return rc;
@@ -297,6 +299,8 @@ int lm_tokenize(lm *m, const char *text, size_t len, int flags, int *ids, int ca
 
 int lm_detokenize(lm *m, const int *ids, int n, char *buf, size_t cap)
 {
+    if (!m->tok && m->ops && m->ops->detokenize)
+        return m->ops->detokenize(m, ids, n, buf, cap);
     int rc = need_tokenizer(m);
     if (rc)
         return rc;

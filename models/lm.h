@@ -74,6 +74,13 @@ typedef struct lm_options {
     lm_attention attention; /* local engines: how attention is computed; LM_ATTN_AUTO (default) picks, per sequence,
                            matrix products for bf16 with heads of 32+ dimensions and 384+ rows, else the vector kernel */
     lm_prefix_share share_prefix; /* causal local engines: compute prefixes that sequences share once (default) */
+    /* remote endpoints (lm_open on an http:// or https:// URL; see models/remote/README.md) */
+    const char *api_key;     /* sent as "Authorization: Bearer KEY"; NULL = none. Copied by lm_open */
+    const char *remote_kind; /* "bbt" (bbt serve's native route); NULL = ask the server (GET /bbt/v1/info) */
+    double timeout_s;        /* each HTTP request's total time limit in seconds (0 = 120); connecting: at most 10 s */
+    int retries;             /* further attempts after a connection error, a timeout, 429 or 5xx (0 = 3; -1 = none),
+                                with exponential backoff and jitter, honouring Retry-After */
+    int max_inflight;        /* several endpoints ("URL,URL,…"): requests in flight at once (0 = one per endpoint) */
 } lm_options;
 
 /* What a model is. Special token ids are -1 when the model has none. */
@@ -210,6 +217,43 @@ int lm_logits(lm *m, const int *ids, int n, float *out);
  * Stops early at EOS (the EOS id is not written) or at max_pos. Writes the new ids into out (capacity max_new) and
  * returns how many were written, or a negative lm_status (LM_EUNSUPPORTED for a masked LM). */
 int lm_generate(lm *m, const int *ids, int n, int max_new, float temperature, uint64_t seed, int *out);
+
+/* ---- remote services: the compressed (projected) route ---- */
+
+/* A remote service that rebuilds the projection A itself (bbt serve's native route) scores candidates from z and A's
+ * description: d floats per candidate cross the network instead of L × H per example. The description is that of
+ * bbt's projection (p = A·z, A drawn from the seed's own PCG stream; see bbt/projection.h): the service draws the
+ * same A with its own model's σ̂. Local engines never see this form: lm_can_project says 0 and the caller projects
+ * locally and calls lm_score. */
+typedef struct lm_projection {
+    uint64_t seed;
+    const char *distribution; /* "normal" or "uniform" */
+    int dim;                  /* d */
+    double alpha, sigma0;
+} lm_projection;
+
+/* 1 if m scores projected batches (a remote bbt endpoint), else 0. */
+int lm_can_project(const lm *m);
+
+/* Score `count` candidates z (count × dim doubles) on the examples of `examples`: its seqs are the n examples (their
+ * `prompt` index is ignored), prompts must be NULL, prompt_len, labels, first_token_only and raw_logits as for lm_score.
+ * scores[(c·n + i)·n_labels + j] as lm_score would give for prompts A·z[c]. The example set is uploaded once and
+ * recognised by its content on later calls (uploaded again if the service lost it). */
+int lm_score_projected(lm *m, const lm_batch *examples, const lm_projection *proj, const double *z, int count,
+                       float *scores);
+
+/* What remote calls have cost since lm_open (all zero for a local model). */
+typedef struct lm_remote_stats {
+    long long calls;      /* HTTP requests answered (every attempt) */
+    long long retries;    /* attempts repeated after a transient failure */
+    long long uploads;    /* example sets uploaded (a lost handle is uploaded again) */
+    long long bytes_up, bytes_down; /* request and response bodies */
+    long long bytes_up_scoring; /* of which scoring requests (the per-generation upload) */
+    long long candidates; /* candidate prompts scored remotely */
+    double server_s;      /* compute time the service reported */
+    double network_s;     /* wall time of the HTTP requests, server time included */
+} lm_remote_stats;
+void lm_get_remote_stats(const lm *m, lm_remote_stats *out);
 
 #ifdef __cplusplus
 }

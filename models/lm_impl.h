@@ -25,6 +25,13 @@ typedef struct lm_ops {
     int (*next_logits)(lm *m, const int *ids, int n, float *out);
     /* lm_hidden_states, arguments checked; NULL: not available */
     int (*hidden)(lm *m, const lm_batch *b, int seq, float *out);
+    /* remote backends (NULL for local engines): the model's tokenizer as a service (used when no local tokenizer
+     * was opened), the projected route and the cost counters */
+    int (*tokenize)(lm *m, const char *text, size_t len, int flags, int *ids, int cap);
+    int (*detokenize)(lm *m, const int *ids, int n, char *buf, size_t cap);
+    int (*score_projected)(lm *m, const lm_batch *examples, const lm_projection *p, const double *z, int count,
+                           float *scores);
+    void (*remote_stats)(const lm *m, lm_remote_stats *out);
 } lm_ops;
 
 struct lm {
@@ -54,6 +61,8 @@ int llama_open_hf(lm *m, struct hf_model *hf);
 int llama_open_llama2c(lm *m, const char *file);
 int gpt2_open_hf(lm *m, struct hf_model *hf);
 int bert_open_hf(lm *m, struct hf_model *hf);
+/* A remote endpoint (models/remote/): url is m->path; m->opts holds the remote options. */
+int remote_open(lm *m, const char *url);
 
 /* 1 if `file` looks like a llama2.c checkpoint (legacy header whose sizes match the file, or the "ak42" v1 header). */
 int llama2c_probe(const char *file);

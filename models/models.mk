@@ -7,6 +7,8 @@ TOK_OBJ ?=
 
 MODELS_SRC := $(addprefix models/,lm.c lm_engine.c llama.c llama_forward.c llama_score.c score_plan.c gpt2.c bert.c \
               chunks.c attention.c attention_mm.c llama_hf.c llama2c.c hf.c safetensors.c gemm.c kernels.c isa.c)
+# Remote services behind the same interface (libcurl): see models/remote/README.md.
+MODELS_SRC += models/lm_remote.c $(wildcard models/remote/*.c)
 # The hot loops (kernels_isa.c: row passes and whole-vector helpers; attention_isa.c: the vector attention kernel and
 # the softmax row) are built once per instruction set and isa.c picks one set at run time -- the engine's one dispatch
 # mechanism (see models/isa.h for why not target_clones): GCC's vector types then become AVX-512, AVX2 or SSE2 code

@@ -1,0 +1,224 @@
+/* multi.c — several endpoints of the same model as one lm: the candidates of a projected call are split across them
+ * (contiguous parts, sized by each endpoint's measured speed), scored concurrently (one thread per endpoint, each with
+ * its own handle) and put back in order. Every candidate's scores come from one forward pass on one server and do not
+ * depend on its neighbours, so the result does not depend on the number of endpoints or the split.
+ */
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "models/remote/remote.h"
+
+#define MAX_ENDPOINTS 64
+
+typedef struct multi {
+    int n;
+    lm *ep[MAX_ENDPOINTS];
+    double per_candidate_s[MAX_ENDPOINTS]; /* measured seconds per candidate (0: not yet measured) */
+} multi;
+
+typedef struct part {
+    lm *m;
+    const lm_batch *ex;
+    const lm_projection *p;
+    const double *z;
+    int first, count;
+    float *scores;
+    int rc;
+    double seconds;
+} part;
+
+static double now_s(void)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
+}
+
+static void multi_close(void *p)
+{
+    multi *mu = p;
+    if (!mu)
+        return;
+    for (int i = 0; i < mu->n; i++)
+        lm_close(mu->ep[i]);
+    free(mu);
+}
+
+static void *run_part(void *arg)
+{
+    part *pt = arg;
+    double t0 = now_s();
+    pt->rc = lm_score_projected(pt->m, pt->ex, pt->p, pt->z + (size_t)pt->first * pt->p->dim, pt->count,
+                                pt->scores + (size_t)pt->first * pt->ex->n_seqs * pt->ex->n_labels);
+    pt->seconds = now_s() - t0;
+    return NULL;
+}
+
+/* Part sizes proportional to each endpoint's speed (equal until measured), every endpoint at least one when possible. */
+static void split(const multi *mu, int count, int *sizes)
+{
+    double speed[MAX_ENDPOINTS], total = 0;
+    int measured = 1;
+    for (int i = 0; i < mu->n; i++)
+        measured &= mu->per_candidate_s[i] > 0;
+    for (int i = 0; i < mu->n; i++)
+        total += speed[i] = measured ? 1.0 / mu->per_candidate_s[i] : 1.0;
+    int given = 0, floor_one = count >= mu->n;
+    for (int i = 0; i < mu->n; i++) {
+        sizes[i] = (int)((double)count * speed[i] / total);
+        if (floor_one && sizes[i] < 1)
+            sizes[i] = 1;
+        given += sizes[i];
+    }
+    for (int i = 0; given > count; i = (i + 1) % mu->n) /* rounding: take back from the largest parts … */
+        if (sizes[i] > (floor_one ? 1 : 0))
+            sizes[i]--, given--;
+    for (int i = 0; given < count; i = (i + 1) % mu->n) /* … or give the rest round the ring */
+        sizes[i]++, given++;
+}
+
+static int multi_score_projected(lm *m, const lm_batch *ex, const lm_projection *p, const double *z, int count,
+                                 float *scores)
+{
+    multi *mu = m->impl;
+    int sizes[MAX_ENDPOINTS];
+    split(mu, count, sizes);
+    part parts[MAX_ENDPOINTS];
+    pthread_t th[MAX_ENDPOINTS];
+    int started[MAX_ENDPOINTS] = {0}, first = 0;
+    for (int i = 0; i < mu->n; i++) {
+        parts[i] = (part){mu->ep[i], ex, p, z, first, sizes[i], scores, LM_OK, 0};
+        first += sizes[i];
+    }
+    /* at most max_inflight parts at once: waves of that many threads */
+    int wave = m->opts.max_inflight > 0 && m->opts.max_inflight < mu->n ? m->opts.max_inflight : mu->n;
+    for (int w = 0; w < mu->n; w += wave) {
+        for (int i = w; i < w + wave && i < mu->n; i++)
+            if (sizes[i] > 0)
+                started[i] = pthread_create(&th[i], NULL, run_part, &parts[i]) == 0 ? 1 : (run_part(&parts[i]), 0);
+        for (int i = w; i < w + wave && i < mu->n; i++)
+            if (started[i])
+                pthread_join(th[i], NULL), started[i] = 0;
+    }
+    int rc = LM_OK;
+    for (int i = 0; i < mu->n; i++) {
+        if (sizes[i] > 0 && parts[i].rc == LM_OK) {
+            double per = parts[i].seconds / sizes[i];
+            mu->per_candidate_s[i] = mu->per_candidate_s[i] > 0 ? 0.7 * mu->per_candidate_s[i] + 0.3 * per : per;
+        }
+        if (sizes[i] > 0 && parts[i].rc != LM_OK && rc == LM_OK)
+            rc = lm_fail(m, parts[i].rc, "%s", lm_errmsg(mu->ep[i]));
+    }
+    return rc;
+}
+
+/* Dense prompts, tokenizing: the first endpoint (the untuned prompt and the encoding need no spreading). */
+static int multi_score(lm *m, const lm_batch *b, float *scores)
+{
+    multi *mu = m->impl;
+    int rc = lm_score(mu->ep[0], b, scores);
+    return rc ? lm_fail(m, rc, "%s", lm_errmsg(mu->ep[0])) : LM_OK;
+}
+
+static int multi_logits(lm *m, const int *ids, int n, float *out)
+{
+    multi *mu = m->impl;
+    int rc = lm_logits(mu->ep[0], ids, n, out);
+    return rc ? lm_fail(m, rc, "%s", lm_errmsg(mu->ep[0])) : LM_OK;
+}
+
+static int multi_tokenize(lm *m, const char *text, size_t len, int flags, int *ids, int cap)
+{
+    multi *mu = m->impl;
+    int rc = lm_tokenize(mu->ep[0], text, len, flags, ids, cap);
+    return rc < 0 ? lm_fail(m, rc, "%s", lm_errmsg(mu->ep[0])) : rc;
+}
+
+static int multi_detokenize(lm *m, const int *ids, int n, char *buf, size_t cap)
+{
+    multi *mu = m->impl;
+    int rc = lm_detokenize(mu->ep[0], ids, n, buf, cap);
+    return rc < 0 ? lm_fail(m, rc, "%s", lm_errmsg(mu->ep[0])) : rc;
+}
+
+static void multi_stats(const lm *m, lm_remote_stats *out)
+{
+    const multi *mu = m->impl;
+    memset(out, 0, sizeof *out);
+    for (int i = 0; i < mu->n; i++) {
+        lm_remote_stats s;
+        lm_get_remote_stats(mu->ep[i], &s);
+        out->calls += s.calls, out->retries += s.retries, out->uploads += s.uploads;
+        out->bytes_up += s.bytes_up, out->bytes_down += s.bytes_down, out->bytes_up_scoring += s.bytes_up_scoring;
+        out->candidates += s.candidates, out->server_s += s.server_s;
+        if (s.network_s > out->network_s) /* the endpoints work at the same time: the longest is the wait */
+            out->network_s = s.network_s;
+    }
+}
+
+static const lm_ops multi_ops = {
+    .name = "remote:multi",
+    .close = multi_close,
+    .score = multi_score,
+    .logits = multi_logits,
+    .tokenize = multi_tokenize,
+    .detokenize = multi_detokenize,
+    .score_projected = multi_score_projected,
+    .remote_stats = multi_stats,
+};
+
+/* The endpoints must serve the same model: the same sizes, special tokens and embedding table. */
+static int same_model(lm *m, lm *a, lm *b)
+{
+    const lm_info *x = lm_get_info(a), *y = lm_get_info(b);
+    if (x->hidden != y->hidden || x->vocab != y->vocab || x->max_pos != y->max_pos || x->kind != y->kind ||
+        x->bos != y->bos || x->eos != y->eos || x->layers != y->layers)
+        return lm_fail(m, LM_EINVAL, "%s and %s do not serve the same model (sizes or special tokens differ)",
+                       x->path, y->path);
+    const float *ea = lm_embeddings(a), *eb = lm_embeddings(b);
+    if (!ea || !eb || memcmp(ea, eb, (size_t)x->vocab * (size_t)x->hidden * sizeof(float)))
+        return lm_fail(m, LM_EINVAL, "%s and %s do not serve the same model (their embedding tables differ)",
+                       x->path, y->path);
+    return LM_OK;
+}
+
+int remote_open_multi(lm *m, const char *urls)
+{
+    multi *mu = calloc(1, sizeof *mu);
+    char *list = strdup(urls), *save = NULL;
+    if (!mu || !list) {
+        free(mu);
+        free(list);
+        return lm_fail(m, LM_ENOMEM, "out of memory");
+    }
+    m->impl = mu;
+    m->ops = &multi_ops;
+    int rc = LM_OK;
+    for (char *u = strtok_r(list, ",", &save); u && !rc; u = strtok_r(NULL, ",", &save)) {
+        if (mu->n == MAX_ENDPOINTS) {
+            rc = lm_fail(m, LM_EINVAL, "more than %d endpoints", MAX_ENDPOINTS);
+            break;
+        }
+        char err[1024];
+        rc = lm_open(&mu->ep[mu->n], u, &m->opts, err, sizeof err);
+        if (rc)
+            lm_fail(m, rc, "%s", err);
+        else if (++mu->n > 1)
+            rc = same_model(m, mu->ep[0], mu->ep[mu->n - 1]);
+    }
+    free(list);
+    if (!rc && mu->n == 0)
+        rc = lm_fail(m, LM_EINVAL, "no endpoint URL in \"%s\"", urls);
+    if (rc) {
+        multi_close(mu);
+        m->impl = NULL, m->ops = NULL;
+        return rc;
+    }
+    m->info = *lm_get_info(mu->ep[0]);
+    m->info.arch = "remote:multi";
+    m->embeddings = lm_embeddings(mu->ep[0]);
+    return LM_OK;
+}
