@@ -18,7 +18,7 @@
 #include <cjson/cJSON.h>
 
 #include "bbt/scorer.h"
-#include "bbt/serve/b64.h"
+#include "common/base64.h"
 #include "bbt/serve/serve.h"
 #include "bbt/util.h"
 #include "optim/pcg.h"
@@ -83,7 +83,7 @@ static char *score_body(const char *handle, int seed, const double *z)
     float zf[POP * DIM];
     for (int i = 0; i < POP * DIM; i++)
         zf[i] = (float)z[i];
-    char *b64 = b64_encode(zf, sizeof zf);
+    char *b64 = common_b64_encode(zf, sizeof zf);
     size_t cap = strlen(b64) + 512;
     char *body = xmalloc(cap);
     snprintf(body, cap, "{\"handle\":\"%s\",\"projection\":{\"seed\":%d,\"distribution\":\"normal\",\"d\":%d,"

@@ -7,7 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "bbt/serve/b64.h"
+#include "common/base64.h"
 #include "bbt/serve/torchzip.h"
 #include "common/bytes.h"
 
@@ -124,11 +124,11 @@ int b64_floats(const char *text, const char *dtype, const char *what, size_t n, 
     if (!size)
         return fail(msg, "dtype \"%s\" for %s (expected \"f32\", \"bf16\" or \"f16\")", dtype, what);
     size_t len = strlen(text);
-    unsigned char *raw = malloc(b64_decoded_max(len));
+    unsigned char *raw = malloc(common_b64_decoded_max(len));
     if (!raw)
         return fail(msg, "out of memory");
     size_t bad;
-    long got = b64_decode(text, len, raw, &bad);
+    long got = common_b64_decode(text, len, raw, &bad);
     int rc = 0;
     if (got < 0)
         rc = fail(msg, "%s is not valid base64 (at character %zu)", what, bad);

@@ -12,7 +12,7 @@
 
 #include <cjson/cJSON.h>
 
-#include "bbt/serve/b64.h"
+#include "common/base64.h"
 #include "bbt/serve/completions.h"
 #include "bbt/serve/jsonin.h"
 #include "bbt/serve/torchzip.h"
@@ -248,8 +248,8 @@ typedef struct embed_prompt {
 static int decode_embeds(server *s, const char *b64, int i, embed_prompt *e, char *msg)
 {
     size_t len = strlen(b64), bad;
-    unsigned char *raw = xmalloc(b64_decoded_max(len));
-    long n = b64_decode(b64, len, raw, &bad);
+    unsigned char *raw = xmalloc(common_b64_decoded_max(len));
+    long n = common_b64_decode(b64, len, raw, &bad);
     tz_tensor t = {0};
     char err[400];
     int rc = 0, H = s->info->hidden;

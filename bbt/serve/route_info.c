@@ -6,7 +6,7 @@
 #include <cjson/cJSON.h>
 
 #include "bbt/encode.h"
-#include "bbt/serve/b64.h"
+#include "common/base64.h"
 #include "bbt/serve/serve_internal.h"
 
 #define INFO_MAX_ROWS 4096
@@ -38,7 +38,7 @@ static int add_rows(server *s, cJSON *o, const int *ids, int n)
         return -1;
     for (int i = 0; i < n; i++)
         memcpy(rows + (size_t)i * h, s->emb + (size_t)ids[i] * h, h * sizeof *rows);
-    char *b64 = b64_encode(rows, (size_t)n * h * sizeof *rows);
+    char *b64 = common_b64_encode(rows, (size_t)n * h * sizeof *rows);
     free(rows);
     if (!b64)
         return -1;

@@ -13,6 +13,7 @@
 
 #include <cjson/cJSON.h>
 
+#include "common/base64.h"
 #include "models/remote/remote.h"
 
 #define N_HANDLES 16
@@ -121,6 +122,20 @@ static int read_info(lm *m, const char *text)
 }
 
 /* The embedding table, ROWS_PER_GET rows per request, as f32. */
+
+/* count f32 values from strict base64 text into out: 1 when the text holds exactly that many. */
+static int decode_rows(const char *text, float *out, size_t count)
+{
+    size_t len = strlen(text), bad_at, want = count * sizeof(float);
+    if (common_b64_decoded_max(len) < want)
+        return 0;
+    unsigned char *buf = malloc(common_b64_decoded_max(len));
+    long n = buf ? common_b64_decode(text, len, buf, &bad_at) : -1;
+    if (n == (long)want)
+        memcpy(out, buf, want);
+    free(buf);
+    return n == (long)want;
+}
 static int fetch_embeddings(lm *m)
 {
     rbbt *r = impl(m);
@@ -140,9 +155,7 @@ static int fetch_embeddings(lm *m)
         if (!o)
             rc = m->err[0] && status == 0 ? LM_EIO : LM_EREMOTE;
         const cJSON *b = cJSON_GetObjectItemCaseSensitive(o, "rows_f32_b64");
-        if (o && (!cJSON_IsString(b) ||
-                  rb64_decode(b->valuestring, (unsigned char *)(r->emb + at * H), n * H * sizeof(float)) !=
-                      (long)(n * H * sizeof(float))))
+        if (o && (!cJSON_IsString(b) || !decode_rows(b->valuestring, r->emb + at * H, n * H)))
             rc = lm_fail(m, LM_EREMOTE, "%s: GET /bbt/v1/info?rows=%zu..%zu: \"rows_f32_b64\" is missing or is not "
                          "%zu f32 values", m->path, at, at + n - 1, n * H);
         cJSON_Delete(o);
@@ -396,21 +409,6 @@ static int score_examples(lm *m, const lm_batch *ex, int count, cJSON *req, floa
     return rc;
 }
 
-static char *b64_encode(const void *data, size_t n)
-{
-    static const char tab[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-    const unsigned char *p = data;
-    char *out = malloc((n + 2) / 3 * 4 + 1), *o = out;
-    for (size_t i = 0; out && i < n; i += 3) {
-        unsigned v = (unsigned)p[i] << 16 | (i + 1 < n ? (unsigned)p[i + 1] << 8 : 0) | (i + 2 < n ? p[i + 2] : 0);
-        *o++ = tab[v >> 18 & 63], *o++ = tab[v >> 12 & 63];
-        *o++ = i + 1 < n ? tab[v >> 6 & 63] : '=', *o++ = i + 2 < n ? tab[v & 63] : '=';
-    }
-    if (out)
-        *o = 0;
-    return out;
-}
-
 static int rbbt_score_projected(lm *m, const lm_batch *ex, const lm_projection *p, const double *z, int count,
                                 float *scores)
 {
@@ -430,7 +428,7 @@ static int rbbt_score_projected(lm *m, const lm_batch *ex, const lm_projection *
     if (zf) {
         for (size_t i = 0; i < nz; i++)
             zf[i] = (float)z[i];
-        b64 = b64_encode(zf, nz * sizeof *zf);
+        b64 = common_b64_encode(zf, nz * sizeof *zf);
     }
     free(zf);
     if (!b64) {
@@ -474,7 +472,7 @@ static int rbbt_score(lm *m, const lm_batch *b, float *scores)
     lm_batch ex = *b;
     ex.n_seqs = n;
     size_t floats = (size_t)b->n_prompts * (size_t)b->prompt_len * (size_t)m->info.hidden;
-    char *b64 = b64_encode(b->prompts, floats * sizeof(float));
+    char *b64 = common_b64_encode(b->prompts, floats * sizeof(float));
     if (!b64)
         return lm_fail(m, LM_ENOMEM, "out of memory");
     cJSON *req = cJSON_CreateObject();

@@ -12,7 +12,4 @@ int rbbt_open(lm *m, rhttp *http, lm_remote_stats *stats, const char *info);
 /* Several endpoints of one model, comma-separated URLs (multi.c). */
 int remote_open_multi(lm *m, const char *urls);
 
-/* Strict base64 (no whitespace, '=' padding): decodes into out (cap bytes); returns the byte count or -1. */
-long rb64_decode(const char *in, unsigned char *out, size_t cap);
-
 #endif

@@ -4,20 +4,20 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "bbt/serve/b64.h"
+#include "common/base64.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-    unsigned char *out = malloc(b64_decoded_max(size));
+    unsigned char *out = malloc(common_b64_decoded_max(size));
     size_t bad = (size_t)-1;
-    long n = b64_decode((const char *)data, size, out, &bad);
+    long n = common_b64_decode((const char *)data, size, out, &bad);
     if (n < 0) {
         if (bad > size)
             abort();
     } else {
-        if ((size_t)n > b64_decoded_max(size))
+        if ((size_t)n > common_b64_decoded_max(size))
             abort();
-        char *again = b64_encode(out, (size_t)n);
+        char *again = common_b64_encode(out, (size_t)n);
         size_t len = strlen(again);
         if (len < size || memcmp(again, data, size) || (len > size && (size % 4 == 0 || again[size] != '=')))
             abort();

@@ -152,15 +152,17 @@ if command -v python3 > /dev/null; then
         for _ in $(seq 200); do [ -f "$tmp/pport" ] && break; sleep 0.05; done
         purl=http://127.0.0.1:$(cat "$tmp/pport")
     }
-    proxy "2=500,3=429,4=slow:3,5=drop" # one call: four attempts fail, the fifth gets through
-    timeout 120 "$BBT" tune "${RUN[@]}" --endpoint "$purl" --timeout 2 --retries 4 --out "$tmp/flaky" > /dev/null \
+    # one call: four attempts fail, the fifth gets through. The slow answer (8 s) is well past --timeout (5 s), and
+    # every other timeout here is far above what a request takes on a loaded machine under ASan.
+    proxy "2=500,3=429,4=slow:8,5=drop"
+    timeout 120 "$BBT" tune "${RUN[@]}" --endpoint "$purl" --timeout 5 --retries 4 --out "$tmp/flaky" > /dev/null \
         2> "$tmp/flaky.err" || fail "transient faults were not recovered: $(cat "$tmp/flaky.err")"
     same_run "$tmp/local" "$tmp/flaky"
     grep -q '"retries":4' "$tmp/flaky/log.jsonl" || fail "the log does not count the 4 retries"
     for f in trunc shape nan; do
         proxy "3=$f"
         rc=0
-        timeout 120 "$BBT" tune "${RUN[@]}" --endpoint "$purl" --timeout 2 --retries 1 --out "$tmp/bad-$f" > /dev/null \
+        timeout 120 "$BBT" tune "${RUN[@]}" --endpoint "$purl" --timeout 20 --retries 1 --out "$tmp/bad-$f" > /dev/null \
             2> "$tmp/bad-$f.err" || rc=$?
         [ $rc = 3 ] || fail "fault $f: exit $rc (expected 3): $(cat "$tmp/bad-$f.err")"
         grep -q "/bbt/v1/score" "$tmp/bad-$f.err" || fail "fault $f: the message does not name the call: $(cat "$tmp/bad-$f.err")"
@@ -174,7 +176,7 @@ if command -v python3 > /dev/null; then
     done
     proxy "3=down"
     rc=0
-    timeout 60 "$BBT" tune "${RUN[@]}" --endpoint "$purl" --timeout 2 --retries 2 --out "$tmp/gone" > /dev/null \
+    timeout 60 "$BBT" tune "${RUN[@]}" --endpoint "$purl" --timeout 20 --retries 2 --out "$tmp/gone" > /dev/null \
         2> "$tmp/gone.err" || rc=$?
     [ $rc = 3 ] && grep -q "after 3 attempts" "$tmp/gone.err" || fail "a server gone for good: exit $rc: $(cat "$tmp/gone.err")"
     kill $ppid 2>/dev/null || true

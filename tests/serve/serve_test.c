@@ -11,7 +11,7 @@
 #include "bbt/files.h"
 #include "bbt/scorer.h"
 #include "bbt/serve/auth.h"
-#include "bbt/serve/b64.h"
+#include "common/base64.h"
 #include "bbt/serve/serve.h"
 #include "bbt/serve/torchzip.h"
 #include "bbt/util.h"

@@ -12,7 +12,7 @@
 #include "bbt/files.h"
 #include "bbt/scorer.h"
 #include "bbt/serve/auth.h"
-#include "bbt/serve/b64.h"
+#include "common/base64.h"
 #include "bbt/serve/serve.h"
 #include "bbt/serve/torchzip.h"
 #include "bbt/util.h"
@@ -26,24 +26,24 @@ Test(b64, round_trip_and_strictness)
     const char *cases[] = {"", "f", "fo", "foo", "foob", "fooba", "foobar"};
     const char *want[] = {"", "Zg==", "Zm8=", "Zm9v", "Zm9vYg==", "Zm9vYmE=", "Zm9vYmFy"};
     for (int i = 0; i < 7; i++) {
-        char *e = b64_encode(cases[i], strlen(cases[i]));
+        char *e = common_b64_encode(cases[i], strlen(cases[i]));
         cr_assert_str_eq(e, want[i]);
         unsigned char out[16];
         size_t bad;
-        cr_assert_eq(b64_decode(e, strlen(e), out, &bad), (long)strlen(cases[i]));
+        cr_assert_eq(common_b64_decode(e, strlen(e), out, &bad), (long)strlen(cases[i]));
         cr_assert(!memcmp(out, cases[i], strlen(cases[i])));
         free(e);
     }
     unsigned char out[16];
     size_t bad = 99;
-    cr_assert_eq(b64_decode("Zm9v!", 5, out, &bad), -1);
-    cr_assert_eq(b64_decode("Zm 9vA==", 8, out, &bad), -1);
+    cr_assert_eq(common_b64_decode("Zm9v!", 5, out, &bad), -1);
+    cr_assert_eq(common_b64_decode("Zm 9vA==", 8, out, &bad), -1);
     cr_assert_eq(bad, 2u);
-    cr_assert_eq(b64_decode("Zg=", 3, out, &bad), -1, "padding must complete a group of 4");
-    cr_assert_eq(b64_decode("Zh==", 4, out, &bad), -1, "leftover bits must be zero");
-    cr_assert_eq(b64_decode("Z===", 4, out, &bad), -1);
-    cr_assert_eq(b64_decode("=Zg=", 4, out, &bad), -1);
-    cr_assert_eq(b64_decode("Zg", 2, out, &bad), 1, "unpadded input is accepted");
+    cr_assert_eq(common_b64_decode("Zg=", 3, out, &bad), -1, "padding must complete a group of 4");
+    cr_assert_eq(common_b64_decode("Zh==", 4, out, &bad), -1, "leftover bits must be zero");
+    cr_assert_eq(common_b64_decode("Z===", 4, out, &bad), -1);
+    cr_assert_eq(common_b64_decode("=Zg=", 4, out, &bad), -1);
+    cr_assert_eq(common_b64_decode("Zg", 2, out, &bad), 1, "unpadded input is accepted");
 }
 
 /* ---- torch.save ---- */

@@ -11,7 +11,7 @@
 #include "bbt/files.h"
 #include "bbt/scorer.h"
 #include "bbt/serve/auth.h"
-#include "bbt/serve/b64.h"
+#include "common/base64.h"
 #include "bbt/serve/serve.h"
 #include "bbt/serve/torchzip.h"
 #include "bbt/util.h"
@@ -124,14 +124,14 @@ Test(serve, every_limit_is_a_4xx_naming_it)
     /* malformed torch.save archives and wrong shapes */
     size_t len;
     unsigned char *f64 = slurp(golden("bad_f64.pt"), &len);
-    char *f64b = b64_encode(f64, len);
+    char *f64b = common_b64_encode(f64, len);
     expect_error(s, "/v1/completions", with(cJSON_CreateObject(), "prompt_embeds", cJSON_CreateString(f64b)), 400,
                  "DoubleStorage");
     free(f64b), free(f64);
     unsigned char *pt;
     float small[6] = {0};
     cr_assert_eq(tz_write(small, 2, 3, TZ_F32, &pt, &len), 0);
-    char *ptb = b64_encode(pt, len);
+    char *ptb = common_b64_encode(pt, len);
     expect_error(s, "/v1/completions", with(cJSON_CreateObject(), "prompt_embeds", cJSON_CreateString(ptb)), 400,
                  "hidden size is 64");
     free(ptb), free(pt);
@@ -246,7 +246,7 @@ Test(serve, load_8_clients_200_requests_no_errors)
     unsigned char *pt;
     size_t len;
     cr_assert_eq(tz_write(x, rows, H, TZ_BF16, &pt, &len), 0);
-    char *b64 = b64_encode(pt, len);
+    char *b64 = common_b64_encode(pt, len);
     cJSON *eb = with(cJSON_CreateObject(), "prompt_embeds", cJSON_CreateString(b64));
     cJSON_AddNumberToObject(eb, "logprobs", 2);
     cJSON_AddNumberToObject(eb, "temperature", 0);

@@ -12,7 +12,7 @@
 #include "bbt/files.h"
 #include "bbt/scorer.h"
 #include "bbt/serve/auth.h"
-#include "bbt/serve/b64.h"
+#include "common/base64.h"
 #include "bbt/serve/serve.h"
 #include "bbt/serve/torchzip.h"
 #include "bbt/util.h"
@@ -50,7 +50,7 @@ Test(serve, native_routes_score_as_the_local_scorer)
     float zf[COUNT * DIM];
     for (int i = 0; i < COUNT * DIM; i++)
         zf[i] = (float)l.z[i];
-    char *zb = b64_encode(zf, sizeof zf);
+    char *zb = common_b64_encode(zf, sizeof zf);
     cJSON *b = cJSON_CreateObject();
     cJSON_AddStringToObject(b, "handle", handle);
     cJSON_AddItemToObject(b, "projection", projection_json());
@@ -68,7 +68,7 @@ Test(serve, native_routes_score_as_the_local_scorer)
         l.z[i] = tz_bf16_to_float(zh[i]);
     }
     float *want_bf16 = local_scores(&l);
-    zb = b64_encode(zh, sizeof zh);
+    zb = common_b64_encode(zh, sizeof zh);
     cr_assert_leq(strlen(zb) * 500 / (COUNT * DIM), 2048, "a candidate at d = 500 would cost %zu bytes",
                   strlen(zb) * 500 / (COUNT * DIM));
     b = cJSON_CreateObject();
@@ -88,7 +88,7 @@ Test(serve, native_routes_score_as_the_local_scorer)
     size_t rows = (size_t)l.sc.proj.rows;
     float *prompts = xmalloc(COUNT * rows * sizeof *prompts);
     projection_apply(&l.sc.proj, l.z, COUNT, prompts);
-    char *pb = b64_encode(prompts, COUNT * rows * sizeof *prompts);
+    char *pb = common_b64_encode(prompts, COUNT * rows * sizeof *prompts);
     b = cJSON_CreateObject();
     cJSON_AddStringToObject(b, "handle", handle);
     cJSON_AddStringToObject(b, "prompts_b64", pb);
@@ -146,7 +146,7 @@ Test(serve, vllm_prompt_embeds_score_as_the_local_scorer)
         unsigned char *pt;
         size_t len;
         cr_assert_eq(tz_write(x, rows, H, TZ_F32, &pt, &len), 0);
-        char *b64 = b64_encode(pt, len);
+        char *b64 = common_b64_encode(pt, len);
         cJSON_AddItemToArray(pe, cJSON_CreateString(b64));
         free(b64), free(pt), free(x);
     }

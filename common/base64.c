@@ -1,5 +1,5 @@
-/* b64.c — strict base64 decoding and encoding (see b64.h). */
-#include "bbt/serve/b64.h"
+/* base64.c — strict base64 decoding and encoding (see base64.h). */
+#include "common/base64.h"
 
 #include <stdlib.h>
 
@@ -20,9 +20,9 @@ static int letter_value(unsigned char c)
     return -1;
 }
 
-size_t b64_decoded_max(size_t len) { return len / 4 * 3 + 3; }
+size_t common_b64_decoded_max(size_t len) { return len / 4 * 3 + 3; }
 
-long b64_decode(const char *in, size_t len, unsigned char *out, size_t *bad_at)
+long common_b64_decode(const char *in, size_t len, unsigned char *out, size_t *bad_at)
 {
     size_t data = len;
     if (len % 4 == 0 && len >= 4) { /* padded: one or two '=' at the end only */
@@ -59,7 +59,7 @@ long b64_decode(const char *in, size_t len, unsigned char *out, size_t *bad_at)
     return n;
 }
 
-char *b64_encode(const void *data, size_t len)
+char *common_b64_encode(const void *data, size_t len)
 {
     const unsigned char *p = data;
     char *out = malloc((len + 2) / 3 * 4 + 1);
