@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# tests/serve/serve.sh — `bbt serve` as a command: --help, the loopback rule, the key file, and a clean exit 0 on SIGTERM
-# and SIGINT while requests are in flight (each answered or refused, none left hanging). Loopback only, bounded in time.
+# tests/serve/serve.sh — `bbt serve` as a command: --help, the loopback rule, the key file, a clean exit 0 on SIGTERM
+# and SIGINT while requests are in flight (each answered or refused, none left hanging), a masked LM refused on the
+# completion route. Loopback only, bounded in time.
 # Run from the repository root with BUILD set (default build).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
@@ -60,6 +61,19 @@ code=$(curl -s --noproxy '*' -m 30 -o "$tmp/big_out" -w '%{http_code}' -X POST "
 [ "$code" = 413 ] && grep -q "max-body-mb" "$tmp/big_out" || fail "a 2 MiB chunked body got $code: $(head -c 300 "$tmp/big_out")"
 kill -TERM $pid
 wait $pid || fail "exit status $? after SIGTERM"
+pid=
+
+# a masked LM has no next token: the completion route refuses it with a 400 that says so (the native route serves it)
+"$BUILD/make_model" --arch bert --out "$tmp/bert" --dim 32 --ffn 64 --layers 2 --heads 4 --vocab 260 --max-pos 128 \
+    > /dev/null || fail "make_model could not write a BERT"
+cp tests/models/data/bert/* "$tmp/bert/"
+MODEL=$tmp/bert start
+code=$(curl -s --noproxy '*' -m 30 -o "$tmp/bert_out" -w '%{http_code}' -X POST "http://127.0.0.1:$port/v1/completions" \
+       -H 'Content-Type: application/json' -d '{"prompt": "a fine film", "max_tokens": 1, "logprobs": 1}' || true)
+[ "$code" = 400 ] && grep -q "masked LM" "$tmp/bert_out" ||
+    fail "a completion on a masked LM got $code: $(head -c 300 "$tmp/bert_out")"
+kill -TERM $pid
+wait $pid || fail "exit status $? after SIGTERM (masked LM)"
 pid=
 
 lines=$(grep -c ' POST /v1/completions ' "$tmp/access.log" || true)
