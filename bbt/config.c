@@ -126,6 +126,21 @@ const char *tune_config_name(const tune_config *c, const char *key)
     return f && f->choices ? choice_name(f->choices, *AT(c, f, int)) : NULL;
 }
 
+int config_choice_value(const char *key, const char *name)
+{
+    const config_field *f = field_by_key(key);
+    for (const config_choice *ch = f && f->choices ? f->choices : NULL; ch && ch->name; ch++)
+        if (!strcmp(ch->name, name))
+            return ch->value;
+    return -1;
+}
+
+const char *config_choice_name(const char *key, int value)
+{
+    const config_field *f = field_by_key(key);
+    return f && f->choices ? choice_name(f->choices, value) : "?";
+}
+
 char *config_field_help(const config_field *f)
 {
     char list[128] = "", def[64] = "", buf[512];

@@ -118,6 +118,12 @@ int tune_config_set(tune_config *c, const config_field *f, const char *text, bbt
 /* The name of an enum setting's value in c ("normal", "add", "ce", "sep", "bf16"), by its config.json key. */
 const char *tune_config_name(const tune_config *c, const char *key);
 
+/* The settings' names on their own, for other readers of the same words (bbt serve's request fields): the value of the
+ * choice called name of the setting key (e.g. "prompt_mode", "cat" → LM_PROMPT_CAT), or -1 when it is none of them;
+ * and the name of a value ("?" when it has none). */
+int config_choice_value(const char *key, const char *name);
+const char *config_choice_name(const char *key, int value);
+
 /* The --help text of a setting: its help, its choices and its default. malloc'ed (caller frees). */
 char *config_field_help(const config_field *f);
 

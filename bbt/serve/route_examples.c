@@ -15,6 +15,7 @@
 #include <cjson/cJSON.h>
 
 #include "bbt/scorer.h"
+#include "bbt/config.h"
 #include "bbt/serve/jsonin.h"
 #include "bbt/serve/serve_internal.h"
 #include "bbt/util.h"
@@ -40,9 +41,10 @@ static int read_common(server *s, const cJSON *root, upload *u, char *msg)
         return -1;
     if (got == 0)
         u->label_space = ls;
-    if (strcmp(mode, "add") && strcmp(mode, "cat"))
+    int value = config_choice_value("prompt_mode", mode);
+    if (value < 0)
         return snprintf(msg, JSONIN_MSG, "field \"prompt_mode\" is \"%s\" (expected \"add\" or \"cat\")", mode), -1;
-    u->mode = strcmp(mode, "cat") ? LM_PROMPT_ADD : LM_PROMPT_CAT;
+    u->mode = (lm_prompt_mode)value;
     if (u->prompt_len > s->cfg.max_seq)
         return snprintf(msg, JSONIN_MSG, "field \"prompt_len\" is %d; the limit (--max-seq) is %d", u->prompt_len,
                         s->cfg.max_seq), -1;
@@ -305,7 +307,7 @@ static cJSON *describe(const example_set *es)
     cJSON_AddStringToObject(o, "handle", es->id);
     cJSON_AddNumberToObject(o, "n_examples", es->set.n);
     cJSON_AddNumberToObject(o, "prompt_len", es->enc.prompt_len);
-    cJSON_AddStringToObject(o, "prompt_mode", es->enc.mode == LM_PROMPT_CAT ? "cat" : "add");
+    cJSON_AddStringToObject(o, "prompt_mode", config_choice_name("prompt_mode", es->enc.mode));
     cJSON_AddItemToObject(o, "placeholders", es->placeholders ? int_array(es->placeholders, es->enc.prompt_len)
                                                               : cJSON_CreateNull());
     cJSON_AddBoolToObject(o, "raw_logits", es->raw_logits);

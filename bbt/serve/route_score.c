@@ -15,6 +15,7 @@
 
 #include <cjson/cJSON.h>
 
+#include "bbt/config.h"
 #include "bbt/serve/jsonin.h"
 #include "bbt/serve/serve_internal.h"
 #include "bbt/util.h"
@@ -44,12 +45,14 @@ static int read_projection(server *s, const cJSON *p, const example_set *es, pro
     if (k->dim > s->cfg.max_dim)
         return snprintf(msg, JSONIN_MSG, "projection: d is %d; the limit (--max-dim) is %d", k->dim, s->cfg.max_dim), -1;
     k->seed = (uint64_t)seed;
-    if (strcmp(dist, "normal") && strcmp(dist, "uniform"))
+    int kind = config_choice_value("projection", dist);
+    if (kind < 0)
         return snprintf(msg, JSONIN_MSG, "projection: \"distribution\" is \"%s\" (expected normal or uniform)", dist), -1;
-    k->kind = strcmp(dist, "uniform") ? PROJ_NORMAL : PROJ_UNIFORM;
-    if (strcmp(mode, es->enc.mode == LM_PROMPT_CAT ? "cat" : "add"))
+    k->kind = (projection_kind)kind;
+    const char *uploaded = config_choice_name("prompt_mode", es->enc.mode);
+    if (strcmp(mode, uploaded))
         return snprintf(msg, JSONIN_MSG, "projection: mode \"%s\" but the examples were uploaded for %s mode", mode,
-                        es->enc.mode == LM_PROMPT_CAT ? "cat" : "add"), -1;
+                        uploaded), -1;
     if (k->prompt_len != es->enc.prompt_len)
         return snprintf(msg, JSONIN_MSG, "projection: prompt_len %d but the examples were uploaded with %d",
                         k->prompt_len, es->enc.prompt_len), -1;

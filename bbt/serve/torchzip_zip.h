@@ -18,6 +18,9 @@ typedef struct tz_archive {
     int n;
 } tz_archive;
 
+/* Format a message into err (errlen bytes) and return -1: the error idiom of the torch.save reader's files. */
+int tz_fail(char *err, size_t errlen, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+
 /* List the entries of a ZIP archive in central-directory order; every entry must be STORED with a correct CRC-32. */
 int tz_zip_open(const unsigned char *buf, size_t len, tz_archive *a, char *err, size_t errlen);
 
