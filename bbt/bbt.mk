@@ -30,7 +30,7 @@ BBT_LIB_OBJ := $(filter-out $(OBJ)/bbt/main.o $(OBJ)/bbt/cmd_%.o $(SERVE_OBJ),$(
 ifneq ($(MODELS_LIB),)
 BBT_TEST_CORE := $(BUILD)/tests/test_bbt_core
 TEST_PROGRAMS += $(BBT_TEST_CORE)
-TEST_SCRIPTS  += tests/bbt/e2e.sh
+TEST_SCRIPTS  += tests/bbt/e2e.sh tests/bbt/outputs.sh
 
 $(BBT_TEST_CORE): $(OBJ)/tests/bbt/test_core.o $(OBJ)/tests/bbt/test_tuning.o $(BBT_LIB_OBJ) $(OPTIM_LIB) $(MODELS_LIB)
 	@mkdir -p $(dir $@)

@@ -97,10 +97,18 @@ static void shuffle(int *v, int n, pcg_rng *rng)
     }
 }
 
-static void init_output(table *out, const table *in, int pair)
+/* The output's header: the input's own columns, or (normalise) text,label / text_a,text_b,label. */
+static void init_output(table *out, const table *in, int pair, int normalise)
 {
     memset(out, 0, sizeof *out);
     out->path = xstrdup(in->path);
+    if (!normalise) {
+        out->n_cols = in->n_cols;
+        out->cols = xcalloc((size_t)in->n_cols, sizeof *out->cols);
+        for (int i = 0; i < in->n_cols; i++)
+            out->cols[i] = xstrdup(in->cols[i]);
+        return;
+    }
     out->n_cols = pair ? 3 : 2;
     out->cols = xcalloc(3, sizeof *out->cols);
     const char *names[] = {pair ? "text_a" : "text", pair ? "text_b" : "label", "label"};
@@ -108,24 +116,78 @@ static void init_output(table *out, const table *in, int pair)
         out->cols[i] = xstrdup(names[i]);
 }
 
-static void add_rows(table *out, const table *in, const int cols[3], int *rows, int n)
+static void add_rows(table *out, const table *in, const int cols[3], int normalise, int *rows, int n)
 {
     for (int i = 0; i < n; i++) {
         char **r = in->cells[rows[i]];
         char *cells[3] = {r[cols[0]], cols[1] >= 0 ? r[cols[1]] : r[cols[2]], r[cols[2]]};
-        table_add_row(out, cells, in->line[rows[i]]);
+        table_add_row(out, normalise ? cells : r, in->line[rows[i]]);
     }
 }
 
-/* Group the rows by label, classes sorted (numerically when every label is an integer). */
-static int group_classes(const table *in, int label_col, class_rows **out, int *n_out, bbt_error *err)
+/* A row's text, the key of de-duplication: text_a and text_b (NULL: no second text, or a JSONL row without it). */
+typedef struct text_key {
+    const char *a, *b;
+    int row;
+} text_key;
+
+static int cmp_cell(const char *x, const char *y)
+{
+    return strcmp(x ? x : "", y ? y : "");
+}
+
+/* By text, then by row, so that the first occurrence of a text comes first among its equals. */
+static int cmp_key(const void *p, const void *q)
+{
+    const text_key *u = p, *v = q;
+    int c = cmp_cell(u->a, v->a);
+    if (!c)
+        c = cmp_cell(u->b, v->b);
+    return c ? c : (u->row > v->row) - (u->row < v->row);
+}
+
+/* keep[r] = 0 for every row whose text an earlier row already has; counts what was dropped. Sorting (n log n) rather
+ * than comparing pairs: full training files have tens of thousands of rows (SST-2: 67,349). */
+static char *mark_duplicates(const table *in, const int cols[3], sample_counts *counts)
+{
+    char *keep = xmalloc(in->n_rows > 0 ? (size_t)in->n_rows : 1);
+    memset(keep, 1, (size_t)in->n_rows);
+    text_key *k = xmalloc((size_t)(in->n_rows > 0 ? in->n_rows : 1) * sizeof *k);
+    for (int r = 0; r < in->n_rows; r++)
+        k[r] = (text_key){in->cells[r][cols[0]], cols[1] >= 0 ? in->cells[r][cols[1]] : NULL, r};
+    qsort(k, (size_t)in->n_rows, sizeof *k, cmp_key);
+    for (int i = 1, first = 0; i < in->n_rows; i++) {
+        if (cmp_cell(k[i].a, k[first].a) || cmp_cell(k[i].b, k[first].b)) {
+            first = i;
+            continue;
+        }
+        keep[k[i].row] = 0;
+        counts->n_duplicates++;
+        counts->n_conflicting += cmp_cell(in->cells[k[i].row][cols[2]], in->cells[k[first].row][cols[2]]) != 0;
+    }
+    free(k);
+    return keep;
+}
+
+static void free_classes(class_rows *cls, int n)
+{
+    for (int c = 0; c < n; c++)
+        free(cls[c].rows);
+    free(cls);
+}
+
+/* Group the kept rows by label, classes sorted (numerically when every label is an integer). */
+static int group_classes(const table *in, int label_col, const char *keep, class_rows **out, int *n_out,
+                         bbt_error *err)
 {
     class_rows *cls = NULL;
     int n = 0, numeric = 1;
     for (int r = 0; r < in->n_rows; r++) {
+        if (!keep[r])
+            continue;
         const char *label = in->cells[r][label_col];
         if (!label || !label[0]) {
-            free(cls);
+            free_classes(cls, n);
             return bbt_fail(err, "%s: line %d: empty label", in->path, in->line[r]);
         }
         int c = 0;
@@ -145,26 +207,31 @@ static int group_classes(const table *in, int label_col, class_rows **out, int *
     return 0;
 }
 
-static void free_classes(class_rows *cls, int n)
-{
-    for (int c = 0; c < n; c++)
-        free(cls[c].rows);
-    free(cls);
-}
-
-int sample_fewshot(const table *in, const sample_options *o, table *train, table *dev, bbt_error *err)
+int sample_fewshot(const table *in, const sample_options *o, table *train, table *dev, sample_counts *counts,
+                   bbt_error *err)
 {
     int cols[3];
     class_rows *cls = NULL;
     int n_cls = 0;
+    sample_counts own;
+    if (!counts)
+        counts = &own;
+    memset(counts, 0, sizeof *counts);
     if (o->k < 1)
         return bbt_fail(err, "--k %d: must be at least 1", o->k);
-    if (find_columns(in, o, cols, err) || group_classes(in, cols[2], &cls, &n_cls, err))
+    if (find_columns(in, o, cols, err))
         return -1;
+    char *keep = mark_duplicates(in, cols, counts);
+    int rc = group_classes(in, cols[2], keep, &cls, &n_cls, err);
+    free(keep);
+    if (rc)
+        return -1;
+    counts->n_classes = n_cls;
     for (int c = 0; c < n_cls; c++)
         if (cls[c].n < 2 * o->k) {
-            int rc = bbt_fail(err, "%s: class \"%s\" has %d examples; --k %d needs %d (k for train and k for dev)",
-                              in->path, cls[c].label, cls[c].n, o->k, 2 * o->k);
+            rc = bbt_fail(err, "%s: class \"%s\" has %d examples%s; --k %d needs %d (k for train and k for dev)",
+                          in->path, cls[c].label, cls[c].n, counts->n_duplicates ? " once duplicates are dropped" : "",
+                          o->k, 2 * o->k);
             free_classes(cls, n_cls);
             return rc;
         }
@@ -178,10 +245,10 @@ int sample_fewshot(const table *in, const sample_options *o, table *train, table
     }
     shuffle(tr, n_cls * o->k, &rng);
     shuffle(dv, n_cls * o->k, &rng);
-    init_output(train, in, cols[1] >= 0);
-    init_output(dev, in, cols[1] >= 0);
-    add_rows(train, in, cols, tr, n_cls * o->k);
-    add_rows(dev, in, cols, dv, n_cls * o->k);
+    init_output(train, in, cols[1] >= 0, o->normalise);
+    init_output(dev, in, cols[1] >= 0, o->normalise);
+    add_rows(train, in, cols, o->normalise, tr, n_cls * o->k);
+    add_rows(dev, in, cols, o->normalise, dv, n_cls * o->k);
     free(tr);
     free(dv);
     free_classes(cls, n_cls);

@@ -311,26 +311,34 @@ Test(sample, k_per_class_no_overlap_reproducible)
     table in, tr, dv, tr2, dv2, tr3, dv3;
     cr_assert_eq(table_read(&in, path, TABLE_AUTO, &err), 0, "%s", err.msg);
     sample_options o = {8, 5, NULL, NULL, NULL};
-    cr_assert_eq(sample_fewshot(&in, &o, &tr, &dv, &err), 0, "%s", err.msg);
+    cr_assert_eq(sample_fewshot(&in, &o, &tr, &dv, NULL, &err), 0, "%s", err.msg);
     cr_assert_eq(tr.n_rows, 24);
     cr_assert_eq(dv.n_rows, 24);
-    cr_assert_str_eq(tr.cols[0], "text");
-    cr_assert_str_eq(tr.cols[1], "label");
+    cr_assert_eq(tr.n_cols, 3, "the input's columns are kept");
+    cr_assert_str_eq(tr.cols[0], "idx");
+    cr_assert_str_eq(tr.cols[1], "sentence");
+    cr_assert_str_eq(tr.cols[2], "label");
     int count[3] = {0};
     for (int i = 0; i < tr.n_rows; i++) {
-        count[atoi(tr.cells[i][1])]++;
+        count[atoi(tr.cells[i][2])]++;
+        cr_assert_eq(atoi(tr.cells[i][0]) % 3, atoi(tr.cells[i][2]), "a row's cells stay together");
         for (int j = 0; j < dv.n_rows; j++)
-            cr_assert_str_neq(tr.cells[i][0], dv.cells[j][0], "train and dev overlap");
+            cr_assert_str_neq(tr.cells[i][1], dv.cells[j][1], "train and dev overlap");
     }
     cr_assert(count[0] == 8 && count[1] == 8 && count[2] == 8);
-    cr_assert_eq(sample_fewshot(&in, &o, &tr2, &dv2, &err), 0);
-    for (int i = 0; i < tr.n_rows; i++)
-        cr_assert_str_eq(tr.cells[i][0], tr2.cells[i][0], "same seed must give the same split");
+    o.normalise = 1; /* the old layout: the same rows, text and label only */
+    cr_assert_eq(sample_fewshot(&in, &o, &tr2, &dv2, NULL, &err), 0);
+    cr_assert(tr2.n_cols == 2 && !strcmp(tr2.cols[0], "text") && !strcmp(tr2.cols[1], "label"));
+    for (int i = 0; i < tr.n_rows; i++) {
+        cr_assert_str_eq(tr.cells[i][1], tr2.cells[i][0], "same seed must give the same split");
+        cr_assert_str_eq(tr.cells[i][2], tr2.cells[i][1]);
+    }
     o.seed = 6;
-    cr_assert_eq(sample_fewshot(&in, &o, &tr3, &dv3, &err), 0);
+    o.normalise = 0;
+    cr_assert_eq(sample_fewshot(&in, &o, &tr3, &dv3, NULL, &err), 0);
     int same = 0;
     for (int i = 0; i < tr.n_rows; i++)
-        same += !strcmp(tr.cells[i][0], tr3.cells[i][0]);
+        same += !strcmp(tr.cells[i][1], tr3.cells[i][1]);
     cr_assert(same < tr.n_rows, "another seed must give another split");
     table_free(&in);
     table_free(&tr);
@@ -352,11 +360,11 @@ Test(sample, too_few_examples_names_the_class)
     table in, tr, dv;
     cr_assert_eq(table_read(&in, path, TABLE_AUTO, &err), 0);
     sample_options o = {6, 1, NULL, NULL, NULL};
-    cr_assert_eq(sample_fewshot(&in, &o, &tr, &dv, &err), -1);
+    cr_assert_eq(sample_fewshot(&in, &o, &tr, &dv, NULL, &err), -1);
     cr_assert(strstr(err.msg, "class \"0\" has 10 examples") && strstr(err.msg, "12"), "%s", err.msg);
     o.k = 5;
     o.label_col = "gold";
-    cr_assert_eq(sample_fewshot(&in, &o, &tr, &dv, &err), -1);
+    cr_assert_eq(sample_fewshot(&in, &o, &tr, &dv, NULL, &err), -1);
     cr_assert(strstr(err.msg, "gold"), "%s", err.msg);
     table_free(&in);
     free(path);
@@ -368,15 +376,63 @@ Test(sample, real_rte_layout_becomes_pairs)
     bbt_error err;
     table in, tr, dv;
     cr_assert_eq(table_read(&in, "../shared/assets/full/rte/train.tsv", TABLE_AUTO, &err), 0, "%s", err.msg);
-    sample_options o = {16, 13, NULL, NULL, NULL};
-    cr_assert_eq(sample_fewshot(&in, &o, &tr, &dv, &err), 0, "%s", err.msg);
+    sample_options o = {16, 13, NULL, NULL, NULL, 1};
+    cr_assert_eq(sample_fewshot(&in, &o, &tr, &dv, NULL, &err), 0, "%s", err.msg);
     cr_assert_eq(tr.n_cols, 3);
     cr_assert_str_eq(tr.cols[0], "text_a");
     cr_assert_str_eq(tr.cols[1], "text_b");
     cr_assert_eq(tr.n_rows, 32);
+    table_free(&tr);
+    table_free(&dv);
+    o.normalise = 0; /* GLUE's own header, as it was */
+    cr_assert_eq(sample_fewshot(&in, &o, &tr, &dv, NULL, &err), 0, "%s", err.msg);
+    cr_assert_eq(tr.n_cols, in.n_cols);
+    for (int c = 0; c < in.n_cols; c++)
+        cr_assert_str_eq(tr.cols[c], in.cols[c]);
     table_free(&in);
     table_free(&tr);
     table_free(&dv);
+}
+
+/* Repeated texts (one with another label) are dropped before the split: k = 4 per class needs 8 distinct texts of
+ * each class, and train and dev never share one. */
+Test(sample, duplicates_dropped_before_split)
+{
+    char *dir = temp_dir();
+    char *path = path_join(dir, "dups.tsv");
+    FILE *f = fopen(path, "w");
+    fprintf(f, "sentence\tlabel\n");
+    for (int rep = 0; rep < 3; rep++)
+        for (int i = 0; i < 16; i++)
+            fprintf(f, "text %d\t%d\n", i, (i + (rep == 2 && i == 5)) % 2); /* the third "text 5" has another label */
+    fclose(f);
+    bbt_error err;
+    table in, tr, dv;
+    cr_assert_eq(table_read(&in, path, TABLE_AUTO, &err), 0, "%s", err.msg);
+    sample_options o = {4, 3, NULL, NULL, NULL, 0};
+    sample_counts c;
+    for (uint64_t seed = 1; seed <= 20; seed++) {
+        o.seed = seed;
+        cr_assert_eq(sample_fewshot(&in, &o, &tr, &dv, &c, &err), 0, "%s", err.msg);
+        cr_assert_eq(c.n_duplicates, 32);
+        cr_assert_eq(c.n_conflicting, 1);
+        cr_assert_eq(c.n_classes, 2);
+        for (int i = 0; i < tr.n_rows; i++) {
+            cr_assert_eq(atoi(tr.cells[i][0] + 5) % 2, atoi(tr.cells[i][1]), "the first row's label is kept");
+            for (int j = 0; j < dv.n_rows; j++)
+                cr_assert_str_neq(tr.cells[i][0], dv.cells[j][0], "seed %d: train and dev share a text", (int)seed);
+            for (int j = 0; j < i; j++)
+                cr_assert_str_neq(tr.cells[i][0], tr.cells[j][0], "a text twice in train");
+        }
+        table_free(&tr);
+        table_free(&dv);
+    }
+    o.k = 5; /* 8 distinct texts per class: not enough, and the message says why */
+    cr_assert_eq(sample_fewshot(&in, &o, &tr, &dv, &c, &err), -1);
+    cr_assert(strstr(err.msg, "has 8 examples once duplicates are dropped"), "%s", err.msg);
+    table_free(&in);
+    free(path);
+    free(dir);
 }
 
 /* ---- options ---- */
