@@ -1,9 +1,11 @@
 # bbt — top-level build.
 #
 #   make                      library, CLI and benchmark programs into build/
-#   make test                 unit/integration tests, built with ASan+UBSan into build/san/
+#   make test                 unit/integration tests, built with ASan+UBSan into build/san/, then every libFuzzer
+#                             target for 5 s; ends with one line "N passed, N failed" (logs in build/san/test-results/)
 #   make install PREFIX=DIR   install the CMA-ES library (headers, static+shared lib, pkg-config file)
-#   make fuzz                 libFuzzer targets (clang), run briefly
+#   make fuzz                 libFuzzer targets (clang), FUZZ_SECONDS each (5 by default)
+#   make fuzz-long            the same, FUZZ_LONG_SECONDS each (30 by default; CI runs it after make test)
 #   make clean
 #
 # Each module keeps its own rules in <dir>/<dir>.mk; this file holds what they share.
@@ -40,7 +42,7 @@ TEST_PROGRAMS :=
 TEST_SCRIPTS  :=
 FUZZ_TARGETS  :=
 
-.PHONY: all test test-run install clean fuzz
+.PHONY: all test test-run install clean fuzz fuzz-long
 all: build-all
 
 include common/common.mk
@@ -59,16 +61,29 @@ $(OBJ)/%.o: %.c
 -include $(shell find $(OBJ) -name '*.d' 2>/dev/null)
 
 # Tests run from a sanitizer build of their own so that `make` stays fast and `make test` catches memory errors.
-test:
-	$(MAKE) BUILD=build/san SAN=1 OPT=-O1 test-run
-	$(MAKE) fuzz FUZZ_SECONDS=$(FUZZ_SECONDS)
+# Every test (TEST_PROGRAMS, TEST_SCRIPTS, FUZZ_TARGETS) goes through tests/run_test.sh, which logs it to
+# TEST_RESULTS/NAME.log and records PASS/FAIL and its wall time; a failure does not stop the suite, and
+# tests/summary.sh ends it with the slowest tests and one line "N passed, N failed" (exit status 1 if any failed).
+# A build that fails counts as a failed test (build-san, build-fuzz).
+SAN_RESULTS := build/san/test-results
+TEST_RESULTS ?= $(BUILD)/test-results
+TEST_SUMMARY ?= 1
 
+test:
+	@rm -rf $(SAN_RESULTS); mkdir -p $(SAN_RESULTS)
+	@$(MAKE) BUILD=build/san SAN=1 OPT=-O1 TEST_SUMMARY=0 test-run || echo "FAIL 0 build-san" >$(SAN_RESULTS)/build-san.result
+	@$(MAKE) fuzz FUZZ_SECONDS=$(FUZZ_SECONDS) TEST_RESULTS=$(SAN_RESULTS) TEST_SUMMARY=0 || \
+	    echo "FAIL 0 build-fuzz" >$(SAN_RESULTS)/build-fuzz.result
+	@bash tests/summary.sh $(SAN_RESULTS)
+
+# A test's name is its path without build/.../tests/ or tests/ and .sh, slashes made dashes (optim-test_api, bbt-e2e).
 test-run: $(ALL_TARGETS) $(TEST_PROGRAMS)
-	@set -e; for t in $(TEST_PROGRAMS); do echo "== $$t"; \
-	    ASAN_OPTIONS=detect_leaks=1 $$t --jobs 2 2>&1 | tee $(BUILD)/last-test.log; test $${PIPESTATUS[0]} -eq 0; \
-	    ! grep -q "ERROR: LeakSanitizer" $(BUILD)/last-test.log || { echo "$$t: memory leaks (above)"; exit 1; }; done
-	@set -e; for s in $(TEST_SCRIPTS); do echo "== $$s"; BUILD=$(BUILD) bash $$s; done
-	@echo "all tests passed"
+	@[ "$(TEST_SUMMARY)" = 0 ] || rm -rf $(TEST_RESULTS)
+	@for t in $(TEST_PROGRAMS); do n=$${t#$(BUILD)/tests/}; \
+	    ASAN_OPTIONS=detect_leaks=1 bash tests/run_test.sh --leaks $(TEST_RESULTS) $${n//\//-} $$t --jobs 2; done
+	@for s in $(TEST_SCRIPTS); do n=$${s#tests/}; n=$${n%.sh}; \
+	    BUILD=$(BUILD) bash tests/run_test.sh $(TEST_RESULTS) $${n//\//-} bash $$s; done
+	@[ "$(TEST_SUMMARY)" = 0 ] || bash tests/summary.sh $(TEST_RESULTS)
 
 clean:
 	rm -rf build

@@ -19,14 +19,17 @@ include tests/fuzz/fuzz.mk
 #     FUZZ_SRC_NAME = tests/fuzz/fuzz_NAME.c <the module sources it needs>
 #     FUZZ_LIBS_NAME = <libraries>
 # and optional seed inputs in tests/fuzz/seeds/NAME/. `make fuzz` builds each with clang's libFuzzer + ASan + UBSan and runs
-# it for FUZZ_SECONDS (10 s each by default: `make test` runs all of them, so their time adds up); by hand, e.g.
+# it for FUZZ_SECONDS (5 s each by default: `make test` runs all of them, so their time adds up); `make fuzz-long` runs
+# each for FUZZ_LONG_SECONDS (30 s by default; CI runs it after `make test`). Longer by hand, e.g.
 #     make fuzz FUZZ_SECONDS=300      or      build/fuzz/NAME -max_total_time=300 build/fuzz/corpus-NAME tests/fuzz/seeds/NAME
+# Each run goes through tests/run_test.sh like the other tests (test name fuzz-NAME, its log in TEST_RESULTS).
 
 # The targets run with OPENBLAS_NUM_THREADS=1: those linking the optimizer ran 5x slower with OpenBLAS's idle threads.
 
 FUZZ_CC      ?= clang
 FUZZ_BUILD    = build/fuzz
-FUZZ_SECONDS ?= 10
+FUZZ_SECONDS ?= 5
+FUZZ_LONG_SECONDS ?= 30
 
 .SECONDEXPANSION:
 $(FUZZ_BUILD)/%: $$(FUZZ_SRC_$$*) $(wildcard tests/fuzz/*.h)
@@ -34,10 +37,16 @@ $(FUZZ_BUILD)/%: $$(FUZZ_SRC_$$*) $(wildcard tests/fuzz/*.h)
 	$(FUZZ_CC) -std=c11 -g -O1 -D_POSIX_C_SOURCE=200809L -I. $(shell pkg-config --cflags libcjson) \
 	    -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined $(FUZZ_SRC_$*) -o $@ $(FUZZ_LIBS_$*)
 
+# Standalone (TEST_SUMMARY=1) the results go to build/fuzz/results/ and end with the summary line.
+fuzz: TEST_RESULTS = $(FUZZ_BUILD)/results
 fuzz: $$(addprefix $(FUZZ_BUILD)/,$$(FUZZ_TARGETS))
-	@set -e; for t in $(FUZZ_TARGETS); do \
+	@[ "$(TEST_SUMMARY)" = 0 ] || rm -rf $(TEST_RESULTS)
+	@for t in $(FUZZ_TARGETS); do \
 	    corpus=$(FUZZ_BUILD)/corpus-$$t; mkdir -p $$corpus; seeds=tests/fuzz/seeds/$$t; [ -d $$seeds ] || seeds=; \
-	    echo "== fuzz $$t ($(FUZZ_SECONDS) s)"; \
-	    OPENBLAS_NUM_THREADS=1 $(FUZZ_BUILD)/$$t -max_total_time=$(FUZZ_SECONDS) -print_final_stats=0 -artifact_prefix=$(FUZZ_BUILD)/ $$corpus $$seeds 2>&1 | tail -n 3; \
-	    test $${PIPESTATUS[0]} -eq 0; \
+	    OPENBLAS_NUM_THREADS=1 bash tests/run_test.sh $(TEST_RESULTS) fuzz-$$t $(FUZZ_BUILD)/$$t \
+	        -max_total_time=$(FUZZ_SECONDS) -print_final_stats=1 -artifact_prefix=$(FUZZ_BUILD)/ $$corpus $$seeds; \
 	done
+	@[ "$(TEST_SUMMARY)" = 0 ] || bash tests/summary.sh $(TEST_RESULTS)
+
+fuzz-long:
+	@$(MAKE) fuzz FUZZ_SECONDS=$(FUZZ_LONG_SECONDS)
