@@ -12,6 +12,7 @@ TEST_SCRIPTS += tests/dep_cycles.sh tests/exports.sh
 include tests/models/models.mk
 include tests/tokenizer/tokenizer.mk
 include tests/fuzz/fuzz.mk
+include tests/common/common_tests.mk
 
 # ---- the libFuzzer runner ----
 # A module (or tests/fuzz/fuzz.mk) adds a fuzz target NAME with

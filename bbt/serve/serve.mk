@@ -17,10 +17,10 @@ SERVE_TEST_OBJ = $(patsubst %.c,$(OBJ)/%.o,$(wildcard tests/serve/test_serve_*.c
 # libFuzzer targets for the parsers of request data (tests/tests.mk runs them).
 FUZZ_TARGETS += serve_torchzip serve_b64 serve_json
 FUZZ_SRC_serve_torchzip = tests/fuzz/fuzz_serve_torchzip.c bbt/serve/torchzip.c bbt/serve/torchzip_zip.c \
-                          bbt/serve/torchzip_pickle.c common/crc32.c
+                          bbt/serve/torchzip_pickle.c common/crc32.c common/torchsave.c
 FUZZ_LIBS_serve_torchzip = -lm
 FUZZ_SRC_serve_b64 = tests/fuzz/fuzz_serve_b64.c common/base64.c
 FUZZ_LIBS_serve_b64 =
 FUZZ_SRC_serve_json = tests/fuzz/fuzz_serve_json.c bbt/serve/jsonin.c common/base64.c bbt/serve/torchzip.c \
-                      bbt/serve/torchzip_zip.c bbt/serve/torchzip_pickle.c common/crc32.c
+                      bbt/serve/torchzip_zip.c bbt/serve/torchzip_pickle.c common/crc32.c common/torchsave.c
 FUZZ_LIBS_serve_json = $(shell pkg-config --libs libcjson) -lm

@@ -12,7 +12,13 @@
 
 #include <stddef.h>
 
-typedef enum tz_dtype { TZ_F32 = 0, TZ_BF16 = 1, TZ_F16 = 2 } tz_dtype;
+#include "common/torchsave.h"
+
+/* The dtypes, the writer and the element conversions are common/torchsave.h's (the vLLM client writes too). */
+typedef common_tensor_dtype tz_dtype;
+#define TZ_F32 COMMON_T_F32
+#define TZ_BF16 COMMON_T_BF16
+#define TZ_F16 COMMON_T_F16
 
 typedef struct tz_tensor {
     int rows, cols;
@@ -24,14 +30,16 @@ typedef struct tz_tensor {
 int tz_read(const unsigned char *buf, size_t len, tz_tensor *out, char *err, size_t errlen);
 void tz_tensor_free(tz_tensor *t);
 
-/* Write rows × cols floats as torch.save would, in the given dtype (bf16: round to nearest even; f16: with subnormals,
- * overflow to infinity). *out is malloc'ed, *len its size. Returns 0, or -1 when out of memory. */
-int tz_write(const float *data, int rows, int cols, tz_dtype dtype, unsigned char **out, size_t *len);
+/* Write rows × cols floats as torch.save would (common_torchsave). Returns 0, or -1 when out of memory. */
+static inline int tz_write(const float *data, int rows, int cols, tz_dtype dtype, unsigned char **out, size_t *len)
+{
+    return common_torchsave(data, rows, cols, dtype, out, len);
+}
 
-/* Element conversions (exposed for the tests and the dense-prompt route). */
-float tz_bf16_to_float(unsigned short h);
-float tz_f16_to_float(unsigned short h);
-unsigned short tz_float_to_bf16(float f);
-unsigned short tz_float_to_f16(float f);
+/* Element conversions (for the tests and the dense-prompt route). */
+static inline float tz_bf16_to_float(unsigned short h) { return common_bf16_to_float(h); }
+static inline float tz_f16_to_float(unsigned short h) { return common_f16_to_float(h); }
+static inline unsigned short tz_float_to_bf16(float f) { return common_float_to_bf16(f); }
+static inline unsigned short tz_float_to_f16(float f) { return common_float_to_f16(f); }
 
 #endif
