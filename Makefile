@@ -3,7 +3,8 @@
 #   make                      library, CLI and benchmark programs into build/
 #   make test                 unit/integration tests, built with ASan+UBSan into build/san/, then every libFuzzer
 #                             target for 5 s; ends with one line "N passed, N failed" (logs in build/san/test-results/)
-#   make install PREFIX=DIR   install the CMA-ES library (headers, static+shared lib, pkg-config file)
+#   make install PREFIX=DIR   install the CMA-ES library (headers, static+shared lib, pkg-config file) and its
+#                             Python module (PYTHON=/usr/bin/python3: DIR/lib/pythonX.Y/site-packages/bbtoptim)
 #   make fuzz                 libFuzzer targets (clang), FUZZ_SECONDS each (5 by default)
 #   make fuzz-long            the same, FUZZ_LONG_SECONDS each (30 by default; CI runs it after make test)
 #   make clean

@@ -27,7 +27,12 @@
  * on that object (the option or value at fault). All vectors are arrays of double in the caller's coordinates.
  * A run is determined by its options (seed included) on a given build and BLAS: the same options give the same
  * candidates, bit for bit. The library never changes BLAS threading; the full-covariance variant calls OpenBLAS/LAPACKE
- * from the calling thread, the separable variant calls no BLAS at all. One cmaes object must not be used from two threads
+ * from the calling thread, the separable variant calls no BLAS at all. With OpenBLAS the full variant's bits also depend
+ * on whether OpenBLAS is single-threaded: OPENBLAS_NUM_THREADS=1 gives other bits than the threaded default (its
+ * single-thread kernels round differently, from the first generations on, even at n = 8), while 2, 3, 4, 8 and 16
+ * threads give the same bits (OpenBLAS 0.3.21, n = 8 to 500; tests/optim/test_python.py checks 1 = 1 and 2 = 4 for the
+ * full variant, 1 = 3 for sep). To reproduce a full-variant run elsewhere, fix OPENBLAS_NUM_THREADS=1, or keep it > 1
+ * on both sides. The separable variant's bits do not depend on it. One cmaes object must not be used from two threads
  * at once; distinct objects are independent.
  */
 #ifndef BBT_CMAES_H

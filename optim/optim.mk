@@ -27,15 +27,20 @@ $(OPTIM_SO): $(OPTIM_OBJ) $(OPTIM_EXPORT)
 OPTIM_TEST_SRC := $(wildcard tests/optim/test_*.c)
 OPTIM_TESTS    := $(OPTIM_TEST_SRC:tests/optim/%.c=$(BUILD)/tests/optim/%)
 TEST_PROGRAMS  += $(OPTIM_TESTS)
-TEST_SCRIPTS   += tests/optim/examples.sh tests/optim/bench.sh
+TEST_SCRIPTS   += tests/optim/examples.sh tests/optim/bench.sh tests/optim/python.sh
 
 $(BUILD)/tests/optim/%: $(OBJ)/tests/optim/%.o $(OPTIM_LIB)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(LDFLAGS) $^ -o $@ $(LIBS_OPTIM) $(LIBS_TEST)
 
 # ---- install ----
-# DIR/include/bbt/{cmaes,pcg}.h, DIR/lib/libbbtoptim.{a,so}, DIR/lib/pkgconfig/bbtoptim.pc
+# DIR/include/bbt/{cmaes,pcg}.h, DIR/lib/libbbtoptim.{a,so}, DIR/lib/pkgconfig/bbtoptim.pc, and the Python module
+# (optim/python/bbtoptim, ctypes over the shared library) in PYTHON's site-packages under DIR:
+# DIR/lib/pythonX.Y/site-packages/bbtoptim (skipped with a note when PYTHON cannot run).
 OPTIM_VERSION := 1.0.0
+PYTHON ?= /usr/bin/python3
+OPTIM_PY_SITE = $(shell $(PYTHON) -c 'import sys, sysconfig; \
+    print(sysconfig.get_path("purelib", "posix_prefix", vars={"base": sys.argv[1]}))' $(abspath $(PREFIX)) 2>/dev/null)
 
 install: $(OPTIM_LIB) $(OPTIM_SO)
 	install -d $(DESTDIR)$(PREFIX)/include/bbt $(DESTDIR)$(PREFIX)/lib/pkgconfig
@@ -44,6 +49,9 @@ install: $(OPTIM_LIB) $(OPTIM_SO)
 	install -m 755 $(OPTIM_SO) $(DESTDIR)$(PREFIX)/lib/
 	sed -e 's|@PREFIX@|$(abspath $(PREFIX))|' -e 's|@VERSION@|$(OPTIM_VERSION)|' \
 	    -e 's|@LIBS_PRIVATE@|$(OPTIM_DEPLIBS)|' optim/bbtoptim.pc.in > $(DESTDIR)$(PREFIX)/lib/pkgconfig/bbtoptim.pc
+	@site='$(OPTIM_PY_SITE)'; if [ -z "$$site" ]; then echo "install: $(PYTHON) did not run: Python module not installed"; \
+	else install -d "$(DESTDIR)$$site/bbtoptim" && install -m 644 optim/python/bbtoptim/*.py "$(DESTDIR)$$site/bbtoptim/" \
+	    && echo "install: Python module bbtoptim in $$site (PYTHONPATH=$$site)"; fi
 
 # ---- fuzzing: the checkpoint parser (tests/fuzz/fuzz_cmaes_state.c, seeds in tests/fuzz/seeds/cmaes_state/) ----
 FUZZ_TARGETS += cmaes_state
