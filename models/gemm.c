@@ -180,6 +180,10 @@ static dnnl_status_t matmul_pd(gemm_ctx *g, dnnl_primitive_desc_t *pd, int m, in
             dnnl_post_ops_append_eltwise(po, 1.0f, dnnl_eltwise_gelu_erf, 0.0f, 0.0f);
         else if (ep == GEMM_GELU_TANH)
             dnnl_post_ops_append_eltwise(po, 1.0f, dnnl_eltwise_gelu_tanh, 0.0f, 0.0f);
+        else if (ep == GEMM_RELU)
+            dnnl_post_ops_append_eltwise(po, 1.0f, dnnl_eltwise_relu, 0.0f, 0.0f);
+        else if (ep == GEMM_QUICK_GELU) /* oneDNN's swish is x·sigmoid(alpha·x) */
+            dnnl_post_ops_append_eltwise(po, 1.0f, dnnl_eltwise_swish, 1.702f, 0.0f);
         else
             dnnl_post_ops_append_binary(po, dnnl_binary_mul, &c);
     }

@@ -64,7 +64,9 @@ typedef enum gemm_epilogue {
     GEMM_MUL = 3,      /* C = P ⊙ M elementwise, C and M in the compute type, M with C's shape and row stride */
     GEMM_GELU_ERF = 4, /* C = gelu(P) = P·Φ(P) with the exact erf, C in the compute type (BERT's feed-forward) */
     GEMM_GELU_TANH = 5,/* C = gelu(P) by the tanh approximation, C in the compute type (GPT-2's feed-forward) */
-    GEMM_STORE_ACT = 6 /* C = P in the compute type (q|k|v read by matrix-product attention) */
+    GEMM_STORE_ACT = 6,/* C = P in the compute type (q|k|v read by matrix-product attention) */
+    GEMM_RELU = 7,     /* C = max(P, 0), C in the compute type (a ReLU feed-forward) */
+    GEMM_QUICK_GELU = 8/* C = P·sigmoid(1.702·P), C in the compute type (CLIP's "quick_gelu") */
 } gemm_epilogue;
 
 /* C[m × n] from A[m × k] · Wᵀ through the epilogue. A in the context's type with rows lda elements apart; C (type as

@@ -2,8 +2,10 @@
  *
  * GPT-2 (Radford et al. 2019) is a pre-norm decoder: learned absolute position embeddings added to the token
  * embeddings, LayerNorm (with bias) before attention and before the feed-forward, one fused q|k|v projection, a
- * feed-forward of two projections with the tanh approximation of GELU between them, biases on every projection, a
- * final LayerNorm and an output head tied to the token embeddings. llama.c runs it with the switches of llama.h.
+ * feed-forward of two projections with an activation between them (the tanh approximation of GELU in GPT-2 itself;
+ * any of Hugging Face's common ones here: ReLU, exact GELU, SiLU, quick GELU), biases on every projection, a final
+ * LayerNorm and an output head tied to the token embeddings (or its own lm_head.weight when tie_word_embeddings is
+ * false). llama.c runs it with the switches of llama.h.
  *
  * Hugging Face keeps GPT-2's projections as Conv1D weights, [in][out]; they are transposed here into the [out][in] rows
  * the engine reads. Tensor names come with or without the "transformer." prefix (GPT2LMHeadModel or GPT2Model saved);
@@ -106,6 +108,29 @@ static int gpt2_read(void *ctx, llama_role role, int layer, float *dst, size_t n
     return hf_read(s->hf, name, cols > 1 ? 2 : 1, (int64_t[2]){rows, cols}, dst, err, errlen);
 }
 
+/* Hugging Face's names (transformers' ACT2FN) of the activations the engine runs. gelu_new, gelu_pytorch_tanh and
+ * gelu_fast are one function, GELU's tanh approximation, written three ways; gelu and gelu_python the exact erf form;
+ * silu and swish x·sigmoid(x); quick_gelu x·sigmoid(1.702x). */
+static const struct {
+    const char *name;
+    ffn_kind kind;
+} ACTIVATIONS[] = {
+    {"gelu_new", FFN_GELU_TANH}, {"gelu_pytorch_tanh", FFN_GELU_TANH}, {"gelu_fast", FFN_GELU_TANH},
+    {"gelu", FFN_GELU_ERF},      {"gelu_python", FFN_GELU_ERF},        {"relu", FFN_RELU},
+    {"silu", FFN_SILU},          {"swish", FFN_SILU},                  {"quick_gelu", FFN_QUICK_GELU},
+};
+#define ACTIVATION_NAMES "gelu_new, gelu_pytorch_tanh, gelu_fast, gelu, gelu_python, relu, silu, swish and quick_gelu"
+
+static int ffn_of_activation(const char *name, ffn_kind *kind)
+{
+    for (size_t i = 0; i < sizeof ACTIVATIONS / sizeof ACTIVATIONS[0]; i++)
+        if (!strcmp(name, ACTIVATIONS[i].name)) {
+            *kind = ACTIVATIONS[i].kind;
+            return 0;
+        }
+    return -1;
+}
+
 int gpt2_open_hf(lm *m, hf_model *hf)
 {
     llama_cfg c = {0};
@@ -125,13 +150,9 @@ int gpt2_open_hf(lm *m, hf_model *hf)
         hf_int_or(hf, "eos_token_id", 50256, &c.eos, err, sizeof err))
         return lm_fail(m, LM_EFORMAT, "%s", err);
     const char *act = hf_string_or(hf, "activation_function", "gelu_new");
-    if (!strcmp(act, "gelu_new") || !strcmp(act, "gelu_pytorch_tanh"))
-        c.ffn_act = FFN_GELU_TANH;
-    else if (!strcmp(act, "gelu"))
-        c.ffn_act = FFN_GELU_ERF;
-    else
-        return lm_fail(m, LM_EUNSUPPORTED, "%s: activation_function '%s' is not supported (gelu_new, "
-                       "gelu_pytorch_tanh and gelu are)", hf->config_path, act);
+    if (ffn_of_activation(act, &c.ffn_act))
+        return lm_fail(m, LM_EUNSUPPORTED, "%s: activation_function '%s' is not supported (%s are)", hf->config_path,
+                       act, ACTIVATION_NAMES);
     if (!scale || by_layer)
         return lm_fail(m, LM_EUNSUPPORTED, "%s: %s is not supported", hf->config_path,
                        !scale ? "scale_attn_weights = false" : "scale_attn_by_inverse_layer_idx");

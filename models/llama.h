@@ -18,8 +18,11 @@
 
 typedef enum rope_scaling { ROPE_PLAIN = 0, ROPE_LINEAR = 1, ROPE_LLAMA3 = 2 } rope_scaling;
 typedef enum norm_kind { NORM_RMS = 0, NORM_LAYER = 1 } norm_kind;      /* RMSNorm (weight); LayerNorm (weight, bias) */
-/* silu(x·W1ᵀ) ⊙ x·W3ᵀ; gelu(x·W1ᵀ + b1) with GELU's tanh approximation or its exact erf form */
-typedef enum ffn_kind { FFN_SWIGLU = 0, FFN_GELU_TANH = 1, FFN_GELU_ERF = 2 } ffn_kind;
+/* The feed-forward's hidden layer: silu(x·W1ᵀ) ⊙ x·W3ᵀ (gated, Llama); or act(x·W1ᵀ + b1) with one activation
+ * (GPT-2 and its relatives): GELU by its tanh approximation or its exact erf form, ReLU, SiLU, or x·sigmoid(1.702x). */
+typedef enum ffn_kind {
+    FFN_SWIGLU = 0, FFN_GELU_TANH = 1, FFN_GELU_ERF = 2, FFN_RELU = 3, FFN_SILU = 4, FFN_QUICK_GELU = 5
+} ffn_kind;
 typedef enum pos_kind { POS_ROPE = 0, POS_LEARNED = 1 } pos_kind;      /* rotary; a learned table added at the input */
 
 typedef struct llama_cfg {

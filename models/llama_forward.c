@@ -179,6 +179,19 @@ static void add_positions(const llama *L, const fwd_batch *b)
             return chunk_ws_fail(w, gemm_rc_);                                                                       \
     } while (0)
 
+/* The GEMM epilogue that applies a one-activation feed-forward's activation. */
+static gemm_epilogue ffn_epilogue(ffn_kind k)
+{
+    switch (k) {
+    case FFN_GELU_TANH: return GEMM_GELU_TANH;
+    case FFN_GELU_ERF: return GEMM_GELU_ERF;
+    case FFN_RELU: return GEMM_RELU;
+    case FFN_QUICK_GELU: return GEMM_QUICK_GELU;
+    case FFN_SILU: case FFN_SWIGLU: break;
+    }
+    return GEMM_SILU;
+}
+
 /* The second half of a layer on m rows of x: x += att · Woᵀ, then x += ffn(norm(x)). */
 static int layer_rest(const llama *L, llama_ws *w, const llama_layer *ly, float *x, int m)
 {
@@ -192,8 +205,7 @@ static int layer_rest(const llama *L, llama_ws *w, const llama_layer *ly, float 
         GEMM(&ly->w3, m, w->xb, dim, w->ffn2, c->ffn, GEMM_MUL, w->ffn1);
         hidden = w->ffn2;
     } else {
-        GEMM(&ly->w1, m, w->xb, dim, w->ffn1, c->ffn, c->ffn_act == FFN_GELU_TANH ? GEMM_GELU_TANH : GEMM_GELU_ERF,
-             NULL);
+        GEMM(&ly->w1, m, w->xb, dim, w->ffn1, c->ffn, ffn_epilogue(c->ffn_act), NULL);
     }
     GEMM(&ly->w2, m, hidden, c->ffn, x, dim, GEMM_ADD, NULL);
     return 0;

@@ -593,6 +593,12 @@ static int read_root(ctx *c, const cJSON *root)
     int rc = read_model(c, cJSON_GetObjectItemCaseSensitive(root, "model"));
     if (!rc)
         rc = read_added(c, cJSON_GetObjectItemCaseSensitive(root, "added_tokens"));
+    if (!rc && t->specials.unk >= 0) { /* Hugging Face skips only added special tokens when decoding */
+        t->unk_is_text = 1;
+        for (int i = 0; i < t->nadded; i++)
+            if (t->added[i].id == t->specials.unk && t->added[i].special)
+                t->unk_is_text = 0;
+    }
     if (!rc)
         rc = read_normalizer(c, cJSON_GetObjectItemCaseSensitive(root, "normalizer"), 0);
     if (!rc)

@@ -115,6 +115,8 @@ struct tokenizer {
     int *tmpl;                  /* template for TOK_ADD_SPECIAL: ids, TOK_TMPL_TEXT for the text */
     int ntmpl;
     int decode_flags;
+    int unk_is_text;            /* the unknown token is ordinary text (tokenizer.json whose unk_token is a vocabulary
+                                   piece, not an added special token, e.g. CraftGPT's "_" = a space): decoding keeps it */
     char *dec_replacement;      /* the Metaspace character, "▁" by default */
 
     char *diag;                 /* message of the last failure (mutable through a const handle) */

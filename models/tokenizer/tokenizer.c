@@ -350,7 +350,9 @@ int tokenizer_encode(const tokenizer *t, const char *text, size_t len, int flags
 static int is_special(const tokenizer *t, int id)
 {
     const tokenizer_specials *s = &t->specials;
-    if (id == s->bos || id == s->eos || id == s->pad || id == s->unk || id == s->mask || id == s->cls || id == s->sep)
+    if (id == s->bos || id == s->eos || id == s->pad || id == s->mask || id == s->cls || id == s->sep)
+        return 1;
+    if (id == s->unk && !t->unk_is_text)
         return 1;
     for (int i = 0; i < t->nadded; i++)
         if (t->added[i].id == id && t->added[i].special)

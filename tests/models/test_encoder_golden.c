@@ -151,8 +151,24 @@ static void expect_close_scaled(const float *a, const double *b, int n, double t
               (double)a[at], b[at], tol, scale);
 }
 
+/* BBT_GOLDEN_REPORT=1 in the environment prints each comparison's worst errors (for experiments/RESULTS.md). */
+static void report(const float *got, const double *want, int n, const char *what)
+{
+    double abs_err = 0.0, rel_err = 0.0, scale = 1.0;
+    for (int i = 0; i < n; i++) {
+        double e = fabs((double)got[i] - want[i]);
+        abs_err = fmax(abs_err, e);
+        rel_err = fmax(rel_err, e / fmax(1.0, fabs(want[i])));
+        scale = fmax(scale, fabs(want[i]));
+    }
+    cr_log_info("%s: %d values, max |error| %.3g, max relative (to max(1,|ref|)) %.3g, max |ref| %.3g", what, n, abs_err,
+                rel_err, scale);
+}
+
 static void compare(const float *got, const double *want, int n, int bf16, const char *what)
 {
+    if (getenv("BBT_GOLDEN_REPORT"))
+        report(got, want, n, what);
     if (bf16)
         expect_close_scaled(got, want, n, 0.05, what);
     else
@@ -213,39 +229,49 @@ static void run_case(lm *m, const golden *g, const gcase *c, const lm_seq *all, 
     }
 }
 
+/* The model in dir against the golden file, in the variants whose bits are set in `variants`: 0 fp32 and 1 fp32 with
+ * matrix-product attention, 2 bf16 and 3 bf16 with matrix-product attention, 4 fp32 with one row per chunk. */
+static void check_dir(const char *dir, const golden *g, unsigned variants)
+{
+    char err[512];
+    lm_label labels[4];
+    for (int j = 0; j < g->n_labels; j++)
+        labels[j] = (lm_label){g->label_ids[j], g->label_n[j]};
+    lm_seq seqs[8];
+    for (int s = 0; s < g->n_seqs; s++) {
+        const gseq *q = &g->seqs[s];
+        seqs[s] = (lm_seq){q->ids, q->n, q->prompt, q->mode, q->pos, q->read, q->has_types ? q->types : NULL};
+    }
+    for (int variant = 0; variant < 5; variant++) {
+        if (!(variants >> variant & 1))
+            continue;
+        lm_options o = {.threads = 2, .dtype = variant < 2 || variant == 4 ? LM_F32 : LM_BF16,
+                        .attention = variant % 2 ? LM_ATTN_MATMUL : LM_ATTN_VECTOR,
+                        .chunk_rows = variant == 4 ? 1 : 0};
+        lm *m;
+        cr_assert_eq(lm_open(&m, dir, &o, err, sizeof err), LM_OK, "%s", err);
+        cr_assert_str_eq(lm_get_info(m)->arch, g->model);
+        char tag[96];
+        snprintf(tag, sizeof tag, "%s variant %d", g->model, variant);
+        for (int k = 0; k < g->n_cases; k++)
+            run_case(m, g, &g->cases[k], seqs, labels, o.dtype == LM_BF16, tag);
+        if (lm_get_info(m)->kind == LM_CAUSAL && o.dtype == LM_F32) { /* the key/value cache = recomputation */
+            int got[12], want[12], made = lm_generate(m, g->seqs[0].ids, 6, 12, 0.0f, 0, got);
+            cr_assert_geq(made, 1, "%s", lm_errmsg(m));
+            greedy_by_logits(m, g->seqs[0].ids, 6, made, want, lm_get_info(m)->vocab);
+            cr_expect_arr_eq(got, want, (size_t)made * sizeof(int), "%s: cached generation", tag);
+        }
+        lm_close(m);
+    }
+}
+
 static void check_model(const mw_xshape *shape, uint64_t seed, const char *golden_path)
 {
     golden g;
     read_golden(golden_path, &g);
     char *dir = temp_dir(), err[512];
     cr_assert_eq(mw_write_xformer(shape, seed, dir, ST_F32, err, sizeof err), 0, "%s", err);
-    lm_label labels[4];
-    for (int j = 0; j < g.n_labels; j++)
-        labels[j] = (lm_label){g.label_ids[j], g.label_n[j]};
-    lm_seq seqs[8];
-    for (int s = 0; s < g.n_seqs; s++) {
-        const gseq *q = &g.seqs[s];
-        seqs[s] = (lm_seq){q->ids, q->n, q->prompt, q->mode, q->pos, q->read, q->has_types ? q->types : NULL};
-    }
-    for (int variant = 0; variant < 5; variant++) {
-        lm_options o = {.threads = 2, .dtype = variant < 2 || variant == 4 ? LM_F32 : LM_BF16,
-                        .attention = variant % 2 ? LM_ATTN_MATMUL : LM_ATTN_VECTOR,
-                        .chunk_rows = variant == 4 ? 1 : 0};
-        lm *m;
-        cr_assert_eq(lm_open(&m, dir, &o, err, sizeof err), LM_OK, "%s", err);
-        cr_assert_str_eq(lm_get_info(m)->arch, g.model);
-        char tag[96];
-        snprintf(tag, sizeof tag, "%s variant %d", g.model, variant);
-        for (int k = 0; k < g.n_cases; k++)
-            run_case(m, &g, &g.cases[k], seqs, labels, o.dtype == LM_BF16, tag);
-        if (shape->arch == MW_GPT2 && o.dtype == LM_F32) { /* the key/value cache picks what recomputation picks */
-            int got[12], want[12], made = lm_generate(m, g.seqs[0].ids, 6, 12, 0.0f, 0, got);
-            cr_assert_geq(made, 1, "%s", lm_errmsg(m));
-            greedy_by_logits(m, g.seqs[0].ids, 6, made, want, shape->vocab);
-            cr_expect_arr_eq(got, want, (size_t)made * sizeof(int), "%s: cached generation", tag);
-        }
-        lm_close(m);
-    }
+    check_dir(dir, &g, 0x1f);
     golden_free(&g);
     rm_tree(dir);
 }
@@ -266,6 +292,81 @@ Test(encoder_golden, gpt2)
 {
     mw_xshape s = {MW_GPT2, 32, 80, 2, 4, 61, 48, 1, 0};
     check_model(&s, 23, "tests/reference/encoder_gpt2_golden.txt");
+}
+
+/* CraftGPT-5M (ReLU MLP, untied head, context 64), the real model, against tests/reference/gpt2_ref.py craftgpt on
+ * chat-format sentences tokenized by the independent tokenizer reference. */
+Test(encoder_golden, craftgpt_5M, .timeout = 120)
+{
+    golden g;
+    read_golden("tests/reference/gpt2_craftgpt_golden.txt", &g);
+    check_dir("../shared/assets/models/craftgpt-5M", &g, 1 << 0 | 1 << 3); /* the kernels' variants: Test(…, gpt2) */
+    golden_free(&g);
+}
+
+/* Rewrite config.json's activation_function in a model directory. */
+static void set_activation(const char *dir, const char *name)
+{
+    char path[4200];
+    snprintf(path, sizeof path, "%s/config.json", dir);
+    FILE *f = fopen(path, "r");
+    cr_assert_not_null(f);
+    char buf[8192];
+    size_t n = fread(buf, 1, sizeof buf - 1, f);
+    fclose(f);
+    buf[n] = 0;
+    cJSON *c = cJSON_Parse(buf);
+    cr_assert_not_null(c);
+    cJSON_ReplaceItemInObjectCaseSensitive(c, "activation_function", cJSON_CreateString(name));
+    char *text = cJSON_Print(c);
+    cr_assert_not_null(f = fopen(path, "w"));
+    fputs(text, f);
+    fclose(f);
+    free(text);
+    cJSON_Delete(c);
+}
+
+/* Every activation of Hugging Face's that the GPT-2 loader accepts gives the reference's logits (tests/reference/
+ * gpt2_ref.py activations, on the model of Test(encoder_golden, gpt2)), in fp32 and bf16; an unknown one is refused with
+ * its name. */
+Test(encoder_golden, gpt2_activations)
+{
+    mw_xshape shape = {MW_GPT2, 32, 80, 2, 4, 61, 48, 1, 0};
+    char *dir = temp_dir(), err[512];
+    cr_assert_eq(mw_write_xformer(&shape, 23, dir, ST_F32, err, sizeof err), 0, "%s", err);
+    FILE *f = golden_open("tests/reference/gpt2_activations_golden.txt");
+    char word[32], name[32];
+    int n_acts = 0;
+    while (golden_word(f, word)) {
+        cr_assert_str_eq(word, "act");
+        int n, ids[16], V;
+        cr_assert(fscanf(f, "%31s %d", name, &n) == 2 && n <= 16);
+        for (int i = 0; i < n; i++)
+            cr_assert(fscanf(f, "%d", &ids[i]) == 1);
+        cr_assert(fscanf(f, "%d", &V) == 1 && V == shape.vocab);
+        double *want = read_doubles(f, n * V);
+        float *got = malloc((size_t)n * V * sizeof *got);
+        set_activation(dir, name);
+        for (int bf16 = 0; bf16 < 2; bf16++) {
+            lm *m = open_model(dir, bf16 ? LM_BF16 : LM_F32, 2);
+            cr_assert_eq(lm_logits(m, ids, n, got), LM_OK, "%s: %s", name, lm_errmsg(m));
+            char what[96];
+            snprintf(what, sizeof what, "activation %s, %s logits", name, bf16 ? "bf16" : "fp32");
+            compare(got, want, n * V, bf16, what);
+            lm_close(m);
+        }
+        free(got);
+        free(want);
+        n_acts++;
+    }
+    fclose(f);
+    cr_expect_eq(n_acts, 9, "activations in the golden file: %d", n_acts);
+    set_activation(dir, "mish");
+    lm *m = NULL;
+    lm_options o = {.threads = 1};
+    cr_expect_eq(lm_open(&m, dir, &o, err, sizeof err), LM_EUNSUPPORTED);
+    cr_expect(strstr(err, "activation_function 'mish' is not supported"), "%s", err);
+    rm_tree(dir);
 }
 
 /* Add mode with all-zero prompts (input and deep) is no prompt at all; a non-zero one changes the scores. */

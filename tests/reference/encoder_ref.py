@@ -10,8 +10,10 @@ GPT-2) and the tensor layout Hugging Face saves them in, not from the engine's c
     the file has its own) plus a bias. Batches run PADDED to one length with an attention mask, as a PyTorch user
     would run them, so the engine's unpadded sequences are checked against padded ones.
   - GPT-2: token + learned position embeddings, pre-norm blocks (LayerNorm, causal self-attention with Conv1D
-    [in][out] weights, residual; LayerNorm, tanh-approximation GELU MLP, residual), final LayerNorm, tied head. A label
-    of several tokens is run as its own continuation of the prefix.
+    [in][out] weights, residual; LayerNorm, MLP with the config's activation_function (GPT-2's own: the tanh
+    approximation of GELU; the others of ACTIVATIONS below, written from their formulas), residual), final LayerNorm,
+    head tied to the token embeddings unless tie_word_embeddings is false (then lm_head.weight). A label of several
+    tokens is run as its own continuation of the prefix.
 Soft prompts follow the engine's documented contract (models/lm.h): a masked LM takes an added prompt after the
 embedding LayerNorm at rows pos..pos+L-1, or inserted rows (no position or type embedding; the tokens keep their
 positions; the attention mask extended by ones); a causal LM takes the prompt rows in place of token embeddings
@@ -156,8 +158,27 @@ class MaskedLM:
         return self.head(hs[0][-1])
 
 
+def gelu_tanh(x):
+    return 0.5 * x * (1.0 + torch.tanh((2.0 / np.pi) ** 0.5 * (x + 0.044715 * x ** 3)))
+
+
+def gelu_erf(x):
+    return 0.5 * x * (1.0 + torch.erf(x / 2.0 ** 0.5))
+
+
+# Hugging Face's activation names (transformers' ACT2FN) and the functions they stand for.
+ACTIVATIONS = {
+    "gelu_new": gelu_tanh, "gelu_pytorch_tanh": gelu_tanh, "gelu_fast": gelu_tanh,
+    "gelu": gelu_erf, "gelu_python": gelu_erf,
+    "relu": lambda x: torch.clamp(x, min=0.0),
+    "silu": lambda x: x / (1.0 + torch.exp(-x)), "swish": lambda x: x / (1.0 + torch.exp(-x)),
+    "quick_gelu": lambda x: x / (1.0 + torch.exp(-1.702 * x)),
+}
+
+
 class GPT2:
     def __init__(self, cfg, t):
+        self.act = ACTIVATIONS[cfg.get("activation_function", "gelu_new")]
         self.t = t
         self.H, self.heads, self.layers = cfg["n_embd"], cfg["n_head"], cfg["n_layer"]
         self.eps = cfg.get("layer_norm_epsilon", 1e-5)
@@ -177,7 +198,7 @@ class GPT2:
         a = (torch.softmax(s, dim=-1) @ v).transpose(0, 1).reshape(T, H)
         x = x + conv1d(a, "attn.c_proj")
         h = F.layer_norm(x, (H,), g("ln_2.weight"), g("ln_2.bias"), self.eps)
-        h = F.gelu(conv1d(h, "mlp.c_fc"), approximate="tanh")
+        h = self.act(conv1d(h, "mlp.c_fc"))
         return x + conv1d(h, "mlp.c_proj")
 
     def run(self, rows, prompt_rows, deep_layers):
@@ -244,10 +265,13 @@ def write_seq(out, s):
         " ".join(map(str, s["types"])) if any(s["types"]) else "", s["prompt"], s["mode"], s["pos"], s["read"]))
 
 
-def write_inputs(out, rng, layers, L, H, labels, seqs):
-    """Two random prompts of L rows and their deep prompts, then the labels and the sequences, into the golden file."""
+def write_inputs(out, rng, layers, L, H, labels, seqs, scale=1.0):
+    """Two random prompts of L rows and their deep prompts (standard deviations 0.5 and 0.3, times scale), then the
+    labels and the sequences, into the golden file."""
     prompts = torch.tensor(rng.normal(0.0, 0.5, size=(2, L, H)))
     deep = torch.tensor(rng.normal(0.0, 0.3, size=(2, layers, L, H)))
+    if scale != 1.0:
+        prompts, deep = prompts * scale, deep * scale
     out.write("prompts 2 %d %d %s\n" % (L, H, fmt(prompts)))
     out.write("deep 2 %d %d %d %s\n" % (layers, L, H, fmt(deep)))
     out.write("labels %d\n" % len(labels))
