@@ -10,6 +10,7 @@
 #include "bbt/files.h"
 #include "bbt/options.h"
 #include "bbt/remote_client.h"
+#include "bbt/report.h"
 #include "bbt/runfiles.h"
 #include "bbt/scorer.h"
 #include "bbt/util.h"
@@ -132,12 +133,64 @@ static const char *split_path(const tune_config *cfg, const char *split)
 typedef struct eval_args {
     const char *split;
     int untuned;
+    const char *per_example; /* NULL, or the file each example's probabilities go to */
 } eval_args;
+
+static const char *class_name(const task *t, int c)
+{
+    return t->label_names[c] ? t->label_names[c] : t->label_words[c];
+}
+
+/* F1 named for what it is: of the positive class for two classes (which one is said), macro-F1 for more; then each
+ * class's precision, recall, F1 and support, and the confusion matrix (rows gold, columns predicted, class order). */
+static void add_class_metrics(cJSON *o, const task *t, const float *scores, const int *labels, int n)
+{
+    int C = t->n_classes;
+    cJSON_AddNumberToObject(o, metric_f1_name(C), metric_task_f1(scores, labels, n, C, t->positive_class));
+    if (C == 2) {
+        cJSON_AddNumberToObject(o, "positive_class", t->positive_class);
+        cJSON_AddStringToObject(o, "positive_label", class_name(t, t->positive_class));
+    }
+    int *confusion = xmalloc((size_t)C * C * sizeof *confusion);
+    metric_confusion(scores, labels, n, C, confusion);
+    cJSON *per_class = cJSON_AddArrayToObject(o, "per_class");
+    for (int c = 0; c < C; c++) {
+        class_prf m = metric_class_prf(confusion, C, c);
+        cJSON *k = cJSON_CreateObject();
+        cJSON_AddNumberToObject(k, "class", c);
+        cJSON_AddStringToObject(k, "label", class_name(t, c));
+        cJSON_AddNumberToObject(k, "precision", m.precision);
+        cJSON_AddNumberToObject(k, "recall", m.recall);
+        cJSON_AddNumberToObject(k, "f1", m.f1);
+        cJSON_AddNumberToObject(k, "support", m.support);
+        cJSON_AddItemToArray(per_class, k);
+    }
+    cJSON *matrix = cJSON_AddArrayToObject(o, "confusion");
+    for (int g = 0; g < C; g++)
+        cJSON_AddItemToArray(matrix, cJSON_CreateIntArray(confusion + (size_t)g * C, C));
+    free(confusion);
+}
+
+/* Each example's gold label, prediction and probabilities into path (TSV, or JSONL for .jsonl/.json). */
+static int write_per_example(const char *path, const task *t, const dataset *d, int n_scored, const float *scores,
+                             bbt_error *err)
+{
+    if (n_scored != d->n) /* each score row must be its example's */
+        return bbt_fail(err, "%s: %d examples read but %d scored", d->path, d->n, n_scored);
+    report rep;
+    report_init(&rep, report_format_of_path(path), REPORT_GOLD, t);
+    for (int i = 0; i < d->n; i++)
+        report_example(&rep, &d->ex[i], scores + (size_t)i * t->n_classes);
+    int rc = report_write(&rep, path, err);
+    report_free(&rep);
+    return rc;
+}
 
 static int evaluate_split(run_handle *r, void *arg)
 {
     const char *split = ((eval_args *)arg)->split;
     int untuned = ((eval_args *)arg)->untuned;
+    const char *per_example = ((eval_args *)arg)->per_example;
     bbt_error err;
     const char *path = split_path(&r->cfg, split);
     if (!path) {
@@ -169,11 +222,18 @@ static int evaluate_split(run_handle *r, void *arg)
         cJSON_AddStringToObject(o, "prompt", untuned ? "untuned" : "tuned");
         cJSON_AddNumberToObject(o, "n", e.n);
         cJSON_AddNumberToObject(o, "acc", metric_accuracy(scores, e.labels, e.n, C));
-        cJSON_AddNumberToObject(o, "f1", metric_f1(scores, e.labels, e.n, C, r->sc.task.positive_class));
         cJSON_AddNumberToObject(o, "loss", loss);
-        char *text = cJSON_PrintUnformatted(o);
-        printf("%s\n", text);
-        cJSON_free(text);
+        add_class_metrics(o, &r->sc.task, scores, e.labels, e.n);
+        if (per_example && write_per_example(per_example, &r->sc.task, &d, e.n, scores, &err)) {
+            fprintf(stderr, "bbt eval: --per-example %s\n", err.msg);
+            rc = EXIT_INPUT;
+        } else {
+            if (per_example)
+                cJSON_AddStringToObject(o, "per_example", per_example);
+            char *text = cJSON_PrintUnformatted(o);
+            printf("%s\n", text);
+            cJSON_free(text);
+        }
         cJSON_Delete(o);
     }
     free(scores);
@@ -184,28 +244,34 @@ static int evaluate_split(run_handle *r, void *arg)
 
 int cmd_eval(int argc, char **argv)
 {
-    char *run = NULL, *split = NULL;
+    char *run = NULL, *split = NULL, *per_example = NULL;
     int untuned = 0;
     run_options ro = {0};
     const opt opts[] = {
         {"run", OPT_STR, &run, "DIR", "a finished run directory (required)"},
         {"split", OPT_STR, &split, "dev|test|train|FILE", "what to score (default test)"},
         {"untuned", OPT_FLAG, &untuned, NULL, "score the untuned prompt (z = 0) instead, for comparison"},
+        {"per-example", OPT_STR, &per_example, "FILE", "also write each example's line, gold label, predicted label, "
+         "each label's probability and text to FILE (TSV; JSONL when FILE ends in .jsonl)"},
         REMOTE_OPTIONS(ro),
     };
     const opt_spec spec = {"bbt eval --run DIR [--split dev|test|FILE]",
                            "Score a run's kept prompt on a split of its task, or on any file with the task's columns; "
-                           "prints accuracy, F1 and loss as JSON.",
+                           "prints JSON: n, acc, loss, the F1 (two classes: \"f1\" of the positive class, named by "
+                           "\"positive_class\" and \"positive_label\"; more: \"macro_f1\"), \"per_class\" "
+                           "precision, recall, f1 and support, and the \"confusion\" matrix (rows gold, columns "
+                           "predicted).",
                            opts, (int)(sizeof opts / sizeof opts[0]), 0};
     int n_pos, rc = opt_parse(&spec, argc, argv, NULL, &n_pos);
     if (rc == 0) {
-        eval_args a = {split ? split : "test", untuned};
+        eval_args a = {split ? split : "test", untuned, per_example};
         rc = on_run("eval", run, &ro, evaluate_split, &a);
     } else {
         rc = rc > 0 ? EXIT_OK : EXIT_USAGE;
     }
     free(run);
     free(split);
+    free(per_example);
     run_options_free(&ro);
     return rc;
 }
@@ -264,12 +330,44 @@ static int read_inputs(const task *t, const char *name, char *text, size_t len, 
 typedef struct predict_args {
     const char *input;
     int print_index;
+    int probs;             /* each label's probability too (a report: report.h) */
+    report_format format;  /* of the report: TSV, or JSONL (always with probabilities) */
 } predict_args;
+
+/* One label per input line, as a user pastes them side by side: output line k answers input line k (plain text: a
+ * blank input line gets a blank output line); a table's records may span lines (CSV quotes): one line per record. */
+static void print_labels(const run_handle *r, const dataset *d, const float *scores, int is_plain, int print_index)
+{
+    int C = r->sc.labels.n, line = 1;
+    for (int i = 0; i < d->n; i++) {
+        for (; is_plain && line < d->ex[i].line; line++)
+            putchar('\n');
+        line++;
+        int c = argmax_class(scores + (size_t)i * C, C);
+        if (print_index)
+            printf("%d\n", c);
+        else
+            printf("%s\n", r->sc.task.label_names[c] ? r->sc.task.label_names[c] : r->sc.task.label_words[c]);
+    }
+}
+
+/* Each input's line, predicted label, every label's probability and text (report.h), on standard output. */
+static int print_report(const run_handle *r, const dataset *d, const float *scores, const predict_args *a,
+                        bbt_error *err)
+{
+    report rep;
+    report_init(&rep, a->format, a->print_index ? REPORT_INDEX : 0, &r->sc.task);
+    for (int i = 0; i < d->n; i++)
+        report_example(&rep, &d->ex[i], scores + (size_t)i * r->sc.labels.n);
+    int rc = report_write(&rep, NULL, err);
+    report_free(&rep);
+    return rc;
+}
 
 static int predict_all(run_handle *r, void *arg)
 {
-    const char *input = ((predict_args *)arg)->input;
-    int print_index = ((predict_args *)arg)->print_index;
+    const predict_args *pa = arg;
+    const char *input = pa->input;
     bbt_error err;
     int from_stdin = !input || !strcmp(input, "-");
     const char *name = from_stdin ? "(stdin)" : input;
@@ -293,49 +391,58 @@ static int predict_all(run_handle *r, void *arg)
             encoded_set_free(&e);
         return rc ? EXIT_INPUT : EXIT_RUNTIME;
     }
-    int C = r->sc.labels.n, line = 1;
-    for (int i = 0; i < e.n; i++) {
-        /* Plain text: output line k answers input line k, so a blank input line gets a blank output line (a user
-         * pastes the two side by side). A table's records may span lines (CSV quotes): one line per record. */
-        for (; is_plain && line < d.ex[i].line; line++)
-            putchar('\n');
-        line++;
-        int c = argmax_class(scores + (size_t)i * C, C);
-        if (print_index)
-            printf("%d\n", c);
-        else
-            printf("%s\n", r->sc.task.label_names[c] ? r->sc.task.label_names[c] : r->sc.task.label_words[c]);
+    rc = EXIT_OK;
+    if (d.n != e.n) { /* each score row must be its example's */
+        fprintf(stderr, "bbt predict: %s: %d inputs read but %d scored\n", name, d.n, e.n);
+        rc = EXIT_RUNTIME;
+    } else if (pa->probs || pa->format == REPORT_JSONL) {
+        if (print_report(r, &d, scores, pa, &err)) {
+            fprintf(stderr, "bbt predict: %s\n", err.msg);
+            rc = EXIT_RUNTIME;
+        }
+    } else {
+        print_labels(r, &d, scores, is_plain, pa->print_index);
     }
     free(scores);
     encoded_set_free(&e);
     dataset_free(&d);
-    return EXIT_OK;
+    return rc;
 }
 
 int cmd_predict(int argc, char **argv)
 {
-    char *run = NULL;
-    int index = 0;
+    char *run = NULL, *format = NULL;
+    int index = 0, probs = 0;
     run_options ro = {0};
     const opt opts[] = {
         {"run", OPT_STR, &run, "DIR", "a finished run directory (required)"},
         {"index", OPT_FLAG, &index, NULL, "print class indices instead of label words"},
+        {"probs", OPT_FLAG, &probs, NULL, "print a table instead: a header, then per input its line, predicted label, "
+         "each label's probability (p_LABEL) and text"},
+        {"format", OPT_STR, &format, "tsv|jsonl", "of --probs: tsv (default), or jsonl: one JSON object per input "
+         "(line, predicted, probs, text); jsonl implies --probs"},
         REMOTE_OPTIONS(ro),
     };
     const opt_spec spec = {"bbt predict --run DIR [FILE|-]",
                            "Predict a label for every input with a run's kept prompt: one label per input line.\n"
                            "Input: a TSV/CSV/JSONL file with the task's columns, or plain text, one example per line "
-                           "(pair tasks: text_a TAB text_b; a blank line gets a blank line out).\nStandard input when FILE is - or absent.",
+                           "(pair tasks: text_a TAB text_b; a blank line gets a blank line out).\nStandard input when FILE is - or absent.\n"
+                           "Probabilities (--probs, --format jsonl) are the softmax of the label words' scores: the "
+                           "model's probabilities renormalised over the task's labels.",
                            opts, (int)(sizeof opts / sizeof opts[0]), 1};
     char *pos[1];
     int n_pos, rc = opt_parse(&spec, argc, argv, pos, &n_pos);
-    if (rc == 0) {
-        predict_args a = {n_pos ? pos[0] : NULL, index};
-        rc = on_run("predict", run, &ro, predict_all, &a);
-    } else {
-        rc = rc > 0 ? EXIT_OK : EXIT_USAGE;
+    predict_args a = {n_pos ? pos[0] : NULL, index, probs, REPORT_TSV};
+    if (rc == 0 && format && report_format_parse(format, &a.format)) {
+        fprintf(stderr, "bbt predict: --format %s: expected tsv or jsonl\n", format);
+        rc = -1;
     }
+    if (rc == 0)
+        rc = on_run("predict", run, &ro, predict_all, &a);
+    else
+        rc = rc > 0 ? EXIT_OK : EXIT_USAGE;
     free(run);
+    free(format);
     run_options_free(&ro);
     return rc;
 }

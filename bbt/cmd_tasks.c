@@ -28,7 +28,8 @@ static void print_task(const task *t)
     for (int c = 0; c < t->n_classes; c++)
         printf(" %d=%s", c, t->label_words[c]);
     printf("\n  columns: %s%s%s, %s; metric: %s\n\n", t->col_text_a, t->pair ? ", " : "", t->pair ? t->col_text_b : "",
-           t->col_label, t->metric == METRIC_F1 ? "F1 of the positive class" : "accuracy");
+           t->col_label,
+           t->metric != METRIC_F1 ? "accuracy" : t->n_classes > 2 ? "macro-F1" : "F1 of the positive class");
 }
 
 int cmd_tasks(int argc, char **argv)

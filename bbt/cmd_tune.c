@@ -293,8 +293,19 @@ static void show_progress(const tune_progress *p, void *userdata)
     fflush(stderr);
 }
 
+/* F1 over more than two classes is macro-F1 (metrics.h): say so once, where the user sees it. */
+static void note_macro_f1(const tuner *t)
+{
+    const task *tk = tuner_task(t);
+    int metric = tk->metric == METRIC_F1, loss = tuner_config(t)->loss == LOSS_F1;
+    if (tk->n_classes > 2 && (metric || loss))
+        fprintf(stderr, "bbt tune: %d classes: F1 (%s) is macro-F1, the mean of the classes' F1, not one class's F1\n",
+                tk->n_classes, metric && loss ? "the dev metric and the loss" : metric ? "the dev metric" : "the loss");
+}
+
 static int run_and_finish(tuner *t, const char *dir, int verbose)
 {
+    note_macro_f1(t);
     progress_ctx ctx = {isatty(STDERR_FILENO), verbose};
     bbt_error err;
     signal(SIGINT, on_signal);

@@ -109,6 +109,8 @@ static void add_number_or_null(cJSON *o, const char *key, double v)
 static cJSON *summary_json(const tune_config *cfg, const scorer *s, const run_results *r)
 {
     int f1 = s->task.metric == METRIC_F1;
+    const char *f1_name = metric_f1_name(s->labels.n); /* "macro_f1" for more than two classes */
+    char key[64];
     cJSON *o = cJSON_CreateObject();
     cJSON_AddStringToObject(o, "task", s->task.name);
     cJSON_AddStringToObject(o, "model", cfg->model);
@@ -119,16 +121,19 @@ static cJSON *summary_json(const tune_config *cfg, const scorer *s, const run_re
     cJSON_AddNumberToObject(o, "train_loss_initial", r->train_loss_initial);
     cJSON_AddNumberToObject(o, "train_loss_best", r->train_loss_best);
     cJSON_AddNumberToObject(o, "dev_acc", r->dev_acc);
+    snprintf(key, sizeof key, "dev_%s", f1_name);
     if (f1)
-        cJSON_AddNumberToObject(o, "dev_f1", r->dev_f1);
+        cJSON_AddNumberToObject(o, key, r->dev_f1);
     add_number_or_null(o, "test_acc", r->has_test ? r->test_acc : NAN);
+    snprintf(key, sizeof key, "test_%s", f1_name);
     if (f1)
-        add_number_or_null(o, "test_f1", r->has_test ? r->test_f1 : NAN);
+        add_number_or_null(o, key, r->has_test ? r->test_f1 : NAN);
     add_number_or_null(o, "untuned_test_acc", r->has_test ? r->untuned_test_acc : NAN);
+    snprintf(key, sizeof key, "untuned_test_%s", f1_name);
     if (f1)
-        add_number_or_null(o, "untuned_test_f1", r->has_test ? r->untuned_test_f1 : NAN);
+        add_number_or_null(o, key, r->has_test ? r->untuned_test_f1 : NAN);
     cJSON_AddNumberToObject(o, "untuned_dev_metric", r->untuned_dev);
-    cJSON_AddStringToObject(o, "dev_metric_name", f1 ? "f1" : "acc");
+    cJSON_AddStringToObject(o, "dev_metric_name", f1 ? f1_name : "acc");
     cJSON_AddStringToObject(o, "kept_prompt", r->source);
     cJSON_AddNumberToObject(o, "kept_at_evals", (double)r->best_dev_evals);
     char stop[256];

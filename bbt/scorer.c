@@ -231,6 +231,6 @@ double scorer_metric(const scorer *s, const encoded_set *e, const float *scores)
         if (!isfinite(scores[i]))
             return -INFINITY; /* a broken prompt must never be kept, whatever argmax makes of its NaNs */
     if (s->task.metric == METRIC_F1)
-        return metric_f1(scores, e->labels, e->n, s->labels.n, s->task.positive_class);
+        return metric_task_f1(scores, e->labels, e->n, s->labels.n, s->task.positive_class);
     return metric_accuracy(scores, e->labels, e->n, s->labels.n);
 }

@@ -58,6 +58,11 @@ const tune_config *tuner_config(const tuner *t)
     return &t->cfg;
 }
 
+const task *tuner_task(const tuner *t)
+{
+    return &t->sc.task;
+}
+
 int tuner_done(const tuner *t)
 {
     return t->st.evals >= t->cfg.budget || t->st.stop_bits != 0;
@@ -500,7 +505,7 @@ static int score_kept_on_dev(tuner *t, run_results *res, bbt_error *err)
     int rc = scorer_score(&t->sc, &t->edev, t->st.best_dev_z, 1, scores, err); /* z = 0 when untuned was kept */
     if (!rc) {
         res->dev_acc = metric_accuracy(scores, t->edev.labels, t->edev.n, C);
-        res->dev_f1 = metric_f1(scores, t->edev.labels, t->edev.n, C, t->sc.task.positive_class);
+        res->dev_f1 = metric_task_f1(scores, t->edev.labels, t->edev.n, C, t->sc.task.positive_class);
     }
     free(scores);
     return rc;
@@ -530,10 +535,10 @@ int tuner_finish(tuner *t, char **summary, bbt_error *err)
         if (!rc) {
             res.has_test = 1;
             res.test_acc = metric_accuracy(scores, t->etest.labels, t->etest.n, C);
-            res.test_f1 = metric_f1(scores, t->etest.labels, t->etest.n, C, t->sc.task.positive_class);
+            res.test_f1 = metric_task_f1(scores, t->etest.labels, t->etest.n, C, t->sc.task.positive_class);
             res.untuned_test_acc = metric_accuracy(scores + (size_t)t->etest.n * C, t->etest.labels, t->etest.n, C);
-            res.untuned_test_f1 = metric_f1(scores + (size_t)t->etest.n * C, t->etest.labels, t->etest.n, C,
-                                            t->sc.task.positive_class);
+            res.untuned_test_f1 = metric_task_f1(scores + (size_t)t->etest.n * C, t->etest.labels, t->etest.n, C,
+                                                 t->sc.task.positive_class);
         }
         free(scores);
         if (rc)

@@ -18,6 +18,7 @@
 
 #include "bbt/config.h"
 #include "bbt/error.h"
+#include "bbt/task.h"
 
 typedef struct tuner tuner;
 
@@ -53,6 +54,9 @@ int tuner_finish(tuner *t, char **summary, bbt_error *err);
 int tuner_done(const tuner *t);
 
 const tune_config *tuner_config(const tuner *t);
+
+/* The run's task (its classes, metric and label words). */
+const task *tuner_task(const tuner *t);
 
 void tuner_free(tuner *t);
 

@@ -78,8 +78,8 @@ for task in "${task_list[@]}"; do
             s=$out/$task/$opt-s$seed/summary.json
             [ -f "$s" ] || continue
             metric=$(field "$s" dev_metric_name)
-            if [ "$metric" = f1 ]; then test=$(field "$s" test_f1); untuned=$(field "$s" untuned_test_f1); dev=$(field "$s" dev_f1)
-            else test=$(field "$s" test_acc); untuned=$(field "$s" untuned_test_acc); dev=$(field "$s" dev_acc); fi
+            # acc, f1 or macro_f1 (more than two classes): summary.json's keys are test_<metric>, dev_<metric>, …
+            test=$(field "$s" "test_$metric"); untuned=$(field "$s" "untuned_test_$metric"); dev=$(field "$s" "dev_$metric")
             printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$task" "$opt" "$seed" "$metric" "$test" "$untuned" "$dev" \
                 "$(field "$s" train_loss_initial)" "$(field "$s" train_loss_best)" "$(field "$s" wall_s)" \
                 "$(field "$s" evals_per_s)" >>"$results"
@@ -100,7 +100,7 @@ awk -F'\t' 'NR > 1 {
             key = tasks[i] SUBSEP opts[j]; if (!n[key]) continue
             mean = s[key] / n[key]; var = q[key] / n[key] - mean * mean; if (var < 0) var = 0
             printf "| %s | %s | %d | %.2f ± %.2f %s | %.2f | %.3f → %.3f | %.0f |\n", tasks[i], opts[j], n[key],
-                100 * mean, 100 * sqrt(var), m[key] == "f1" ? "(F1)" : "", 100 * u[key] / n[key],
+                100 * mean, 100 * sqrt(var), m[key] == "f1" ? "(F1)" : m[key] == "macro_f1" ? "(macro-F1)" : "", 100 * u[key] / n[key],
                 l0[key] / n[key], l1[key] / n[key], w[key] / n[key]
         }
     }' "$results" >"$out/table.md"

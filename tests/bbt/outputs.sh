@@ -46,4 +46,80 @@ printf '{"name": "mine", "template": "{text} It was <mask> .", "label_words": ["
 "$BBT" tune --task-file "$work/mine.json" --data "$work/s" --budget 12 --popsize 6 --dim 8 --prompt-len 4 --dev-every 6 \
     --threads 2 --out "$work/run" >/dev/null 2>"$work/tune.err" || fail "tune on the sampled files: $(cat "$work/tune.err")"
 
+
+echo "-- predict --probs and --format jsonl: each label's probability per input"
+printf 'a gorgeous , witty movie .\n\nthe worst film of the year .\n' >"$work/in.txt"
+"$BBT" predict --run "$work/run" "$work/in.txt" >"$work/labels"
+"$BBT" predict --run "$work/run" --probs "$work/in.txt" >"$work/probs.tsv"
+"$BBT" predict --run "$work/run" --format jsonl "$work/in.txt" >"$work/probs.jsonl"
+python3 - "$work" <<'PY' || fail "predict --probs / --format jsonl: see above"
+import csv, json, math, sys
+w = sys.argv[1]
+labels = open(w + "/labels").read().split("\n")[:-1]
+assert labels[1] == "" and len(labels) == 3, labels                     # plain output unchanged: lines line up
+rows = list(csv.DictReader(open(w + "/probs.tsv"), delimiter="\t"))
+assert list(rows[0]) == ["line", "predicted", "p_bad", "p_great", "text"], list(rows[0])
+assert [r["line"] for r in rows] == ["1", "3"], rows                   # the blank line is no example
+objs = [json.loads(l) for l in open(w + "/probs.jsonl")]
+for r, o, want in zip(rows, objs, [labels[0], labels[2]]):
+    p = [float(r["p_bad"]), float(r["p_great"])]
+    assert abs(sum(p) - 1) < 1e-5, p
+    assert r["predicted"] == want == o["predicted"] == ["bad", "great"][p[1] > p[0]], (r, o, want)
+    assert math.isclose(o["probs"]["great"], p[1], rel_tol=1e-5) and o["line"] == int(r["line"]) and o["text"] == r["text"]
+PY
+"$BBT" predict --help | grep -q -- '--probs' && "$BBT" predict --help | grep -q -- '--format tsv|jsonl' ||
+    fail "predict --help lacks --probs or --format"
+rc=0; "$BBT" predict --run "$work/run" --format csv "$work/in.txt" 2>"$work/err" || rc=$?
+[ "$rc" = 1 ] && grep -q 'format csv: expected tsv or jsonl' "$work/err" || fail "--format csv: exit $rc, $(cat "$work/err")"
+
+echo "-- eval --per-example: the same per example of a labelled split, with the gold label"
+"$BBT" eval --run "$work/run" --split dev --per-example "$work/dev.tsv" >"$work/eval.json"
+"$BBT" eval --run "$work/run" --split dev --per-example "$work/dev.jsonl" >/dev/null
+python3 - "$work" <<'PY' || fail "eval --per-example: see above"
+import csv, json, sys
+w = sys.argv[1]
+ev = json.load(open(w + "/eval.json"))
+assert ev["per_example"] == w + "/dev.tsv" and ev["n"] == 12, ev
+assert ev["positive_class"] == 1 and ev["positive_label"] == "great" and "f1" in ev and "macro_f1" not in ev, ev
+rows = list(csv.DictReader(open(w + "/dev.tsv"), delimiter="\t"))
+assert list(rows[0]) == ["line", "gold", "correct", "predicted", "p_bad", "p_great", "text"], list(rows[0])
+assert len(rows) == 12
+sampled = {l.split("\t")[1]: l.split("\t")[2].strip() for l in open(w + "/s/dev.tsv").readlines()[1:]}
+for r in rows:
+    assert ["bad", "great"][int(sampled[r["text"]])] == r["gold"], r        # the gold label is the file's
+    assert r["correct"] == str(int(r["gold"] == r["predicted"])), r
+acc = sum(r["correct"] == "1" for r in rows) / len(rows)
+assert abs(acc - ev["acc"]) < 1e-12, (acc, ev["acc"])                   # the same scores as the totals
+objs = [json.loads(l) for l in open(w + "/dev.jsonl")]
+assert [(o["gold"], o["predicted"], o["text"]) for o in objs] == [(r["gold"], r["predicted"], r["text"]) for r in rows]
+PY
+
+echo "-- more than two classes: macro_f1, per class, confusion; metric f1 trains on macro-F1 and says so"
+printf '{"name": "news", "template": "{prompt} . {text} . This is <mask> News", "label_words": ["World", "Sports", "Business", "Tech"], "metric": "f1"}' >"$work/news.json"
+# 16 examples of each split, 4 per class (the shared files are sorted by class); no test split: AG News's is 7,600 long
+for split in train dev; do awk 'NR == 1 || NR % 4 == 2' "$ASSETS/tasks/agnews/16-13/$split.tsv" >"$work/news-$split.tsv"; done
+"$BBT" tune --task-file "$work/news.json" --train "$work/news-train.tsv" --dev "$work/news-dev.tsv" --budget 4 --popsize 2 --dim 8 --prompt-len 4 \
+    --dev-every 2 --loss f1 --threads 2 --out "$work/news" >"$work/news.summary" 2>"$work/news.err" || fail "tune news: $(cat "$work/news.err")"
+grep -q '4 classes: F1 (the dev metric and the loss) is macro-F1' "$work/news.err" || fail "tune does not say F1 is macro-F1: $(cat "$work/news.err")"
+"$BBT" eval --run "$work/news" --split dev >"$work/news.eval" 2>"$work/err" || fail "eval news: $(cat "$work/err")"
+python3 - "$work" <<'PY' || fail "multi-class eval: see above"
+import json, sys
+w = sys.argv[1]
+ev = json.load(open(w + "/news.eval"))
+summary = json.load(open(w + "/news.summary"))
+assert summary["dev_metric_name"] == "macro_f1" and "dev_macro_f1" in summary and "dev_f1" not in summary, summary
+assert "f1" not in ev and "positive_class" not in ev, ev                 # no silent F1 of class 1
+conf, per = ev["confusion"], ev["per_class"]
+assert len(conf) == 4 and all(len(r) == 4 for r in conf) and sum(map(sum, conf)) == ev["n"], conf
+assert [c["label"] for c in per] == ["World", "Sports", "Business", "Tech"], per
+for c, k in enumerate(per):
+    tp, support, predicted = conf[c][c], sum(conf[c]), sum(r[c] for r in conf)
+    assert k["support"] == support and abs(k["recall"] - (tp / support if support else 0)) < 1e-12, k
+    assert abs(k["precision"] - (tp / predicted if predicted else 0)) < 1e-12, k
+present = [k["f1"] for c, k in enumerate(per) if k["support"] or sum(r[c] for r in conf)]
+assert abs(ev["macro_f1"] - sum(present) / len(present)) < 1e-12, ev
+assert abs(ev["acc"] - sum(conf[c][c] for c in range(4)) / ev["n"]) < 1e-12, ev
+PY
+"$BBT" eval --help | grep -q 'macro_f1' || fail "eval --help does not name macro_f1"
+
 echo "outputs: all checks passed"

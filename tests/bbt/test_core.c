@@ -310,7 +310,7 @@ Test(sample, k_per_class_no_overlap_reproducible)
     bbt_error err;
     table in, tr, dv, tr2, dv2, tr3, dv3;
     cr_assert_eq(table_read(&in, path, TABLE_AUTO, &err), 0, "%s", err.msg);
-    sample_options o = {8, 5, NULL, NULL, NULL};
+    sample_options o = {8, 5, NULL, NULL, NULL, 0};
     cr_assert_eq(sample_fewshot(&in, &o, &tr, &dv, NULL, &err), 0, "%s", err.msg);
     cr_assert_eq(tr.n_rows, 24);
     cr_assert_eq(dv.n_rows, 24);
@@ -359,7 +359,7 @@ Test(sample, too_few_examples_names_the_class)
     bbt_error err;
     table in, tr, dv;
     cr_assert_eq(table_read(&in, path, TABLE_AUTO, &err), 0);
-    sample_options o = {6, 1, NULL, NULL, NULL};
+    sample_options o = {6, 1, NULL, NULL, NULL, 0};
     cr_assert_eq(sample_fewshot(&in, &o, &tr, &dv, NULL, &err), -1);
     cr_assert(strstr(err.msg, "class \"0\" has 10 examples") && strstr(err.msg, "12"), "%s", err.msg);
     o.k = 5;

@@ -394,6 +394,52 @@ Test(metrics, cross_entropy_survives_huge_logits)
     cr_assert(isfinite(ce) && ce > 1e29, "ce = %g", ce);
 }
 
+/* Three classes, predictions 0 1 1 1 2 0 against gold 0 0 1 1 2 2: per class P/R/F1 = .5/.5/.5, 2/3/1/.8, 1/.5/2/3;
+ * macro-F1 = (0.5 + 0.8 + 2/3) / 3 (scikit-learn's f1_score(average="macro") on the same labels). */
+Test(metrics, macro_f1_per_class_and_confusion)
+{
+    float scores[] = {9, 0, 0, 0, 9, 0, 0, 9, 0, 0, 9, 0, 0, 0, 9, 9, 0, 0};
+    int labels[] = {0, 0, 1, 1, 2, 2};
+    int conf[9];
+    metric_confusion(scores, labels, 6, 3, conf);
+    int want[9] = {1, 1, 0, 0, 2, 0, 1, 0, 1};
+    for (int i = 0; i < 9; i++)
+        cr_assert_eq(conf[i], want[i], "confusion[%d] = %d", i, conf[i]);
+    class_prf c1 = metric_class_prf(conf, 3, 1);
+    cr_assert_float_eq(c1.precision, 2.0 / 3, 1e-12);
+    cr_assert_float_eq(c1.recall, 1.0, 1e-12);
+    cr_assert_float_eq(c1.f1, 0.8, 1e-12);
+    cr_assert(c1.support == 2 && c1.predicted == 3);
+    double macro = (0.5 + 0.8 + 2.0 / 3) / 3;
+    cr_assert_float_eq(metric_macro_f1(scores, labels, 6, 3), macro, 1e-12);
+    /* F1 on more than two classes is macro-F1, for the metric and the loss; class 1's own F1 is not it */
+    cr_assert_float_eq(metric_task_f1(scores, labels, 6, 3, 1), macro, 1e-12);
+    cr_assert_float_eq(loss_value(LOSS_F1, scores, labels, 6, 3, 1), -macro, 1e-12);
+    cr_assert_str_eq(metric_f1_name(3), "macro_f1");
+    cr_assert_str_eq(metric_f1_name(2), "f1");
+    /* a fourth class nobody predicts and no example has does not count */
+    float scores4[24];
+    for (int i = 0; i < 6; i++) {
+        memcpy(scores4 + 4 * i, scores + 3 * i, 3 * sizeof(float));
+        scores4[4 * i + 3] = -5;
+    }
+    cr_assert_float_eq(metric_macro_f1(scores4, labels, 6, 4), macro, 1e-12);
+    /* two classes: the positive class's F1, as before */
+    float s2[] = {0, 1, 0, 1, 1, 0, 1, 0};
+    int l2[] = {1, 0, 1, 0};
+    cr_assert_float_eq(metric_task_f1(s2, l2, 4, 2, 1), metric_f1(s2, l2, 4, 2, 1), 1e-12);
+}
+
+Test(metrics, class_probabilities_are_a_softmax)
+{
+    float row[] = {1000.0f, 999.0f, -1000.0f}; /* large logits: no overflow */
+    double p[3];
+    class_probabilities(row, 3, p);
+    cr_assert_float_eq(p[0] + p[1] + p[2], 1.0, 1e-12);
+    cr_assert_float_eq(p[0] / p[1], exp(1.0), 1e-9);
+    cr_assert(p[2] >= 0 && p[2] < 1e-300);
+}
+
 Test(metrics, f1_of_the_positive_class)
 {
     /* predictions: 1, 1, 0, 0 ; gold: 1, 0, 1, 0  → tp 1, fp 1, fn 1 → F1 = 0.5 */
