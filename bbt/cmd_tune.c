@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "bbt/assets.h"
+#include "bbt/baseline.h"
 #include "bbt/checkpoint.h"
 #include "bbt/commands.h"
 #include "bbt/config.h"
@@ -350,6 +351,19 @@ static int resume_run(tune_cli *c, int argc, char **argv)
         fprintf(stderr, "bbt tune: --resume %s\n", err.msg);
         return EXIT_INPUT;
     }
+    tune_config done;
+    char *config_path = path_join(c->resume, "config.json");
+    int is_baseline = 0;
+    if (tune_config_load(&done, config_path, &err) == 0) { /* (a config.json that does not load: tuner_resume says why) */
+        is_baseline = done.baseline != BASELINE_NONE;
+        tune_config_free(&done);
+    }
+    free(config_path);
+    if (is_baseline) {
+        fprintf(stderr, "bbt tune: --resume %s: a baseline run (--baseline) has nothing to resume; run it again with "
+                        "--force\n", c->resume);
+        return EXIT_INPUT;
+    }
     if (tuner_resume(&t, c->resume, c->cfg.threads, &err)) {
         fprintf(stderr, "bbt tune: cannot resume %s: %s\n", c->resume, err.msg);
         return EXIT_INPUT;
@@ -357,6 +371,20 @@ static int resume_run(tune_cli *c, int argc, char **argv)
     int rc = run_and_finish(t, c->resume, c->verbose);
     tuner_free(t);
     return rc;
+}
+
+/* --baseline manual|icl: score without tuning (bbt/baseline.h); nothing to interrupt or resume. */
+static int run_baseline(tune_cli *c)
+{
+    bbt_error err;
+    char *summary;
+    if (baseline_run(&c->cfg, c->out, &summary, &err)) {
+        fprintf(stderr, "bbt tune: --baseline %s: %s\n", tune_config_name(&c->cfg, "baseline"), err.msg);
+        return EXIT_INPUT;
+    }
+    fputs(summary, stdout);
+    free(summary);
+    return EXIT_OK;
 }
 
 static int new_run(tune_cli *c)
@@ -376,6 +404,8 @@ static int new_run(tune_cli *c)
         fprintf(stderr, "bbt tune: %s\n", err.msg);
         return EXIT_INPUT;
     }
+    if (c->cfg.baseline != BASELINE_NONE)
+        return run_baseline(c);
     tuner *t;
     if (tuner_create(&t, &c->cfg, c->out, &err)) {
         fprintf(stderr, "bbt tune: %s\n", err.msg);

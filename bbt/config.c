@@ -15,7 +15,8 @@
 /* Enum settings are read and written as int. */
 _Static_assert(sizeof(projection_kind) == sizeof(int) && sizeof(lm_prompt_mode) == sizeof(int) &&
                    sizeof(loss_kind) == sizeof(int) && sizeof(optimizer_kind) == sizeof(int) &&
-                   sizeof(lm_dtype) == sizeof(int) && sizeof(endpoint_kind) == sizeof(int),
+                   sizeof(lm_dtype) == sizeof(int) && sizeof(endpoint_kind) == sizeof(int) &&
+                   sizeof(baseline_kind) == sizeof(int),
                "enum settings must be int-sized");
 
 static const config_choice projections[] = {{"normal", PROJ_NORMAL}, {"uniform", PROJ_UNIFORM}, {NULL, 0}};
@@ -27,6 +28,8 @@ static const config_choice optimizers[] = {{"sep", OPTIMIZER_SEP}, {"full", OPTI
 static const config_choice dtypes[] = {{"bf16", LM_BF16}, {"f32", LM_F32}, {NULL, 0}};
 static const config_choice endpoint_kinds[] = {{"auto", ENDPOINT_AUTO}, {"bbt", ENDPOINT_BBT},
                                                {"vllm", ENDPOINT_VLLM}, {"sglang", ENDPOINT_SGLANG}, {NULL, 0}};
+static const config_choice baselines[] = {{"none", BASELINE_NONE}, {"manual", BASELINE_MANUAL}, {"icl", BASELINE_ICL},
+                                          {NULL, 0}};
 static const config_choice yes_no_auto[] = {{"yes", 1}, {"no", 0}, {"auto", -1}, {NULL, 0}};
 
 /* One line per setting, in config.json's order. */
@@ -74,6 +77,9 @@ static const config_field fields[] = {
           "stops resumably (exit 3)"),
     F_OPT(max_inflight, "max-inflight", CFG_INT, 0, "0", NULL, "N",
           "several endpoints: requests in flight at once (0 = one per endpoint)"),
+    F_OPT(baseline, "baseline", CFG_CHOICE, 0, "none", baselines, "KIND",
+          "score without tuning: manual = the template alone, icl = after as\nmany labelled training examples as fit "
+          "(causal LMs); none = tune"),
 };
 #undef F
 #undef F_OPT

@@ -28,6 +28,14 @@ typedef enum optimizer_kind {
     OPTIMIZER_RANDOM = 2    /* random search: λ draws from N(0, σ0² I) per generation, the baseline */
 } optimizer_kind;
 
+/* A run without tuning (bbt/baseline.h): the task's template alone, or after labelled demonstrations (in-context
+ * learning, causal LMs). BASELINE_NONE: the usual tuning run. */
+typedef enum baseline_kind {
+    BASELINE_NONE = 0,
+    BASELINE_MANUAL = 1,    /* the template with no prompt: the paper's "manual prompt" row */
+    BASELINE_ICL = 2        /* as many training demonstrations as fit the context (one per class at least), then the template */
+} baseline_kind;
+
 /* What answers at --endpoint (auto: ask GET /bbt/v1/info). Only bbt is built; the others are refused by lm_open. */
 typedef enum endpoint_kind {
     ENDPOINT_AUTO = 0,
@@ -59,6 +67,7 @@ typedef struct tune_config {
     int noise_handling;     /* CMA-ES uncertainty handling (0) */
     int label_space;        /* label words scored as " word": -1 auto (causal 1, masked 0), resolved before config.json is written */
     int first_token_only;   /* causal LM: score only the first token of each label word (0) */
+    baseline_kind baseline; /* BASELINE_NONE (default): tune; otherwise score a baseline and stop (bbt/baseline.h) */
 
     /* bookkeeping */
     long dev_every;         /* evaluations between dev evaluations (100) */

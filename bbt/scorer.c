@@ -128,8 +128,9 @@ static int setup_projection(scorer *s, const tune_config *cfg, bbt_error *err)
 int scorer_open(scorer *s, const tune_config *cfg, bbt_error *err)
 {
     memset(s, 0, sizeof *s);
+    int no_prompt = cfg->prompt_mode == LM_PROMPT_NONE; /* a baseline (bbt/baseline.h): no projection to draw */
     if (open_model(s, cfg, err) || check_sizes(s, cfg, err) || open_task(s, cfg, err) || setup_encoding(s, cfg, err) ||
-        setup_projection(s, cfg, err)) {
+        (!no_prompt && setup_projection(s, cfg, err))) {
         scorer_close(s);
         return -1;
     }
@@ -179,8 +180,28 @@ static int score_projected(scorer *s, const encoded_set *e, const double *z, int
     return 0;
 }
 
+/* Sequences without a prompt (LM_PROMPT_NONE: the baselines): one pass over the set, whatever z says. */
+static int score_plain(scorer *s, const encoded_set *e, float *scores, bbt_error *err)
+{
+    lm_batch b = {0};
+    b.n_seqs = e->n;
+    b.seqs = e->seqs;
+    b.n_labels = s->labels.n;
+    b.labels = s->labels.labels;
+    b.raw_logits = s->raw_logits;
+    b.first_token_only = s->first_token_only;
+    double t0 = now_seconds();
+    int rc = lm_score(s->model, &b, scores);
+    s->forward_s += now_seconds() - t0;
+    if (rc != LM_OK)
+        return bbt_fail(err, "scoring failed: %s", lm_errmsg(s->model));
+    return 0;
+}
+
 int scorer_score(scorer *s, const encoded_set *e, const double *z, int count, float *scores, bbt_error *err)
 {
+    if (s->enc.mode == LM_PROMPT_NONE)
+        return score_plain(s, e, scores, err);
     int untuned = z == NULL;
     if (!untuned && !s->proj.p0 && lm_can_project(s->model)) /* a remote model that builds A itself: send z */
         return score_projected(s, e, z, count, scores, err);

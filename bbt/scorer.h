@@ -32,7 +32,9 @@ typedef struct scorer {
     double alpha, sigma0;
 } scorer;
 
-/* Open the model, load the task, tokenize the label words, choose the placeholders and draw the projection. */
+/* Open the model, load the task, tokenize the label words, choose the placeholders and draw the projection. With
+ * cfg->prompt_mode LM_PROMPT_NONE (set by a program, never parsed: the baselines of bbt/baseline.h) there is no prompt:
+ * no placeholders, no projection, and scorer_score scores the sequences as they are (z and count ignored). */
 int scorer_open(scorer *s, const tune_config *cfg, bbt_error *err);
 void scorer_close(scorer *s);
 

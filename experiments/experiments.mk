@@ -31,3 +31,6 @@ $(SERVE_BENCH): $(OBJ)/experiments/serve_bench.o $(OBJ)/tests/serve/http_client.
                 $(OPTIM_LIB) $(MODELS_LIB)
 	$(CC) $(CFLAGS) $(LDFLAGS) $^ -o $@ $(shell pkg-config --libs libcurl) $(LIBS_SERVE) $(LIBS_MODELS) $(LIBS_OPTIM)
 endif
+
+# The benchmark's scripts (experiments/fewshot, experiments/summarize) end to end at a tiny budget.
+TEST_SCRIPTS += tests/experiments/fewshot.sh

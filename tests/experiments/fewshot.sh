@@ -1,0 +1,94 @@
+#!/usr/bin/env bash
+# The benchmark scripts end to end, on stories260K and a cut-down SST-2 (the shared splits 16-13 and 16-42, the first
+# 40 test lines), at a tiny budget:
+#   - experiments/fewshot runs one task × 2 seeds × 2 methods (manual, bbt-sep): one run directory per cell;
+#   - a second call skips the finished cells (their summary.json untouched) and resumes a tuned cell whose summary is
+#     gone (same test metric);
+#   - experiments/summarize: results.csv has one row per cell with the run directories' numbers, results.md's table has
+#     a row per method, a column per task plus Avg., and its mean ± std are those of the run directories' summary.json;
+#   - a grid with a failed cell (a seed without data: the grid goes on and exits 3) and a missing one (its directory
+#     removed) still gives the table, with both marked.
+# Run from the repository root with BUILD set (make test does this).
+set -euo pipefail
+export BBT=${BUILD:-build}/bbt
+ASSETS=../shared/assets
+work=$(mktemp -d /tmp/bbt-fewshot-XXXXXX)
+trap 'rm -rf "$work"' EXIT
+fail() { echo "FAIL: $*" >&2; exit 1; }
+
+data=$work/data/sst2
+for s in 13 42; do
+    mkdir -p "$data/16-$s"
+    cp "$ASSETS/tasks/sst2/16-$s/train.tsv" "$ASSETS/tasks/sst2/16-$s/dev.tsv" "$data/16-$s/"
+done
+head -n 41 "$ASSETS/tasks/sst2/test.tsv" >"$data/test.tsv"
+small=(--data "$data" --popsize 6 --dim 16 --prompt-len 4 --dev-every 12 --checkpoint-every 1)
+grid=$work/grid
+
+experiments/fewshot --tasks sst2 --seeds 13,42 --methods manual,bbt-sep --budget 24 --threads 2 --out "$grid" \
+    -- "${small[@]}" 2>"$work/log" || fail "the grid failed: $(cat "$work/log")"
+for c in manual-s13 manual-s42 bbt-sep-s13 bbt-sep-s42; do
+    [ -f "$grid/sst2/$c/summary.json" ] || fail "cell $c has no summary.json"
+done
+[ "$(jq -r .baseline "$grid/sst2/manual-s13/summary.json")" = manual ] || fail "manual cell is not a baseline run"
+[ "$(jq -r .optimizer "$grid/sst2/bbt-sep-s42/summary.json")" = sep ] || fail "bbt-sep cell did not run sep-CMA-ES"
+
+# finished cells are skipped; an interrupted one (a checkpoint, no summary) is resumed
+cp "$grid/sst2/manual-s13/summary.json" "$work/manual13.json"
+test_before=$(jq .test_acc "$grid/sst2/bbt-sep-s13/summary.json")
+rm "$grid/sst2/bbt-sep-s13/summary.json"
+experiments/fewshot --tasks sst2 --seeds 13,42 --methods manual,bbt-sep --budget 24 --threads 2 --out "$grid" \
+    -- "${small[@]}" 2>"$work/log" || fail "the second call failed: $(cat "$work/log")"
+grep -q "resuming $grid/sst2/bbt-sep-s13" "$work/log" || fail "the cell without summary was not resumed: $(cat "$work/log")"
+! grep -q "running" "$work/log" || fail "finished cells were run again: $(cat "$work/log")"
+cmp -s "$work/manual13.json" "$grid/sst2/manual-s13/summary.json" || fail "a finished cell's summary.json changed"
+[ "$(jq .test_acc "$grid/sst2/bbt-sep-s13/summary.json")" = "$test_before" ] || fail "the resumed cell's test metric changed"
+
+# the summary: shape, and numbers equal to the run directories'
+experiments/summarize "$grid" >/dev/null 2>"$work/log" || fail "summarize failed: $(cat "$work/log")"
+/usr/bin/python3 - "$grid" <<'PY' || fail "the summary does not match the run directories"
+import csv, json, os, statistics, sys
+grid = sys.argv[1]
+rows = list(csv.DictReader(open(os.path.join(grid, "results.csv"))))
+assert len(rows) == 4, rows
+for r in rows:
+    s = json.load(open(os.path.join(grid, r["task"], "%s-s%s" % (r["method"], r["seed"]), "summary.json")))
+    assert r["status"] == "done", r
+    assert float(r["test"]) == s["test_acc"] and float(r["dev"]) == s["dev_acc"], (r, s)
+    assert float(r["train_loss_best"]) == s["train_loss_best"] and float(r["wall_s"]) == s["wall_s"], (r, s)
+md = open(os.path.join(grid, "results.md")).read().splitlines()
+head = [l for l in md if l.startswith("| Method | SST-2 |")]
+assert head and head[0].split("|")[1:-1] == [" Method ", " SST-2 ", " Avg. "], head
+for method, label in (("manual", "Manual prompt"), ("bbt-sep", "BBT (sep-CMA-ES)")):
+    vals = [json.load(open(os.path.join(grid, "sst2", "%s-s%d" % (method, s), "summary.json")))["test_acc"]
+            for s in (13, 42)]
+    want = "%.2f ± %.2f" % (100 * statistics.fmean(vals), 100 * statistics.stdev(vals))
+    row = [l for l in md if l.startswith("| %s |" % label)]
+    assert row, label
+    cells = [c.strip() for c in row[0].split("|")[1:-1]]
+    assert cells[1] == want, (cells, want)
+    assert cells[2] == "%.2f" % (100 * statistics.fmean(vals)), (cells, want)
+PY
+if command -v gnuplot >/dev/null; then
+    for p in loss test wall; do
+        for ext in png svg; do [ -s "$grid/$p.$ext" ] || fail "no plot $p.$ext"; done
+    done
+fi
+
+# a failed cell and a missing one: the grid goes on (exit 3), summarize marks both
+mkdir -p "$data/16-100" # a split with no files: bbt tune fails on that seed
+rc=0
+experiments/fewshot --tasks sst2 --seeds 13,42,100 --methods manual,bbt-sep --budget 24 --threads 2 --out "$grid" \
+    -- "${small[@]}" 2>"$work/log" || rc=$?
+[ "$rc" = 3 ] || fail "a grid with failed cells exited $rc, expected 3: $(cat "$work/log")"
+grep -q "FAILED $grid/sst2/manual-s100" "$work/log" || fail "the failed cell was not reported: $(cat "$work/log")"
+[ -f "$grid/sst2/bbt-sep-s100.status" ] || fail "the grid stopped at the first failed cell"
+rm -r "$grid/sst2/manual-s42" "$grid/sst2/manual-s42.status"
+experiments/summarize "$grid" --no-plots >/dev/null 2>"$work/log" || fail "summarize failed: $(cat "$work/log")"
+md=$grid/results.md
+grep -q "| Manual prompt | .*(1/3; 1 failed, 1 missing)" "$md" || fail "the manual cell's failed and missing seeds are not marked: $(cat "$md")"
+grep -q "| sst2 | manual | 100 | failed | exit 2" "$md" || fail "the failed cell is not listed: $(cat "$md")"
+grep -q "| sst2 | manual | 42 | missing | never run |" "$md" || fail "the missing cell is not listed: $(cat "$md")"
+grep -q "^sst2,manual,42,missing," "$grid/results.csv" || fail "results.csv lacks the missing cell"
+grep -q "^sst2,bbt-sep,100,failed," "$grid/results.csv" || fail "results.csv lacks the failed cell"
+echo "fewshot: OK"
