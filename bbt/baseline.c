@@ -1,5 +1,6 @@
 /* baseline.c — the untuned baselines (see baseline.h). */
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -131,7 +132,7 @@ static int score_splits(baseline *b, bbt_error *err)
         if (!rc) {
             scorer_losses(&b->sc, &s->enc, scores, 1, &s->loss);
             s->acc = metric_accuracy(scores, s->enc.labels, s->enc.n, C);
-            s->f1 = metric_f1(scores, s->enc.labels, s->enc.n, C, b->sc.task.positive_class);
+            s->f1 = metric_task_f1(scores, s->enc.labels, s->enc.n, C, b->sc.task.positive_class);
             s->metric = scorer_metric(&b->sc, &s->enc, scores);
         }
         free(scores);
@@ -150,7 +151,9 @@ static void add_number_or_null(cJSON *o, const char *key, double v)
 static cJSON *summary_json(const tune_config *cfg, const baseline *b)
 {
     int f1 = b->sc.task.metric == METRIC_F1, has_test = b->sp[SPLIT_TEST].present;
+    const char *f1_name = metric_f1_name(b->sc.labels.n); /* "macro_f1" for more than two classes, as tuned runs say */
     const split *tr = &b->sp[SPLIT_TRAIN], *dv = &b->sp[SPLIT_DEV], *te = &b->sp[SPLIT_TEST];
+    char key[64];
     cJSON *o = cJSON_CreateObject();
     cJSON_AddStringToObject(o, "task", b->sc.task.name);
     cJSON_AddStringToObject(o, "model", cfg->endpoint ? cfg->endpoint : cfg->model);
@@ -162,20 +165,24 @@ static cJSON *summary_json(const tune_config *cfg, const baseline *b)
     cJSON_AddNumberToObject(o, "train_loss_initial", tr->loss);
     cJSON_AddNumberToObject(o, "train_loss_best", tr->loss);
     cJSON_AddNumberToObject(o, "train_acc", tr->acc);
+    snprintf(key, sizeof key, "train_%s", f1_name);
     if (f1)
-        cJSON_AddNumberToObject(o, "train_f1", tr->f1);
+        cJSON_AddNumberToObject(o, key, tr->f1);
     cJSON_AddNumberToObject(o, "dev_loss", dv->loss);
     cJSON_AddNumberToObject(o, "dev_acc", dv->acc);
+    snprintf(key, sizeof key, "dev_%s", f1_name);
     if (f1)
-        cJSON_AddNumberToObject(o, "dev_f1", dv->f1);
+        cJSON_AddNumberToObject(o, key, dv->f1);
     add_number_or_null(o, "test_acc", has_test ? te->acc : NAN);
+    snprintf(key, sizeof key, "test_%s", f1_name);
     if (f1)
-        add_number_or_null(o, "test_f1", has_test ? te->f1 : NAN);
+        add_number_or_null(o, key, has_test ? te->f1 : NAN);
     add_number_or_null(o, "untuned_test_acc", has_test ? te->acc : NAN);
+    snprintf(key, sizeof key, "untuned_test_%s", f1_name);
     if (f1)
-        add_number_or_null(o, "untuned_test_f1", has_test ? te->f1 : NAN);
+        add_number_or_null(o, key, has_test ? te->f1 : NAN);
     cJSON_AddNumberToObject(o, "untuned_dev_metric", dv->metric);
-    cJSON_AddStringToObject(o, "dev_metric_name", f1 ? "f1" : "acc");
+    cJSON_AddStringToObject(o, "dev_metric_name", f1 ? f1_name : "acc");
     cJSON_AddStringToObject(o, "kept_prompt", "none");
     cJSON_AddNumberToObject(o, "kept_at_evals", 0);
     cJSON_AddStringToObject(o, "stop", "baseline");
