@@ -70,7 +70,7 @@ static const config_field fields[] = {
     F_OPT(endpoint, "endpoint", CFG_STR, 1, NULL, NULL, "URL",
           "score on this remote model (bbt serve) instead of --model;\nURL,URL,…: several servers of the same model share each generation;\nkey: --api-key, --api-key-file or $BBT_API_KEY"),
     F_OPT(endpoint_kind, "endpoint-kind", CFG_CHOICE, 0, "auto", endpoint_kinds, "KIND",
-          "what answers at --endpoint (auto: ask /bbt/v1/info; only bbt is built)"),
+          "what answers at --endpoint: bbt serve's native route, vLLM's /v1/completions\nwith prompt_embeds, SGLang's /generate with input_embeds (auto: bbt if\nGET /bbt/v1/info answers)"),
     F_OPT(timeout, "timeout", CFG_DBL, 0, "120", NULL, "S", "seconds per remote request"),
     F_OPT(retries, "retries", CFG_INT, 0, "3", NULL, "N",
           "remote: further attempts after a connection error, timeout, 429 or 5xx\n(exponential backoff); then the run "
@@ -80,6 +80,11 @@ static const config_field fields[] = {
     F_OPT(baseline, "baseline", CFG_CHOICE, 0, "none", baselines, "KIND",
           "score without tuning: manual = the template alone, icl = after as\nmany labelled training examples as fit "
           "(causal LMs); none = tune"),
+    F_OPT(embeddings, "embeddings", CFG_STR, 1, NULL, NULL, "DIR",
+          "vllm/sglang: the served model's files (tokenizer and input-embedding table:\nthe client embeds each sequence)"),
+    F_OPT(endpoint_model, "endpoint-model", CFG_STR, 1, NULL, NULL, "NAME",
+          "vllm: the served model's name (default: the first GET /v1/models lists)"),
+    F_OPT(wire, "wire", CFG_CHOICE, 0, "bf16", dtypes, "T", "vllm: the dtype of the prompt_embeds tensors sent"),
 };
 #undef F
 #undef F_OPT
@@ -266,6 +271,9 @@ int tune_config_check(const tune_config *c, bbt_error *err)
         return bbt_fail(err, "--max-inflight %d: must be 0 (one per endpoint) .. 64", c->max_inflight);
     if (c->retries < 0 || c->retries > 100)
         return bbt_fail(err, "--retries %d: must be 0 .. 100", c->retries);
+    if (c->endpoint && (c->endpoint_kind == ENDPOINT_VLLM || c->endpoint_kind == ENDPOINT_SGLANG) && !c->embeddings)
+        return bbt_fail(err, "--endpoint-kind %s embeds sequences on the client: give the served model's files with "
+                        "--embeddings DIR", c->endpoint_kind == ENDPOINT_VLLM ? "vllm" : "sglang");
     for (const char *u = c->endpoint; u; u = strchr(u, ',') ? strchr(u, ',') + 1 : NULL) /* URL[,URL…] */
         if (strncmp(u, "http://", 7) && strncmp(u, "https://", 8))
             return bbt_fail(err, "--endpoint %s: expected http:// or https:// URLs, separated by commas", c->endpoint);

@@ -36,7 +36,7 @@ typedef enum baseline_kind {
     BASELINE_ICL = 2        /* as many training demonstrations as fit the context (one per class at least), then the template */
 } baseline_kind;
 
-/* What answers at --endpoint (auto: ask GET /bbt/v1/info). Only bbt is built; the others are refused by lm_open. */
+/* What answers at --endpoint (auto: ask GET /bbt/v1/info): bbt serve's native route, vLLM, SGLang. */
 typedef enum endpoint_kind {
     ENDPOINT_AUTO = 0,
     ENDPOINT_BBT = 1,
@@ -82,6 +82,9 @@ typedef struct tune_config {
     double timeout;         /* seconds per HTTP request (120) */
     int retries;            /* further attempts after a transient failure (3) */
     int max_inflight;       /* several endpoints: requests in flight at once (0 = one per endpoint) */
+    char *embeddings;       /* vllm/sglang: the served model's files (tokenizer, embedding table); NULL = none */
+    char *endpoint_model;   /* vllm: the served model's name; NULL = the first GET /v1/models lists */
+    lm_dtype wire;          /* vllm: prompt_embeds tensors' dtype, LM_BF16 (default) or LM_F32 */
 } tune_config;
 
 /* ---- the table of settings ---- */

@@ -21,6 +21,9 @@ static int open_model(scorer *s, const tune_config *cfg, bbt_error *err)
         o.timeout_s = cfg->timeout;
         o.retries = cfg->retries > 0 ? cfg->retries : -1;
         o.max_inflight = cfg->max_inflight;
+        o.embeddings_dir = cfg->embeddings;
+        o.endpoint_model = cfg->endpoint_model;
+        o.wire = cfg->wire == LM_F32 ? LM_WIRE_F32 : LM_WIRE_BF16;
     }
     char msg[1024];
     int rc = lm_open(&s->model, cfg->endpoint ? cfg->endpoint : cfg->model, &o, msg, sizeof msg);

@@ -62,6 +62,9 @@ typedef enum lm_prefix_share {
  * waste memory and time (100,000 of them exhausted the process). */
 #define LM_MAX_THREADS 4096
 
+/* The dtype of the embedding tensors a vllm endpoint receives (lm_options.wire). */
+typedef enum lm_wire { LM_WIRE_BF16 = 0, LM_WIRE_F32 = 1 } lm_wire;
+
 /* Options for lm_open. Zero-initialise, then set what you need: every zero field means "the default". */
 typedef struct lm_options {
     int threads;        /* worker threads for the forward pass; 0 = number of online CPUs; at most LM_MAX_THREADS */
@@ -76,11 +79,17 @@ typedef struct lm_options {
     lm_prefix_share share_prefix; /* causal local engines: compute prefixes that sequences share once (default) */
     /* remote endpoints (lm_open on an http:// or https:// URL; see models/remote/README.md) */
     const char *api_key;     /* sent as "Authorization: Bearer KEY"; NULL = none. Copied by lm_open */
-    const char *remote_kind; /* "bbt" (bbt serve's native route); NULL = ask the server (GET /bbt/v1/info) */
+    const char *remote_kind; /* "bbt" (bbt serve's native route), "vllm" (/v1/completions with prompt_embeds) or
+                                "sglang" (/generate with input_embeds); NULL = ask the server (GET /bbt/v1/info) */
     double timeout_s;        /* each HTTP request's total time limit in seconds (0 = 120); connecting: at most 10 s */
     int retries;             /* further attempts after a connection error, a timeout, 429 or 5xx (0 = 3; -1 = none),
                                 with exponential backoff and jitter, honouring Retry-After */
     int max_inflight;        /* several endpoints ("URL,URL,…"): requests in flight at once (0 = one per endpoint) */
+    /* the vllm and sglang kinds embed every sequence on the client (BOS + soft prompt + template tokens) */
+    const char *embeddings_dir; /* the served model's directory or file: its tokenizer and input-embedding table
+                                   (required by those kinds; read at lm_open) */
+    const char *endpoint_model; /* vllm: the requests' "model"; NULL = the first id GET /v1/models lists. Copied */
+    lm_wire wire;               /* vllm: prompt_embeds tensors in bf16 (default, half the bytes) or f32 (exact) */
 } lm_options;
 
 /* What a model is. Special token ids are -1 when the model has none. */

@@ -1,6 +1,6 @@
-/* multi.c — several endpoints of the same model as one lm: the candidates of a projected call are split across them
- * (contiguous parts, sized by each endpoint's measured speed), scored concurrently (one thread per endpoint, each with
- * its own handle) and put back in order. Every candidate's scores come from one forward pass on one server and do not
+/* multi.c — several endpoints of the same model as one lm: the candidates of a projected call (bbt serve), or the
+ * sequences of a dense one (vllm, sglang), are split across them (contiguous parts, sized by each endpoint's measured
+ * speed), scored concurrently (one thread per endpoint, each with its own handle) and put back in order. Every candidate's scores come from one forward pass on one server and do not
  * depend on its neighbours, so the result does not depend on the number of endpoints or the split.
  */
 #include <pthread.h>
@@ -16,7 +16,9 @@
 typedef struct multi {
     int n;
     lm *ep[MAX_ENDPOINTS];
-    double per_candidate_s[MAX_ENDPOINTS]; /* measured seconds per candidate (0: not yet measured) */
+    double per_candidate_s[MAX_ENDPOINTS]; /* measured seconds per candidate, or per sequence for endpoints that take
+                                              embedded sequences (0: not yet measured) */
+    long long dense_candidates; /* prompts of the dense calls split here (each endpoint counts those it saw) */
 } multi;
 
 typedef struct part {
@@ -115,12 +117,64 @@ static int multi_score_projected(lm *m, const lm_batch *ex, const lm_projection 
     return rc;
 }
 
-/* Dense prompts, tokenizing: the first endpoint (the untuned prompt and the encoding need no spreading). */
+typedef struct seq_part {
+    lm *m;
+    lm_batch b;   /* the batch restricted to a run of its sequences (prompt indices still index all prompts) */
+    float *scores;
+    int rc;
+    double seconds;
+} seq_part;
+
+static void *run_seq_part(void *arg)
+{
+    seq_part *pt = arg;
+    double t0 = now_s();
+    pt->rc = lm_score(pt->m, &pt->b, pt->scores);
+    pt->seconds = now_s() - t0;
+    return NULL;
+}
+
+/* Dense prompts. Endpoints that project (bbt serve) get every dense call on the first one (the untuned prompt only:
+ * generations go the projected way). Endpoints that take embedded sequences (vllm, sglang) share every call: its
+ * sequences, which are scored independently, are split into runs sized by measured speed, as candidates are above. */
 static int multi_score(lm *m, const lm_batch *b, float *scores)
 {
     multi *mu = m->impl;
-    int rc = lm_score(mu->ep[0], b, scores);
-    return rc ? lm_fail(m, rc, "%s", lm_errmsg(mu->ep[0])) : LM_OK;
+    if (lm_can_project(mu->ep[0]) || mu->n == 1) {
+        int rc = lm_score(mu->ep[0], b, scores);
+        return rc ? lm_fail(m, rc, "%s", lm_errmsg(mu->ep[0])) : LM_OK;
+    }
+    int sizes[MAX_ENDPOINTS], started[MAX_ENDPOINTS] = {0}, first = 0;
+    split(mu, b->n_seqs, sizes);
+    seq_part parts[MAX_ENDPOINTS];
+    pthread_t th[MAX_ENDPOINTS];
+    for (int i = 0; i < mu->n; i++) {
+        parts[i] = (seq_part){mu->ep[i], *b, scores + (size_t)first * b->n_labels, LM_OK, 0};
+        parts[i].b.seqs = b->seqs + first;
+        parts[i].b.n_seqs = sizes[i];
+        first += sizes[i];
+    }
+    int wave = m->opts.max_inflight > 0 && m->opts.max_inflight < mu->n ? m->opts.max_inflight : mu->n;
+    for (int w = 0; w < mu->n; w += wave) {
+        for (int i = w; i < w + wave && i < mu->n; i++)
+            if (sizes[i] > 0)
+                started[i] = pthread_create(&th[i], NULL, run_seq_part, &parts[i]) == 0 ? 1 : (run_seq_part(&parts[i]), 0);
+        for (int i = w; i < w + wave && i < mu->n; i++)
+            if (started[i])
+                pthread_join(th[i], NULL), started[i] = 0;
+    }
+    int rc = LM_OK;
+    for (int i = 0; i < mu->n; i++) {
+        if (sizes[i] > 0 && parts[i].rc == LM_OK) {
+            double per = parts[i].seconds / sizes[i];
+            mu->per_candidate_s[i] = mu->per_candidate_s[i] > 0 ? 0.7 * mu->per_candidate_s[i] + 0.3 * per : per;
+        }
+        if (sizes[i] > 0 && parts[i].rc != LM_OK && rc == LM_OK)
+            rc = lm_fail(m, parts[i].rc, "%s", lm_errmsg(mu->ep[i]));
+    }
+    if (rc == LM_OK)
+        mu->dense_candidates += b->n_prompts;
+    return rc;
 }
 
 static int multi_logits(lm *m, const int *ids, int n, float *out)
@@ -157,6 +211,8 @@ static void multi_stats(const lm *m, lm_remote_stats *out)
         if (s.network_s > out->network_s) /* the endpoints work at the same time: the longest is the wait */
             out->network_s = s.network_s;
     }
+    if (!lm_can_project(mu->ep[0]) && mu->n > 1)
+        out->candidates = mu->dense_candidates;
 }
 
 static const lm_ops multi_ops = {
@@ -167,6 +223,17 @@ static const lm_ops multi_ops = {
     .tokenize = multi_tokenize,
     .detokenize = multi_detokenize,
     .score_projected = multi_score_projected,
+    .remote_stats = multi_stats,
+};
+
+/* endpoints that take embedded sequences (vllm, sglang): no projected route, so lm_can_project says 0 */
+static const lm_ops multi_dense_ops = {
+    .name = "remote:multi",
+    .close = multi_close,
+    .score = multi_score,
+    .logits = multi_logits,
+    .tokenize = multi_tokenize,
+    .detokenize = multi_detokenize,
     .remote_stats = multi_stats,
 };
 
@@ -217,6 +284,8 @@ int remote_open_multi(lm *m, const char *urls)
         m->impl = NULL, m->ops = NULL;
         return rc;
     }
+    if (!lm_can_project(mu->ep[0]))
+        m->ops = &multi_dense_ops;
     m->info = *lm_get_info(mu->ep[0]);
     m->info.arch = "remote:multi";
     m->embeddings = lm_embeddings(mu->ep[0]);

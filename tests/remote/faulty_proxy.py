@@ -2,10 +2,12 @@
 """tests/remote/faulty_proxy.py — a misbehaving front for `bbt serve`, for remote.sh's fault injection.
 
 Usage: faulty_proxy.py UPSTREAM_URL FAULTS PORT_FILE
-Forwards every request to UPSTREAM_URL, except that the k-th POST /bbt/v1/score (counting from 1) gets the fault named
-in FAULTS ("3=500,4=429,5=slow:3,6=drop,7=trunc,8=shape,9=nan,10=down"): 500 / 429 with Retry-After: 1 / an answer
-after N seconds / the connection closed without an answer / the JSON cut in half / one candidate missing / a NaN token /
-(down) the proxy stops answering for good. Writes its port to PORT_FILE once listening.
+Forwards every request to UPSTREAM_URL, except that the k-th scoring call (POST /bbt/v1/score or /v1/completions,
+counting from 1) gets the fault named in FAULTS ("3=500,4=429,5=slow:3,6=drop,7=trunc,8=shape,9=nan,10=down"): 500 /
+429 with Retry-After: 1 / an answer after N seconds / the connection closed without an answer / the JSON cut in half /
+one candidate missing / a NaN token / (down) the proxy stops answering for good / (noid) from then on every
+/v1/completions answer lacks the label ids (as from a server that ignores logprob_token_ids). Writes its port to
+PORT_FILE once listening.
 """
 import http.server
 import json
@@ -18,7 +20,7 @@ import urllib.request
 
 upstream, spec, port_file = sys.argv[1], sys.argv[2], sys.argv[3]
 faults = dict((int(k), v) for k, v in (item.split("=", 1) for item in spec.split(",") if item))
-state = {"score": 0, "down": False}
+state = {"score": 0, "down": False, "noid": False}
 lock = threading.Lock()
 
 
@@ -57,12 +59,14 @@ class Handler(http.server.BaseHTTPRequestHandler):
         body = self.rfile.read(n) if n else None
         fault = None
         with lock:
-            if self.path == "/bbt/v1/score":
+            if self.path in ("/bbt/v1/score", "/v1/completions"):
                 state["score"] += 1
                 fault = faults.get(state["score"])
                 if fault == "down":
                     state["down"] = True
-            down = state["down"]
+                if fault == "noid":
+                    state["noid"] = True
+            down, noid = state["down"], state["noid"] and self.path == "/v1/completions"
         if down:
             self.close_connection = True
             self.connection.close()
@@ -86,6 +90,11 @@ class Handler(http.server.BaseHTTPRequestHandler):
             data = json.dumps(o).encode()
         elif fault == "nan":
             data = data.replace(b"[[[", b"[[[NaN, ", 1)
+        if noid and status == 200:
+            o = json.loads(data)
+            for ch in o["choices"]:
+                ch["logprobs"]["top_logprobs"] = [{"token_id:0": -30.0}]
+            data = json.dumps(o).encode()
         self.answer(status, data)
 
     do_GET = do_POST = handle_any

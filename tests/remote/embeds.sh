@@ -1,0 +1,117 @@
+#!/usr/bin/env bash
+# tests/remote/embeds.sh — the kinds that send input embeddings, against `bbt serve` (loopback, stories260K, f32):
+# `--endpoint-kind vllm --wire f32` (bbt serve speaks vLLM's /v1/completions with prompt_embeds) and
+# `--endpoint-kind sglang` (tests/remote/fake_sglang.py turns SGLang's /generate into that route, checking the request
+# as SGLang reads it) reproduce the local run: every log.jsonl number within 1e-5 relative and the same prompt.json.
+# The label words are several tokens each here, so the first run exercises the extension of sequences by label tokens;
+# the others score first tokens only (--first-token-only: a tenth of the sequences). Two vllm endpoints share the
+# sequences with the same result; the default bf16 wire runs and records its upload; a server that never returns the label ids stops the run resumably
+# (exit 3, a message naming the fallbacks tried), and --resume finishes it with the undisturbed result.
+# A small set (8 training, 8 dev examples) and budget keep it short under ASan. Run from the repository root with BUILD.
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+BUILD=${BUILD:-build}
+BBT=$BUILD/bbt
+MODEL=../shared/assets/models/stories260K
+if ! command -v python3 > /dev/null; then
+    echo "embeds.sh: SKIP: no python3 for the fake SGLang server and the faulty proxy"
+    exit 0
+fi
+tmp=$(mktemp -d)
+pid=
+ppid=
+cleanup() { for p in $pid $ppid; do kill "$p" 2>/dev/null || true; done; rm -rf "$tmp"; }
+trap cleanup EXIT
+fail() { echo "embeds.sh: FAIL: $*" >&2; exit 1; }
+
+DATA=../shared/assets/tasks/sst2/16-13
+for split in train dev; do # four examples of each class
+    awk -F'\t' 'NR == 1 || ($2 == 0 && n0++ < 4) || ($2 == 1 && n1++ < 4)' $DATA/$split.tsv > "$tmp/$split.tsv"
+done
+RUN=(--budget 12 --popsize 4 --dim 20 --prompt-len 5 --dtype f32 --threads 1 --checkpoint-every 1 --dev-every 8
+     --train "$tmp/train.tsv" --dev "$tmp/dev.tsv")
+strip() { sed 's/"elapsed_s":[0-9.]*//; s/,"remote":{[^}]*}//' "$1/log.jsonl"; }
+# every number of every log.jsonl line of $1 and $2 agrees within 1e-5 relative, and the kept prompt is the same
+close_run() {
+    paste -d '\n' <(strip "$1") <(strip "$2") |
+    awk 'function nums(s, a,   n) { n = 0; while (match(s, /-?[0-9][0-9.e+-]*/)) { a[++n] = substr(s, RSTART, RLENGTH) + 0;
+                                      s = substr(s, RSTART + RLENGTH) } return n }
+         NR % 2 == 1 { n1 = nums($0, x); next }
+         { n2 = nums($0, y); if (n1 != n2) { print "line " NR/2 ": other fields"; bad = 1 }
+           for (i = 1; i <= n1; i++) { d = x[i] - y[i]; if (d < 0) d = -d; m = x[i] < 0 ? -x[i] : x[i];
+               if (d > 1e-5 * m + 1e-12) { print "line " NR/2 ": " x[i] " vs " y[i]; bad = 1 } } }
+         END { exit bad }' > "$tmp/close" || fail "$2: log.jsonl is not within 1e-5 of $1: $(head -3 "$tmp/close")"
+    [ "$(wc -l < "$1/log.jsonl")" = "$(wc -l < "$2/log.jsonl")" ] || fail "$2: another number of generations than $1"
+    cmp -s "$1/prompt.json" "$2/prompt.json" || fail "$2: prompt.json differs from $1"
+}
+
+timeout 60 "$BBT" tune "${RUN[@]}" --out "$tmp/local" > /dev/null 2> "$tmp/local.err" || fail "local run: $(cat "$tmp/local.err")"
+FIRST=("${RUN[@]}" --first-token-only)
+timeout 60 "$BBT" tune "${FIRST[@]}" --out "$tmp/localf" > /dev/null 2> "$tmp/localf.err" || fail "local run: $(cat "$tmp/localf.err")"
+
+start() { # a server logging to $tmp/access$1.log; sets port and adds its pid to pid
+    "$BBT" serve --model $MODEL --port 0 --threads 1 --dtype f32 --max-batch 1024 --log "$tmp/access$1.log" \
+        2> "$tmp/serve$1.err" &
+    pid="$pid $!"
+    port=
+    for _ in $(seq 100); do
+        port=$(grep -o '127.0.0.1:[0-9]\+' "$tmp/serve$1.err" | head -1 | cut -d: -f2 || true)
+        [ -n "$port" ] && return 0
+        sleep 0.1
+    done
+    fail "the server did not start: $(cat "$tmp/serve$1.err")"
+}
+start ""
+url=http://127.0.0.1:$port
+
+# 1. vLLM's route, f32 tensors: the local run
+timeout 120 "$BBT" tune "${RUN[@]}" --endpoint $url --endpoint-kind vllm --embeddings $MODEL --wire f32 \
+    --out "$tmp/vllm" > "$tmp/vllm.out" 2> "$tmp/vllm.err" || fail "vllm run: $(cat "$tmp/vllm.err")"
+close_run "$tmp/local" "$tmp/vllm"
+for k in '"endpoint_kind":	"vllm"' '"wire":	"f32"' '"embeddings":	"'$MODEL'"'; do
+    grep -qF "$k" "$tmp/vllm/config.json" || fail "config.json does not record $k"
+done
+grep -q 'POST /v1/completions 200' "$tmp/access.log" || fail "no vLLM completions call reached the server"
+
+# 1b. two servers share each generation's sequences: the same result (each sequence is scored on its own)
+start 2
+url2=http://127.0.0.1:$port
+timeout 120 "$BBT" tune "${FIRST[@]}" --endpoint "$url,$url2" --endpoint-kind vllm --embeddings $MODEL --wire f32 \
+    --out "$tmp/two" > /dev/null 2> "$tmp/two.err" || fail "two vllm endpoints: $(cat "$tmp/two.err")"
+close_run "$tmp/localf" "$tmp/two"
+grep -q 'POST /v1/completions 200' "$tmp/access2.log" || fail "the second endpoint scored nothing"
+
+# 2. the default bf16 wire: runs, half the tensor bytes (scores differ from f32 by bf16's rounding of the rows)
+timeout 120 "$BBT" tune "${FIRST[@]}" --endpoint $url --endpoint-kind vllm --embeddings $MODEL --out "$tmp/bf16" \
+    > /dev/null 2> "$tmp/bf16.err" || fail "vllm bf16 run: $(cat "$tmp/bf16.err")"
+up() { grep -o '"score_bytes_up_per_candidate":[0-9]*' "$1/log.jsonl" | tail -1 | cut -d: -f2; }
+f32=$(up "$tmp/two") bf16=$(up "$tmp/bf16")
+[ "$bf16" -lt $((f32 * 7 / 10)) ] || fail "bf16 tensors cost $bf16 bytes per candidate, f32 $f32 (expected ~half)"
+
+# 3. SGLang's /generate through the fake server: the local run
+rm -f "$tmp/sport"
+python3 tests/remote/fake_sglang.py $url "$tmp/sport" & ppid=$!
+for _ in $(seq 200); do [ -f "$tmp/sport" ] && break; sleep 0.05; done
+surl=http://127.0.0.1:$(cat "$tmp/sport")
+timeout 120 "$BBT" tune "${FIRST[@]}" --endpoint "$surl" --endpoint-kind sglang --embeddings $MODEL --out "$tmp/sglang" \
+    > /dev/null 2> "$tmp/sglang.err" || fail "sglang run: $(cat "$tmp/sglang.err")"
+close_run "$tmp/localf" "$tmp/sglang"
+kill $ppid; wait $ppid 2>/dev/null || true; ppid=
+
+# 4. a server that stops returning the label ids (an old vLLM ignoring logprob_token_ids, started without
+# processed log-probs): after the fallbacks, exit 3 naming them, no bad score logged; --resume finishes the run
+rm -f "$tmp/pport"
+python3 tests/remote/faulty_proxy.py $url "3=noid" "$tmp/pport" & ppid=$!
+for _ in $(seq 200); do [ -f "$tmp/pport" ] && break; sleep 0.05; done
+purl=http://127.0.0.1:$(cat "$tmp/pport")
+rc=0
+timeout 120 "$BBT" tune "${FIRST[@]}" --endpoint "$purl" --endpoint-kind vllm --embeddings $MODEL --wire f32 \
+    --out "$tmp/noid" > /dev/null 2> "$tmp/noid.err" || rc=$?
+[ $rc = 3 ] || fail "label ids missing: exit $rc (expected 3): $(cat "$tmp/noid.err")"
+grep -q "logprob_token_ids" "$tmp/noid.err" && grep -q "did not come back" "$tmp/noid.err" ||
+    fail "label ids missing: the message does not say so: $(cat "$tmp/noid.err")"
+[ "$(wc -l < "$tmp/noid/log.jsonl")" -le 1 ] || fail "label ids missing: a generation after the bad answer was logged"
+sed -i "s|\"endpoint\":\t\"[^\"]*\"|\"endpoint\":\t\"$url\"|" "$tmp/noid/config.json" # straight to the server now
+timeout 120 "$BBT" tune --resume "$tmp/noid" > /dev/null 2> "$tmp/noid.err2" || fail "--resume: $(cat "$tmp/noid.err2")"
+close_run "$tmp/localf" "$tmp/noid"
+echo "embeds.sh: ok (${SECONDS}s; upload per candidate, first tokens only: f32 $f32 B, bf16 $bf16 B)"
