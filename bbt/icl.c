@@ -169,7 +169,8 @@ int icl_choose(lm *m, const task *t, const dataset *train, int label_space, uint
                       train->path, missing, t->label_words[missing]);
     else if (!rc && sum > room)
         rc = bbt_fail(err, "icl: one demonstration per class takes %ld tokens even with the shortest of each (%d classes), "
-                           "but only %d positions are left beside the longest example; the model's context is too short",
+                           "but only %d positions are left beside 95 %% of the examples; the model's context is too "
+                           "short for in-context learning",
                       sum, t->n_classes, room < 0 ? 0 : room);
     for (int i = 0; i < n && !rc; i++) /* then every further one that still fits */
         if (!chosen[order[i]] && sum + len[order[i]] <= room) {

@@ -3,8 +3,9 @@
  *
  * Which ones: the training examples in an order drawn with the run's seed, one example of each class first (the first
  * of that class in the drawn order; when these do not fit, the shortest of each class), then every further example that
- * still fits, in the drawn order. "Fits": the demonstrations' tokens plus the longest example's own sequence (and the
- * longest label's extra tokens) stay within the model's positions, so no example loses words to make room for them.
+ * still fits, in the drawn order. "Fits": the demonstrations' tokens plus an example's own sequence (and the longest
+ * label's extra tokens) stay within the model's positions for 95 % of the examples of every split (bbt/baseline.c); the
+ * longer few lose words from their end, as any example too long for the model does.
  * The chosen demonstrations are written in the drawn order, one per line.
  */
 #ifndef BBT_ICL_H
@@ -36,8 +37,8 @@ char *icl_render(const task *t, const example *e, int label_space);
 void icl_order(int n, uint64_t seed, int *order);
 
 /* Choose the demonstrations for a causal model m: room = the positions they may take (the model's positions minus the
- * longest example's sequence and the label's extra tokens). Fails, saying how many tokens are missing, when even one
- * demonstration per class (the shortest of each) does not fit. */
+ * length of example they must fit beside and the label's extra tokens). Fails, saying how many tokens are missing, when
+ * even one demonstration per class (the shortest of each) does not fit. */
 int icl_choose(lm *m, const task *t, const dataset *train, int label_space, uint64_t seed, int room, icl_demos *out,
                bbt_error *err);
 
