@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The benchmark scripts end to end, on stories260K and a cut-down SST-2 (the shared splits 16-13 and 16-42, the first
-# 40 test lines), at a tiny budget:
+# 20 test lines), at a tiny budget:
 #   - experiments/fewshot runs one task × 2 seeds × 2 methods (manual, bbt-sep): one run directory per cell;
 #   - a second call skips the finished cells (their summary.json untouched) and resumes a tuned cell whose summary is
 #     gone (same test metric);
@@ -21,7 +21,7 @@ for s in 13 42; do
     mkdir -p "$data/16-$s"
     cp "$ASSETS/tasks/sst2/16-$s/train.tsv" "$ASSETS/tasks/sst2/16-$s/dev.tsv" "$data/16-$s/"
 done
-head -n 41 "$ASSETS/tasks/sst2/test.tsv" >"$data/test.tsv"
+head -n 21 "$ASSETS/tasks/sst2/test.tsv" >"$data/test.tsv"
 small=(--data "$data" --popsize 6 --dim 16 --prompt-len 4 --dev-every 12 --checkpoint-every 1)
 grid=$work/grid
 
