@@ -7,6 +7,7 @@
 #include <cjson/cJSON.h>
 
 #include "bbt/commands.h"
+#include "bbt/deep.h"
 #include "bbt/files.h"
 #include "bbt/options.h"
 #include "bbt/remote_client.h"
@@ -54,7 +55,9 @@ static int run_open(run_handle *r, const char *dir, const run_options *o, bbt_er
         return bbt_fail(err, "the run in %s has not finished (no prompt.json yet): finish it with bbt tune --resume %s",
                         dir, dir);
     }
-    if (runfiles_read_prompt(dir, &r->cfg, &r->z, err) || scorer_open(&r->sc, &r->cfg, err)) {
+    if (runfiles_read_prompt(dir, &r->cfg, &r->z, err) || scorer_open(&r->sc, &r->cfg, err) ||
+        deep_open(&r->sc.deep, &r->cfg, r->sc.model, NULL, r->sc.proj.p0, r->sc.embedding_std, dir, err)) {
+        scorer_close(&r->sc);
         free(r->z);
         tune_config_free(&r->cfg);
         return -1;

@@ -17,6 +17,7 @@
 #include "bbt/checkpoint.h"
 #include "bbt/commands.h"
 #include "bbt/config.h"
+#include "bbt/deep.h"
 #include "bbt/files.h"
 #include "bbt/options.h"
 #include "bbt/remote_client.h"
@@ -216,7 +217,7 @@ static int prepare_out_dir(const char *dir, int force, bbt_error *err)
     if (make_dirs(dir, err))
         return bbt_prefix(err, "--out ");
     const char *files[] = {"config.json", CHECKPOINT_FILE, "log.jsonl", "prompt.json", "prompt.safetensors",
-                           "summary.json"};
+                           "summary.json", DEEP_FILE};
     char *ckpt = path_join(dir, CHECKPOINT_FILE);
     int has_ckpt = file_exists(ckpt);
     ckpt_reader r;
@@ -387,9 +388,10 @@ static int run_baseline(tune_cli *c)
     return EXIT_OK;
 }
 
-static int new_run(tune_cli *c)
+static int new_run(tune_cli *c, int argc, char **argv)
 {
     bbt_error err;
+    deep_defaults(&c->cfg, opt_given(argc, argv, "sigma0"), opt_given(argc, argv, "alpha"));
     if (check_options(c, &err)) {
         fprintf(stderr, "bbt tune: %s\n", err.msg);
         return EXIT_USAGE;
@@ -478,7 +480,7 @@ int cmd_tune(int argc, char **argv)
         fprintf(stderr, "bbt tune: %s\n", err.msg);
         rc = EXIT_USAGE;
     } else if (rc == 0)
-        rc = c.resume ? resume_run(&c, argc, argv) : new_run(&c);
+        rc = c.resume ? resume_run(&c, argc, argv) : new_run(&c, argc, argv);
     else
         rc = rc > 0 ? EXIT_OK : EXIT_USAGE;
     tune_cli_free(&c);

@@ -85,6 +85,11 @@ static const config_field fields[] = {
     F_OPT(endpoint_model, "endpoint-model", CFG_STR, 1, NULL, NULL, "NAME",
           "vllm: the served model's name (default: the first GET /v1/models lists)"),
     F_OPT(wire, "wire", CFG_CHOICE, 0, "bf16", dtypes, "T", "vllm: the dtype of the prompt_embeds tensors sent"),
+    F_OPT(deep, "deep", CFG_FLAG, 0, NULL, NULL, NULL,
+          "BBTv2: a prompt z_l per layer, tuned layer by layer (divide and conquer);\nthen --sigma0 and --alpha "
+          "default to 0.2 (see README)"),
+    F_OPT(deep_layers, "deep-layers", CFG_INT, 0, "0", NULL, "N",
+          "with --deep: prompts at layers 0 .. N-1 (0 = every layer of the model)"),
 };
 #undef F
 #undef F_OPT
@@ -144,6 +149,11 @@ int config_choice_value(const char *key, const char *name)
         if (!strcmp(ch->name, name))
             return ch->value;
     return -1;
+}
+
+const char *tune_config_method(const tune_config *c)
+{
+    return c->deep ? "bbtv2" : "bbt";
 }
 
 const char *config_choice_name(const char *key, int value)
@@ -279,6 +289,16 @@ int tune_config_check(const tune_config *c, bbt_error *err)
             return bbt_fail(err, "--endpoint %s: expected http:// or https:// URLs, separated by commas", c->endpoint);
     if (c->threads < 0 || c->threads > MAX_THREADS)
         return bbt_fail(err, "--threads %d: must be 0 (all cores) .. %d", c->threads, MAX_THREADS);
+    if (c->deep_layers < 0 || c->deep_layers > 100000)
+        return bbt_fail(err, "--deep-layers %d: must be 0 (every layer) .. the model's layers", c->deep_layers);
+    if (c->deep && c->baseline != BASELINE_NONE)
+        return bbt_fail(err, "--deep with --baseline: a baseline tunes no prompt, deep or not");
+    if (c->deep && c->endpoint) /* the seam: bbt/README.md, "BBTv2: deep prompts", Remote models */
+        return bbt_fail(err, "--deep with --endpoint: bbt serve's native route takes one projection per candidate, "
+                             "not BBTv2's per-layer prompts (nor does it report hidden states to scale them); run "
+                             "BBTv2 on a local model");
+    if (c->deep_layers && !c->deep)
+        return bbt_fail(err, "--deep-layers %d is for BBTv2: give --deep too", c->deep_layers);
     return 0;
 }
 
@@ -301,6 +321,7 @@ char *tune_config_to_json(const tune_config *c)
     cJSON *root = cJSON_CreateObject();
     for (int i = 0; i < N_FIELDS; i++)
         cJSON_AddItemToObject(root, fields[i].key, field_json(c, &fields[i]));
+    cJSON_AddStringToObject(root, METHOD_KEY, tune_config_method(c)); /* for the reader; "deep" decides */
     char *text = json_text(root);
     cJSON_Delete(root);
     return text;
@@ -344,7 +365,7 @@ static int read_field(tune_config *c, const config_field *f, const cJSON *v, con
 static int config_from_json(tune_config *c, const cJSON *root, const char *path, bbt_error *err)
 {
     for (const cJSON *v = root->child; v; v = v->next)
-        if (!field_by_key(v->string))
+        if (!field_by_key(v->string) && strcmp(v->string, METHOD_KEY))
             return bbt_fail(err, "%s: unknown field \"%s\"", path, v->string);
     for (int i = 0; i < N_FIELDS; i++) {
         const cJSON *v = cJSON_GetObjectItemCaseSensitive(root, fields[i].key);
@@ -357,6 +378,10 @@ static int config_from_json(tune_config *c, const cJSON *root, const char *path,
     }
     if (!c->task == !c->task_file)
         return bbt_fail(err, "%s: exactly one of \"task\" and \"task_file\" must be set", path);
+    const cJSON *method = cJSON_GetObjectItemCaseSensitive(root, METHOD_KEY);
+    if (method && (!cJSON_IsString(method) || strcmp(method->valuestring, tune_config_method(c))))
+        return bbt_fail(err, "%s: field \"%s\" must be \"%s\" (field \"deep\" is %d)", path, METHOD_KEY,
+                        tune_config_method(c), c->deep);
     if (tune_config_check(c, err))
         return bbt_prefix(err, "%s: ", path);
     return 0;

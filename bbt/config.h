@@ -85,6 +85,10 @@ typedef struct tune_config {
     char *embeddings;       /* vllm/sglang: the served model's files (tokenizer, embedding table); NULL = none */
     char *endpoint_model;   /* vllm: the served model's name; NULL = the first GET /v1/models lists */
     lm_dtype wire;          /* vllm: prompt_embeds tensors' dtype, LM_BF16 (default) or LM_F32 */
+
+    /* BBTv2 (bbt/deep.h): a prompt z_l per layer, tuned layer by layer */
+    int deep;               /* 0: BBT (one prompt at the input); 1: BBTv2 (deep prompts) */
+    int deep_layers;        /* layers 0 .. N-1 get a prompt; 0 = every layer, resolved before config.json is written */
 } tune_config;
 
 /* ---- the table of settings ---- */
@@ -135,6 +139,11 @@ const char *tune_config_name(const tune_config *c, const char *key);
  * and the name of a value ("?" when it has none). */
 int config_choice_value(const char *key, const char *name);
 const char *config_choice_name(const char *key, int value);
+
+/* The method a configuration runs, "bbt" or "bbtv2" (deep prompts). config.json carries it under METHOD_KEY for its
+ * readers; it is derived from "deep", and a file where the two disagree is refused. */
+#define METHOD_KEY "method"
+const char *tune_config_method(const tune_config *c);
 
 /* The --help text of a setting: its help, its choices and its default. malloc'ed (caller frees). */
 char *config_field_help(const config_field *f);

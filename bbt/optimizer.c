@@ -6,7 +6,9 @@
 int optimizer_open(optimizer *o, const tune_config *cfg, const void *blob, size_t len, bbt_error *err)
 {
     memset(o, 0, sizeof *o);
-    const optimizer_ops *ops = cfg->optimizer == OPTIMIZER_RANDOM ? optimizer_random_ops() : optimizer_cmaes_ops();
+    const optimizer_ops *ops = cfg->deep                          ? optimizer_deep_ops()
+                               : cfg->optimizer == OPTIMIZER_RANDOM ? optimizer_random_ops()
+                                                                    : optimizer_cmaes_ops();
     if (ops->open(&o->state, cfg, blob, len, err))
         return -1;
     o->ops = ops;

@@ -26,6 +26,7 @@ typedef struct optimizer_report {
     int nonfinite;          /* losses of the last generation that were NaN or ±Inf */
     int finished;           /* 1: the method wants no more generations; stop says why */
     unsigned stop;          /* cmaes_stop bits */
+    int deep_layer;         /* BBTv2: 1 + the layer the last generation moved; 0 for a method of one block */
 } optimizer_report;
 
 /* A search method. */
@@ -55,8 +56,10 @@ void optimizer_get_report(optimizer *o, optimizer_report *r);
 int optimizer_save(optimizer *o, unsigned char **blob, size_t *len, bbt_error *err);
 void optimizer_close(optimizer *o);
 
-/* The methods (optimizer_cmaes.c, optimizer_random.c). */
+/* The methods (optimizer_cmaes.c, optimizer_random.c; optimizer_deep.c: BBTv2's layer by layer rounds of one inner
+ * method per layer, chosen when cfg->deep is set). */
 const optimizer_ops *optimizer_cmaes_ops(void);
 const optimizer_ops *optimizer_random_ops(void);
+const optimizer_ops *optimizer_deep_ops(void);
 
 #endif

@@ -98,7 +98,7 @@ static void method_report(void *state, optimizer_report *r)
     cmaes_status st;
     cmaes_get_status(m->es, &st);
     *r = (optimizer_report){st.mean, st.sigma, m->noise_handling, st.noise_level, st.evals_per_candidate,
-                            st.flat_fitness, st.nonfinite, st.finished, st.stop};
+                            st.flat_fitness, st.nonfinite, st.finished, st.stop, 0};
 }
 
 static int method_save(void *state, unsigned char **blob, size_t *len, bbt_error *err)

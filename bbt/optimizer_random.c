@@ -66,7 +66,7 @@ static int method_tell(void *state, const double *losses, bbt_error *err)
 static void method_report(void *state, optimizer_report *r)
 {
     (void)state;
-    *r = (optimizer_report){NULL, NAN, 0, NAN, NAN, 0, 0, 0, 0}; /* no distribution, never finished early */
+    *r = (optimizer_report){NULL, NAN, 0, NAN, NAN, 0, 0, 0, 0, 0}; /* no distribution, never finished early */
 }
 
 static int method_save(void *state, unsigned char **blob, size_t *len, bbt_error *err)

@@ -15,6 +15,12 @@
 int projection_init(projection *p, int rows, int dim, uint64_t seed, projection_kind kind, double alpha, double sigma0,
                     double embedding_std, const float *p0, bbt_error *err)
 {
+    return projection_init_stream(p, rows, dim, seed, PROJECTION_STREAM, kind, alpha, sigma0, embedding_std, p0, err);
+}
+
+int projection_init_stream(projection *p, int rows, int dim, uint64_t seed, uint64_t stream, projection_kind kind,
+                           double alpha, double sigma0, double embedding_std, const float *p0, bbt_error *err)
+{
     memset(p, 0, sizeof *p);
     if (kind == PROJ_NORMAL && !(embedding_std > 0))
         return bbt_fail(err, "the model's embedding table has standard deviation %g; cannot scale the projection",
@@ -25,7 +31,7 @@ int projection_init(projection *p, int rows, int dim, uint64_t seed, projection_
     size_t n = (size_t)rows * (size_t)dim;
     p->A = xmalloc(n * sizeof *p->A);
     pcg_rng rng;
-    pcg_seed(&rng, seed, PROJECTION_STREAM);
+    pcg_seed(&rng, seed, stream);
     double buf[DRAW_CHUNK];
     for (size_t at = 0; at < n; at += DRAW_CHUNK) {
         size_t m = n - at < DRAW_CHUNK ? n - at : DRAW_CHUNK;

@@ -37,6 +37,10 @@ int projection_init(projection *p, int rows, int dim, uint64_t seed, projection_
  * restores it after; a program that calls it from several threads, or runs other OpenBLAS work beside it, should pin
  * OpenBLAS to one thread once at start (openblas_set_num_threads(1), as bbt's main does), which makes this call touch
  * no global setting at all. */
+/* The same from another PCG stream of the seed (BBTv2 draws A_l from stream PROJECTION_STREAM + l; bbt/deep.h). */
+int projection_init_stream(projection *p, int rows, int dim, uint64_t seed, uint64_t stream, projection_kind kind,
+                           double alpha, double sigma0, double embedding_std, const float *p0, bbt_error *err);
+
 void projection_apply(const projection *p, const double *z, int count, float *out);
 
 void projection_free(projection *p);

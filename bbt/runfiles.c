@@ -9,6 +9,7 @@
 
 #include <cjson/cJSON.h>
 
+#include "bbt/deep.h"
 #include "bbt/files.h"
 #include "bbt/prompt_file.h"
 #include "bbt/remote_client.h"
@@ -60,6 +61,7 @@ static cJSON *prompt_json(const tune_config *cfg, const scorer *s, const run_res
 {
     cJSON *root = cJSON_CreateObject();
     cJSON_AddStringToObject(root, "format", PROMPT_FORMAT);
+    cJSON_AddStringToObject(root, METHOD_KEY, tune_config_method(cfg));
     cJSON_AddStringToObject(root, "model", cfg->model);
     cJSON_AddStringToObject(root, "task", s->task.name);
     cJSON_AddNumberToObject(root, "seed", cfg->seed);
@@ -78,8 +80,38 @@ static cJSON *prompt_json(const tune_config *cfg, const scorer *s, const run_res
     cJSON_AddStringToObject(root, "source", r->source);
     cJSON_AddNumberToObject(root, "found_at_evals", (double)r->best_dev_evals);
     cJSON_AddNumberToObject(root, "dev_metric", r->dev_metric);
-    cJSON_AddItemToObject(root, "z", exact_array(r->best_z, cfg->dim));
+    if (s->deep) { /* z is N blocks of d; A_l's scale is layer_std[l] in place of embedding_std (bbt/deep.h) */
+        cJSON_AddNumberToObject(root, "deep_layers", s->deep->layers);
+        cJSON_AddItemToObject(root, "layer_std", exact_array(s->deep->layer_std, s->deep->layers));
+    }
+    cJSON_AddItemToObject(root, "z", exact_array(r->best_z, deep_zdim(cfg)));
     return root;
+}
+
+/* BBTv2's dense prompts: "prompt" as BBT's (layer 0), then "layer.<l>" = A_l·z_l, what is added to layer l's input
+ * hidden states at the prompt rows, for l = 1 .. N−1. */
+static int write_deep_prompt(const char *path, const scorer *s, const float *p, const double *z, int L, int H,
+                             bbt_error *err)
+{
+    int n = s->deep->layers;
+    st_out *t = xcalloc((size_t)n, sizeof *t);
+    char(*names)[32] = xcalloc((size_t)n, sizeof *names);
+    float *deep = xmalloc((size_t)n * L * H * sizeof *deep);
+    for (int l = 0; l < n; l++) {
+        if (l == 0)
+            snprintf(names[l], sizeof names[l], "%s", PROMPT_TENSOR);
+        else {
+            snprintf(names[l], sizeof names[l], "layer.%d", l);
+            deep_layer_prompt(s->deep, z, l, deep + (size_t)l * L * H);
+        }
+        t[l] = (st_out){names[l], ST_F32, 2, {L, H}, l == 0 ? p : deep + (size_t)l * L * H};
+    }
+    char msg[512];
+    int rc = st_write(path, t, n, msg, sizeof msg) ? bbt_fail(err, "%s", msg) : 0;
+    free(deep);
+    free(names);
+    free(t);
+    return rc;
 }
 
 /* The dense prompt p = A·z + p0 (what it is to each kind of model: runfiles.h). */
@@ -87,7 +119,7 @@ static int write_dense_prompt(const char *dir, const tune_config *cfg, const sco
 {
     int H = s->info->hidden, L = cfg->prompt_len;
     float *p = xmalloc((size_t)L * H * sizeof *p);
-    projection_apply(&s->proj, z, 1, p);
+    projection_apply(&s->proj, z, 1, p); /* BBTv2: z's first block is z_0, and this is layer 0's prompt */
     if (s->placeholders) { /* add mode: p0 is the placeholders' rows of the embedding table */
         const float *emb = lm_embeddings(s->model);
         for (int i = 0; i < L; i++)
@@ -95,7 +127,7 @@ static int write_dense_prompt(const char *dir, const tune_config *cfg, const sco
                 p[(size_t)i * H + h] += emb[(size_t)s->placeholders[i] * H + h];
     }
     char *path = path_join(dir, "prompt.safetensors");
-    int rc = prompt_file_write(path, p, L, H, err);
+    int rc = s->deep ? write_deep_prompt(path, s, p, z, L, H, err) : prompt_file_write(path, p, L, H, err);
     free(path);
     free(p);
     return rc;
@@ -115,6 +147,9 @@ static cJSON *summary_json(const tune_config *cfg, const scorer *s, const run_re
     cJSON_AddStringToObject(o, "task", s->task.name);
     cJSON_AddStringToObject(o, "model", cfg->model);
     cJSON_AddNumberToObject(o, "seed", cfg->seed);
+    cJSON_AddStringToObject(o, METHOD_KEY, tune_config_method(cfg));
+    if (cfg->deep)
+        cJSON_AddNumberToObject(o, "deep_layers", cfg->deep_layers);
     cJSON_AddStringToObject(o, "optimizer", tune_config_name(cfg, "optimizer"));
     cJSON_AddNumberToObject(o, "budget", (double)cfg->budget);
     cJSON_AddNumberToObject(o, "evals", (double)r->evals);
@@ -185,10 +220,11 @@ int runfiles_read_prompt(const char *dir, const tune_config *cfg, double **z, bb
     cJSON *root = read_json_object(path, "a prompt written by bbt tune", err);
     int rc = root ? check_prompt_fields(root, cfg, path, err) : -1;
     const cJSON *zs = root ? cJSON_GetObjectItemCaseSensitive(root, "z") : NULL;
-    if (!rc && (!cJSON_IsArray(zs) || cJSON_GetArraySize(zs) != cfg->dim))
-        rc = bbt_fail(err, "%s: field \"z\" must be an array of %d numbers", path, cfg->dim);
+    int zdim = deep_zdim(cfg);
+    if (!rc && (!cJSON_IsArray(zs) || cJSON_GetArraySize(zs) != zdim))
+        rc = bbt_fail(err, "%s: field \"z\" must be an array of %d numbers", path, zdim);
     if (!rc) {
-        *z = xmalloc((size_t)cfg->dim * sizeof **z);
+        *z = xmalloc((size_t)zdim * sizeof **z);
         int i = 0;
         for (const cJSON *v = zs->child; v && !rc; v = v->next, i++) {
             if (!cJSON_IsNumber(v) || !(fabs(v->valuedouble) <= FLT_MAX))

@@ -148,6 +148,7 @@ void scorer_close(scorer *s)
     free(s->placeholders);
     encoded_labels_free(&s->labels);
     projection_free(&s->proj);
+    deep_free(s->deep);
     memset(s, 0, sizeof *s);
 }
 
@@ -206,13 +207,17 @@ int scorer_score(scorer *s, const encoded_set *e, const double *z, int count, fl
     if (s->enc.mode == LM_PROMPT_NONE)
         return score_plain(s, e, scores, err);
     int untuned = z == NULL;
-    if (!untuned && !s->proj.p0 && lm_can_project(s->model)) /* a remote model that builds A itself: send z */
+    if (!untuned && !s->proj.p0 && !s->deep && lm_can_project(s->model)) /* a remote model that builds A itself */
         return score_projected(s, e, z, count, scores, err);
     if (untuned)
         count = 1;
     size_t rows = (size_t)s->proj.rows;
     float *prompts = xcalloc((size_t)count * rows, sizeof *prompts);
-    if (!untuned)
+    float *deep = NULL; /* the untuned prompt has no deep part: exactly BBT's untuned scores */
+    if (!untuned && s->deep) {
+        deep = xmalloc((size_t)count * (size_t)s->deep->model_layers * rows * sizeof *deep);
+        deep_apply(s->deep, &s->proj, z, count, prompts, deep);
+    } else if (!untuned)
         projection_apply(&s->proj, z, count, prompts);
     else if (s->proj.p0)
         memcpy(prompts, s->proj.p0, rows * sizeof *prompts);
@@ -226,6 +231,7 @@ int scorer_score(scorer *s, const encoded_set *e, const double *z, int count, fl
     b.n_prompts = count;
     b.prompt_len = s->enc.prompt_len;
     b.prompts = prompts;
+    b.deep_prompts = deep;
     b.n_seqs = count * e->n;
     b.seqs = seqs;
     b.n_labels = s->labels.n;
@@ -237,6 +243,7 @@ int scorer_score(scorer *s, const encoded_set *e, const double *z, int count, fl
     s->forward_s += now_seconds() - t0;
     free(seqs);
     free(prompts);
+    free(deep);
     if (rc != LM_OK)
         return bbt_fail(err, "scoring failed: %s", lm_errmsg(s->model));
     return 0;

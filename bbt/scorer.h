@@ -6,6 +6,7 @@
 
 #include "bbt/config.h"
 #include "bbt/dataset.h"
+#include "bbt/deep.h"
 #include "bbt/encode.h"
 #include "bbt/error.h"
 #include "bbt/metrics.h"
@@ -30,6 +31,8 @@ typedef struct scorer {
     int seed;
     projection_kind projection_kind;
     double alpha, sigma0;
+    deep_prompt *deep;        /* BBTv2 (--deep): z holds a block per layer (bbt/deep.h); NULL for BBT. Owned: set with
+                                 deep_open after scorer_open, freed by scorer_close */
 } scorer;
 
 /* Open the model, load the task, tokenize the label words, choose the placeholders and draw the projection. With
@@ -49,7 +52,8 @@ int scorer_setup_encoding(lm *m, const task *t, lm_prompt_mode mode, int prompt_
 /* Read a data file with the task's columns and encode it (labels required when need_labels). */
 int scorer_load(scorer *s, const char *path, int need_labels, dataset *d, encoded_set *e, bbt_error *err);
 
-/* scores[(c·n + i)·C + j] = score of label j for example i under candidate c (count candidates, z: count × d).
+/* scores[(c·n + i)·C + j] = score of label j for example i under candidate c (count candidates, z: count × d, or
+ * count × N·d with deep prompts).
  * One lm_score call for the whole population. z == NULL scores the untuned prompt (z = 0) once. */
 int scorer_score(scorer *s, const encoded_set *e, const double *z, int count, float *scores, bbt_error *err);
 

@@ -12,6 +12,7 @@
 #include <gsl/gsl_statistics_double.h>
 
 #include "bbt/checkpoint.h"
+#include "bbt/deep.h"
 #include "bbt/files.h"
 #include "bbt/optimizer.h"
 #include "bbt/runfiles.h"
@@ -42,6 +43,7 @@ typedef struct tune_state {
 
 struct tuner {
     tune_config cfg;
+    int zdim;              /* values of z: d, or N·d with deep prompts (bbt/deep.h) */
     char *dir;
     scorer sc;
     dataset train, dev, test;
@@ -87,9 +89,15 @@ static tuner *tuner_alloc(const tune_config *cfg, const char *dir)
     tuner *t = xcalloc(1, sizeof *t);
     tune_config_copy(&t->cfg, cfg);
     t->dir = xstrdup(dir);
-    t->st.best_train_z = xcalloc((size_t)cfg->dim, sizeof(double));
-    t->st.best_dev_z = xcalloc((size_t)cfg->dim, sizeof(double));
     return t;
+}
+
+/* The kept z's, once the size of z is known (a new deep run learns its layers from the model). */
+static void alloc_z(tuner *t)
+{
+    t->zdim = deep_zdim(&t->cfg);
+    t->st.best_train_z = xcalloc((size_t)t->zdim, sizeof(double));
+    t->st.best_dev_z = xcalloc((size_t)t->zdim, sizeof(double));
 }
 
 /* Score the untuned prompt (z = 0) on train and dev: the starting point every report compares against. */
@@ -137,11 +145,14 @@ int tuner_create(tuner **out, const tune_config *cfg, const char *dir, bbt_error
 {
     *out = NULL;
     tuner *t = tuner_alloc(cfg, dir);
-    int rc = scorer_open(&t->sc, &t->cfg, err);
+    int rc = scorer_open(&t->sc, &t->cfg, err) || deep_resolve_layers(&t->cfg, t->sc.info->layers, err);
     t->cfg.label_space = t->sc.enc.label_space; /* "auto" resolved for this model: config.json says what was run */
+    alloc_z(t);
     char *config_json = tune_config_to_json(&t->cfg);
     char *config_path = path_join(dir, "config.json");
-    rc = rc || load_splits(t, err) || optimizer_open(&t->opt, &t->cfg, NULL, 0, err) || score_untuned(t, err) ||
+    rc = rc || load_splits(t, err) ||
+         deep_open(&t->sc.deep, &t->cfg, t->sc.model, &t->etrain, t->sc.proj.p0, t->sc.embedding_std, dir, err) ||
+         optimizer_open(&t->opt, &t->cfg, NULL, 0, err) || score_untuned(t, err) ||
          write_file_atomic(config_path, config_json, strlen(config_json), err);
     free(config_json);
     free(config_path);
@@ -221,8 +232,8 @@ static int write_checkpoint(tuner *t, bbt_error *err)
     s.elapsed_s += now - t->session_start;
     s.forward_s += t->sc.forward_s - t->session_forward_start;
     ckpt_writer w = {0};
-    ckpt_put_i64(&w, t->cfg.dim);
-    put_state(&w, &s, t->cfg.dim);
+    ckpt_put_i64(&w, t->zdim);
+    put_state(&w, &s, t->zdim);
     unsigned char *blob;
     size_t len;
     if (optimizer_save(&t->opt, &blob, &len, err)) {
@@ -255,11 +266,11 @@ static int read_checkpoint(tuner *t, bbt_error *err)
     int rc = ckpt_read_file(&r, path, err);
     if (!rc) {
         long dim = ckpt_get_i64(&r);
-        if (dim != t->cfg.dim)
-            rc = bbt_fail(err, "%s: checkpoint is for d = %ld, config.json says %d", path, dim, t->cfg.dim);
+        if (dim != t->zdim)
+            rc = bbt_fail(err, "%s: checkpoint is for %ld values of z, config.json says %d", path, dim, t->zdim);
     }
     if (!rc) {
-        get_state(&r, &t->st, t->cfg.dim);
+        get_state(&r, &t->st, t->zdim);
         rc = read_optimizer(t, &r, path, err);
     }
     if (!rc && (r.failed || r.at != r.len))
@@ -287,7 +298,10 @@ int tuner_resume(tuner **out, const char *dir, int threads, bbt_error *err)
         cfg.threads = threads;
     tuner *t = tuner_alloc(&cfg, dir);
     tune_config_free(&cfg);
-    rc = read_checkpoint(t, err) || scorer_open(&t->sc, &t->cfg, err) || load_splits(t, err) || open_log(t, err);
+    alloc_z(t);
+    rc = read_checkpoint(t, err) || scorer_open(&t->sc, &t->cfg, err) || load_splits(t, err) ||
+         deep_open(&t->sc.deep, &t->cfg, t->sc.model, NULL, t->sc.proj.p0, t->sc.embedding_std, dir, err) ||
+         open_log(t, err);
     if (rc) {
         tuner_free(t);
         return -1;
@@ -334,7 +348,7 @@ static int evaluate(tuner *t, generation *g, bbt_error *err)
     double best = g->losses[g->best];
     if (best < t->st.best_train_loss) {
         t->st.best_train_loss = best;
-        memcpy(t->st.best_train_z, g->x + (size_t)g->best * t->cfg.dim, (size_t)t->cfg.dim * sizeof(double));
+        memcpy(t->st.best_train_z, g->x + (size_t)g->best * t->zdim, (size_t)t->zdim * sizeof(double));
     }
     return 0;
 }
@@ -348,7 +362,7 @@ typedef struct dev_result {
  * kept prompt, the mean first. */
 static int dev_round(tuner *t, const double *mean, const double *best, dev_result *out, bbt_error *err)
 {
-    int d = t->cfg.dim, count = 0;
+    int d = t->zdim, count = 0;
     const double *cand[2];
     long source[2];
     double *slot[2];
@@ -393,6 +407,8 @@ static char *log_line(tuner *t, const generation *g, const dev_result *dev, cons
     cJSON *o = cJSON_CreateObject();
     cJSON_AddNumberToObject(o, "generation", (double)t->st.generation);
     cJSON_AddNumberToObject(o, "evals", (double)t->st.evals);
+    if (rep->deep_layer)
+        cJSON_AddNumberToObject(o, "layer", rep->deep_layer - 1);
     log_number(o, "loss_min", g->losses[g->best], "%.9g");
     log_number(o, "loss_median", g->loss_median, "%.9g");
     if (!isnan(rep->sigma))
@@ -436,7 +452,7 @@ static int tell_losses(tuner *t, const generation *g, optimizer_report *rep, bbt
  * frees). */
 static int step(tuner *t, char **line, bbt_error *err)
 {
-    int d = t->cfg.dim;
+    int d = t->zdim;
     generation g = {0};
     if (optimizer_ask(&t->opt, &g.x, &g.count, err))
         return -1;
