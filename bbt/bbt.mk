@@ -30,10 +30,10 @@ BBT_LIB_OBJ := $(filter-out $(OBJ)/bbt/main.o $(OBJ)/bbt/cmd_%.o $(SERVE_OBJ),$(
 ifneq ($(MODELS_LIB),)
 BBT_TEST_CORE := $(BUILD)/tests/test_bbt_core
 TEST_PROGRAMS += $(BBT_TEST_CORE)
-TEST_SCRIPTS  += tests/bbt/e2e.sh tests/bbt/outputs.sh
+TEST_SCRIPTS  += tests/bbt/e2e.sh tests/bbt/outputs.sh tests/bbt/deep.sh
 
 $(BBT_TEST_CORE): $(OBJ)/tests/bbt/test_core.o $(OBJ)/tests/bbt/test_tuning.o $(OBJ)/tests/bbt/test_baseline.o \
-                  $(BBT_LIB_OBJ) $(OPTIM_LIB) $(MODELS_LIB)
+                  $(OBJ)/tests/bbt/test_deep.o $(BBT_LIB_OBJ) $(OPTIM_LIB) $(MODELS_LIB)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(LDFLAGS) $^ -o $@ $(LIBS_TEST) $(LIBS_MODELS) $(LIBS_OPTIM)
 endif

@@ -31,6 +31,25 @@ void remote_cost_add(cJSON *o, const lm *m)
     abort();
 }
 
+/* And the engine functions of BBTv2's layer scales (bbt/deep.c), which only a new deep run measures. */
+const lm_info *lm_get_info(const lm *m)
+{
+    (void)m;
+    abort();
+}
+
+int lm_hidden_states(lm *m, const lm_batch *batch, int seq, float *out)
+{
+    (void)m, (void)batch, (void)seq, (void)out;
+    abort();
+}
+
+const char *lm_errmsg(const lm *m)
+{
+    (void)m;
+    abort();
+}
+
 static const char SEPARATOR[] = "\n--- prompt.json ---\n";
 
 static const uint8_t *find(const uint8_t *data, size_t size, const char *needle, size_t n)

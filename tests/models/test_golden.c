@@ -1,6 +1,7 @@
 /* test_golden.c — stories260K against the independent float64 reference (tests/reference/llama_ref.py): logits at
  * fixed positions of fixed inputs, and scores of the score API (prompts inserted and added, labels of 1–3 tokens,
- * first-token-only and raw logits), in fp32 (1e-4 relative) and bf16 (the documented tolerance below). */
+ * first-token-only and raw logits), in fp32 (1e-4 relative) and bf16 (the documented tolerance below); the same with
+ * deep prompts (BBTv2: a prompt per layer) and the hidden states under them, in fp32. */
 #include "tests/models/models_test.h"
 
 #define GOLDEN "tests/reference/llama_stories260K_golden.txt"
@@ -35,6 +36,13 @@ typedef struct golden {
     int n_labels, labels_read, label_n[3], label_ids[3][4];
     golden_seq seqs[8];
     int n_seqs;
+    int layers;              /* deep prompts: P × layers × L × H */
+    float *deep;
+    double deep_scores[8][3][3]; /* per sequence, as golden_seq.scores */
+    int n_deep_seqs;
+    int hidden_seq[2], hidden_entries[2], hidden_rows[2];
+    double *hidden[2];       /* entries × rows × H */
+    int n_hidden;
 } golden;
 
 static void read_golden(golden *g)
@@ -82,12 +90,34 @@ static void read_golden(golden *g)
             for (int v = 0; v < 3; v++)
                 for (int j = 0; j < 3; j++)
                     cr_assert(fscanf(f, "%lf", &q->scores[v][j]) == 1);
+        } else if (!strcmp(word, "deep")) {
+            int P, L, H;
+            cr_assert(fscanf(f, "%d %d %d %d", &P, &g->layers, &L, &H) == 4 && P == g->P && L == g->L && H == g->H);
+            g->deep = malloc((size_t)P * g->layers * L * H * sizeof(float));
+            for (int i = 0; i < P * g->layers * L * H; i++)
+                cr_assert(fscanf(f, "%f", &g->deep[i]) == 1);
+        } else if (!strcmp(word, "dseq")) {
+            int i;
+            char bar[4];
+            cr_assert(fscanf(f, "%d %3s", &i, bar) == 2 && i == g->n_deep_seqs && !strcmp(bar, "|"));
+            for (int v = 0; v < 3; v++)
+                for (int j = 0; j < 3; j++)
+                    cr_assert(fscanf(f, "%lf", &g->deep_scores[i][v][j]) == 1);
+            g->n_deep_seqs++;
+        } else if (!strcmp(word, "dhidden")) {
+            int k = g->n_hidden++, H;
+            cr_assert(k < 2);
+            cr_assert(fscanf(f, "%d %d %d %d", &g->hidden_seq[k], &g->hidden_entries[k], &g->hidden_rows[k], &H) == 4);
+            size_t n = (size_t)g->hidden_entries[k] * g->hidden_rows[k] * H;
+            g->hidden[k] = malloc(n * sizeof(double));
+            for (size_t i = 0; i < n; i++)
+                cr_assert(fscanf(f, "%lf", &g->hidden[k][i]) == 1);
         } else {
             cr_assert_fail("unexpected word '%s' in %s", word, GOLDEN);
         }
     }
     fclose(f);
-    cr_assert(g->n_cases == 3 && g->n_seqs == 5 && g->vocab == 512);
+    cr_assert(g->n_cases == 3 && g->n_seqs == 5 && g->vocab == 512 && g->n_deep_seqs == 5 && g->n_hidden == 2);
 }
 
 static void free_golden(golden *g)
@@ -95,6 +125,9 @@ static void free_golden(golden *g)
     for (int i = 0; i < g->n_cases; i++)
         free(g->cases[i].values);
     free(g->prompts);
+    free(g->deep);
+    for (int k = 0; k < g->n_hidden; k++)
+        free(g->hidden[k]);
 }
 
 /* |a − b| ≤ tol · max_i |b_i| over one row of logits. */
@@ -133,7 +166,7 @@ static void check_logits(lm_dtype dtype, double tol)
     free_golden(&g);
 }
 
-static void check_scores(lm_dtype dtype, double tol, int chunk_rows)
+static void check_scores(lm_dtype dtype, double tol, int chunk_rows, int deep)
 {
     golden g;
     read_golden(&g);
@@ -150,14 +183,14 @@ static void check_scores(lm_dtype dtype, double tol, int chunk_rows)
         seqs[s] = (lm_seq){q->ids, q->n, q->prompt, q->mode, q->prompt_pos, q->read_pos, NULL};
     }
     for (int variant = 0; variant < 3; variant++) {
-        lm_batch b = {g.P, g.L, g.prompts, NULL, g.n_seqs, seqs, 3, labels, variant == 1, variant == 2};
+        lm_batch b = {g.P, g.L, g.prompts, deep ? g.deep : NULL, g.n_seqs, seqs, 3, labels, variant == 1, variant == 2};
         float scores[8 * 3];
         cr_assert_eq(lm_score(m, &b, scores), LM_OK, "%s", lm_errmsg(m));
         for (int s = 0; s < g.n_seqs; s++) {
             char what[96];
-            snprintf(what, sizeof what, "sequence %d (mode %d) %s", s, (int)seqs[s].mode,
+            snprintf(what, sizeof what, "sequence %d (mode %d)%s %s", s, (int)seqs[s].mode, deep ? " deep" : "",
                      variant == 0 ? "log-probs" : variant == 1 ? "first token only" : "raw logits");
-            expect_close(scores + s * 3, g.seqs[s].scores[variant], 3, tol, what);
+            expect_close(scores + s * 3, deep ? g.deep_scores[s][variant] : g.seqs[s].scores[variant], 3, tol, what);
         }
     }
     lm_close(m);
@@ -166,9 +199,66 @@ static void check_scores(lm_dtype dtype, double tol, int chunk_rows)
 
 Test(golden, logits_f32) { check_logits(LM_F32, 1e-4); }
 Test(golden, logits_bf16) { check_logits(LM_BF16, BF16_TOL_LOGITS_ROWMAX); }
-Test(golden, scores_f32) { check_scores(LM_F32, 1e-4, 0); }
-Test(golden, scores_f32_one_sequence_per_chunk) { check_scores(LM_F32, 1e-4, 1); }
-Test(golden, scores_bf16) { check_scores(LM_BF16, BF16_TOL_SCORES, 0); }
+Test(golden, scores_f32) { check_scores(LM_F32, 1e-4, 0, 0); }
+Test(golden, scores_f32_one_sequence_per_chunk) { check_scores(LM_F32, 1e-4, 1, 0); }
+Test(golden, scores_bf16) { check_scores(LM_BF16, BF16_TOL_SCORES, 0, 0); }
+Test(golden, deep_prompt_scores_f32) { check_scores(LM_F32, 1e-4, 0, 1); }
+Test(golden, deep_prompt_scores_bf16) { check_scores(LM_BF16, BF16_TOL_SCORES, 0, 1); }
+
+/* Every layer's input under deep prompts (each layer's prompt added at the prompt rows, nowhere else), all rows. */
+Test(golden, deep_prompt_hidden_states_f32)
+{
+    golden g;
+    read_golden(&g);
+    lm *m = open_model(STORIES_DIR, LM_F32, 2);
+    for (int k = 0; k < g.n_hidden; k++) {
+        golden_seq *q = &g.seqs[g.hidden_seq[k]];
+        lm_seq seq = {q->ids, q->n, q->prompt, q->mode, q->prompt_pos, q->read_pos, NULL};
+        lm_batch b = {g.P, g.L, g.prompts, g.deep, 1, &seq, 0, NULL, 0, 0};
+        size_t n = (size_t)g.hidden_entries[k] * g.hidden_rows[k] * g.H;
+        cr_assert_eq(g.hidden_entries[k], g.layers + 1);
+        float *out = malloc(n * sizeof *out);
+        cr_assert_eq(lm_hidden_states(m, &b, 0, out), LM_OK, "%s", lm_errmsg(m));
+        for (int e = 0; e < g.hidden_entries[k]; e++) {
+            char what[64];
+            snprintf(what, sizeof what, "sequence %d, entry %d of the hidden states", g.hidden_seq[k], e);
+            size_t per = (size_t)g.hidden_rows[k] * g.H;
+            expect_close(out + e * per, g.hidden[k] + e * per, (int)per, 1e-4, what);
+        }
+        free(out);
+    }
+    lm_close(m);
+    free_golden(&g);
+}
+
+/* A deep prompt at layer 0 alone is the input prompt: the same scores, bit for bit, in add and cat mode. */
+Test(golden, deep_prompt_at_layer_0_is_the_input_prompt)
+{
+    golden g;
+    read_golden(&g);
+    lm *m = open_model(STORIES_DIR, LM_F32, 2);
+    size_t per = (size_t)g.L * g.H;
+    float *deep = calloc((size_t)g.P * g.layers * per, sizeof *deep);
+    for (int p = 0; p < g.P; p++)
+        memcpy(deep + (size_t)p * g.layers * per, g.prompts + p * per, per * sizeof *deep);
+    lm_label labels[3];
+    for (int j = 0; j < 3; j++)
+        labels[j] = (lm_label){g.label_ids[j], g.label_n[j]};
+    lm_seq seqs[8];
+    for (int s = 0; s < g.n_seqs; s++) {
+        golden_seq *q = &g.seqs[s];
+        seqs[s] = (lm_seq){q->ids, q->n, q->prompt, q->mode, q->prompt_pos, q->read_pos, NULL};
+    }
+    lm_batch input = {g.P, g.L, g.prompts, NULL, g.n_seqs, seqs, 3, labels, 0, 0};
+    lm_batch layer0 = {g.P, g.L, NULL, deep, g.n_seqs, seqs, 3, labels, 0, 0};
+    float a[8 * 3], b[8 * 3];
+    cr_assert_eq(lm_score(m, &input, a), LM_OK, "%s", lm_errmsg(m));
+    cr_assert_eq(lm_score(m, &layer0, b), LM_OK, "%s", lm_errmsg(m));
+    cr_assert(!memcmp(a, b, (size_t)g.n_seqs * 3 * sizeof *a), "a layer-0 deep prompt scores otherwise than the prompt");
+    free(deep);
+    lm_close(m);
+    free_golden(&g);
+}
 
 /* The bf16 path is really a different computation (so its tolerance test means something). */
 Test(golden, bf16_differs_from_f32)

@@ -9,7 +9,10 @@ It reads a llama2.c checkpoint (legacy layout) with numpy and writes golden valu
   - logits at chosen positions of a few fixed token sequences;
   - scores of the score API: soft prompts inserted ("cat") or added ("add") at given positions, label words of one or
     several tokens scored by the sum of their log-probabilities given the prefix (and the first token only), with the
-    prompts themselves in the file so the C test feeds the same numbers.
+    prompts themselves in the file so the C test feeds the same numbers;
+  - the same with deep prompts (BBTv2): one more L-row prompt per layer, added to that layer's input at the prompt
+    rows (layer 0's input is the embedding output), and the hidden states (every layer's input, and the last layer's
+    output before the final norm) of a few sequences under them.
 
 Usage: /usr/bin/python3 tests/reference/llama_ref.py ../shared/assets/models/stories260K/stories260K.bin \
            > tests/reference/llama_stories260K_golden.txt
@@ -80,14 +83,21 @@ def rotate(x, pos, theta):
     return out
 
 
-def forward(cfg, w, x, mask, rope=None):
+def forward(cfg, w, x, mask, rope=None, deep=None, trace=None):
     """x: [T, dim] input rows; mask[i, j] True where row i may attend to row j. Returns logits [T, vocab].
-    rope(x, pos, theta) rotates q and k ([T, heads, d]); q/k/v biases are used when w has them (Qwen2)."""
+    rope(x, pos, theta) rotates q and k ([T, heads, d]); q/k/v biases are used when w has them (Qwen2).
+    deep = (rows, prompts [layers, len(rows), dim]): added to rows of layer l's input before layer l.
+    trace: a list that receives every layer's input and the last layer's output."""
     rope = rope or rotate
     T = x.shape[0]
     H, KV, d = cfg["heads"], cfg["kv_heads"], cfg["hd"]
     pos = np.arange(T)
     for l in range(cfg["layers"]):
+        if deep is not None:
+            x = x.copy()
+            x[deep[0]] += deep[1][l]
+        if trace is not None:
+            trace.append(x.copy())
         h = rmsnorm(x, w["attn_norm"][l], cfg["eps"])
         q, k, v = h @ w["wq"][l].T, h @ w["wk"][l].T, h @ w["wv"][l].T
         if "bq" in w:
@@ -107,12 +117,14 @@ def forward(cfg, w, x, mask, rope=None):
         h = rmsnorm(x, w["ffn_norm"][l], cfg["eps"])
         g, u = h @ w["w1"][l].T, h @ w["w3"][l].T
         x = x + (g / (1.0 + np.exp(-g)) * u) @ w["w2"][l].T
+    if trace is not None:
+        trace.append(x.copy())
     return rmsnorm(x, w["final_norm"], cfg["eps"]) @ w["head"].T
 
 
-def causal_logits(cfg, w, rows):
+def causal_logits(cfg, w, rows, deep=None, trace=None):
     T = rows.shape[0]
-    return forward(cfg, w, rows, np.tril(np.ones((T, T), dtype=bool)))
+    return forward(cfg, w, rows, np.tril(np.ones((T, T), dtype=bool)), deep=deep, trace=trace)
 
 
 def log_softmax(z):
@@ -131,9 +143,16 @@ def seq_rows(w, ids, mode, pos, prompt):
     return e
 
 
-def score(cfg, w, ids, mode, pos, read, prompt, label, first_only, raw):
+def deep_rows(mode, pos, k, deep):
+    """The (rows, per-layer prompts) of a sequence's deep prompt: its k prompt rows from row pos on (None: none)."""
+    if deep is None or mode == "none" or k == 0:
+        return None
+    return (np.arange(pos, pos + k), deep[:, :k, :])
+
+
+def score(cfg, w, ids, mode, pos, read, prompt, label, first_only, raw, deep=None):
     """Sum over the label's tokens of log p(token | prefix, earlier label tokens); the prefix is ids[0..read].
-    Each label is run as its own continuation of the prefix (the straightforward way)."""
+    Each label is run as its own continuation of the prefix (the straightforward way). deep: [layers, L, dim]."""
     prefix = ids[:read + 1]
     if mode == "cat" and pos > read:
         mode = "none"
@@ -141,7 +160,7 @@ def score(cfg, w, ids, mode, pos, read, prompt, label, first_only, raw):
         prompt = prompt[:max(0, min(len(prompt), read + 1 - pos))]
     toks = label[:1] if first_only else label
     rows = np.concatenate([seq_rows(w, prefix, mode, pos, prompt), w["emb"][np.asarray(toks[:-1], dtype=int)]])
-    lg = causal_logits(cfg, w, rows)
+    lg = causal_logits(cfg, w, rows, deep_rows(mode, pos, len(prompt), deep))
     start = rows.shape[0] - len(toks)
     total = 0.0
     for i, t in enumerate(toks):
@@ -280,6 +299,23 @@ def main():
         for first_only, raw in ((0, 0), (1, 0), (0, 1)):
             vals += [score(cfg, w, ids, mode, pos, r, prompts[p], lab, first_only, raw) for lab in labels]
         out.write("seq %s %d %d %d %d %s | %s\n" % (mode, pos, read, p, len(ids), " ".join(map(str, ids)), fmt(vals)))
+
+    # deep prompts (BBTv2): the same sequences with a prompt per layer as well; drawn after everything above, so that
+    # the lines above do not change
+    deep = rng.normal(0.0, 0.5, size=(2, cfg["layers"], L, cfg["dim"]))
+    out.write("deep %d %d %d %d %s\n" % (2, cfg["layers"], L, cfg["dim"], fmt(deep)))
+    for i, (ids, mode, pos, read, p) in enumerate(seqs):
+        r = len(ids) - 1 if read < 0 else read
+        vals = []
+        for first_only, raw in ((0, 0), (1, 0), (0, 1)):
+            vals += [score(cfg, w, ids, mode, pos, r, prompts[p], lab, first_only, raw, deep[p]) for lab in labels]
+        out.write("dseq %d | %s\n" % (i, fmt(vals)))
+    for i in (0, 1):  # every layer's input and the last output, all rows of the whole sequence
+        ids, mode, pos, read, p = seqs[i]
+        trace = []
+        causal_logits(cfg, w, seq_rows(w, ids, mode, pos, prompts[p]), deep_rows(mode, pos, L, deep[p]), trace)
+        hs = np.stack(trace)
+        out.write("dhidden %d %d %d %d %s\n" % (i, hs.shape[0], hs.shape[1], hs.shape[2], fmt(hs)))
 
 
 if __name__ == "__main__":
