@@ -29,5 +29,5 @@ FUZZ_LIBS_prompt_file = $(FUZZ_LIBS_BBT)
 # projection, the prompt file, the optimizer's stop reasons; the one engine function it calls is replaced in the target)
 FUZZ_TARGETS += rundir
 FUZZ_SRC_rundir = tests/fuzz/fuzz_rundir.c bbt/config.c bbt/runfiles.c bbt/projection.c bbt/prompt_file.c \
-                  bbt/deep.c models/safetensors.c $(OPTIM_SRC) $(FUZZ_BBT_BASE)
+                  bbt/deep.c bbt/metrics.c models/safetensors.c $(OPTIM_SRC) $(FUZZ_BBT_BASE)
 FUZZ_LIBS_rundir = $(FUZZ_LIBS_BBT) $(shell pkg-config --libs lapacke openblas gsl)
