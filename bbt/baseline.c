@@ -192,6 +192,7 @@ static cJSON *summary_json(const tune_config *cfg, const baseline *b)
     cJSON_AddStringToObject(o, "task", b->sc.task.name);
     cJSON_AddStringToObject(o, "model", cfg->endpoint ? cfg->endpoint : cfg->model);
     cJSON_AddNumberToObject(o, "seed", cfg->seed);
+    cJSON_AddStringToObject(o, METHOD_KEY, tune_config_method(cfg));
     cJSON_AddStringToObject(o, "baseline", tune_config_name(cfg, "baseline"));
     cJSON_AddStringToObject(o, "optimizer", "none");
     cJSON_AddNumberToObject(o, "budget", 0);

@@ -153,6 +153,8 @@ int config_choice_value(const char *key, const char *name)
 
 const char *tune_config_method(const tune_config *c)
 {
+    if (c->baseline != BASELINE_NONE)
+        return choice_name(baselines, c->baseline); /* "manual" or "icl" */
     return c->deep ? "bbtv2" : "bbt";
 }
 
@@ -380,8 +382,8 @@ static int config_from_json(tune_config *c, const cJSON *root, const char *path,
         return bbt_fail(err, "%s: exactly one of \"task\" and \"task_file\" must be set", path);
     const cJSON *method = cJSON_GetObjectItemCaseSensitive(root, METHOD_KEY);
     if (method && (!cJSON_IsString(method) || strcmp(method->valuestring, tune_config_method(c))))
-        return bbt_fail(err, "%s: field \"%s\" must be \"%s\" (field \"deep\" is %d)", path, METHOD_KEY,
-                        tune_config_method(c), c->deep);
+        return bbt_fail(err, "%s: field \"%s\" must be \"%s\" (field \"deep\" is %d, \"baseline\" %s)", path,
+                        METHOD_KEY, tune_config_method(c), c->deep, choice_name(baselines, c->baseline));
     if (tune_config_check(c, err))
         return bbt_prefix(err, "%s: ", path);
     return 0;

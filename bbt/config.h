@@ -140,8 +140,9 @@ const char *tune_config_name(const tune_config *c, const char *key);
 int config_choice_value(const char *key, const char *name);
 const char *config_choice_name(const char *key, int value);
 
-/* The method a configuration runs, "bbt" or "bbtv2" (deep prompts). config.json carries it under METHOD_KEY for its
- * readers; it is derived from "deep", and a file where the two disagree is refused. */
+/* The method a configuration runs, "bbt" or "bbtv2" (deep prompts), or its baseline ("manual", "icl"). config.json
+ * carries it under METHOD_KEY for its readers; it is derived from "deep" and "baseline", and a file where they disagree
+ * is refused. */
 #define METHOD_KEY "method"
 const char *tune_config_method(const tune_config *c);
 
