@@ -365,7 +365,12 @@ static int resume_run(tune_cli *c, int argc, char **argv)
                         "--force\n", c->resume);
         return EXIT_INPUT;
     }
-    if (tuner_resume(&t, c->resume, c->cfg.threads, &err)) {
+    int resumed = tuner_resume(&t, c->resume, c->cfg.threads, &err);
+    if (resumed == TUNER_ESCORE) {
+        fprintf(stderr, "bbt tune: %s\nThe run can be resumed: bbt tune --resume %s\n", err.msg, c->resume);
+        return EXIT_RUNTIME;
+    }
+    if (resumed) {
         fprintf(stderr, "bbt tune: cannot resume %s: %s\n", c->resume, err.msg);
         return EXIT_INPUT;
     }
@@ -409,7 +414,12 @@ static int new_run(tune_cli *c, int argc, char **argv)
     if (c->cfg.baseline != BASELINE_NONE)
         return run_baseline(c);
     tuner *t;
-    if (tuner_create(&t, &c->cfg, c->out, &err)) {
+    int created = tuner_create(&t, &c->cfg, c->out, &err);
+    if (created == TUNER_ESCORE) {
+        fprintf(stderr, "bbt tune: %s\nThe run can be resumed: bbt tune --resume %s\n", err.msg, c->out);
+        return EXIT_RUNTIME;
+    }
+    if (created) {
         fprintf(stderr, "bbt tune: %s\n", err.msg);
         return EXIT_INPUT;
     }

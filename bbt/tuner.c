@@ -150,10 +150,13 @@ int tuner_create(tuner **out, const tune_config *cfg, const char *dir, bbt_error
     alloc_z(t);
     char *config_json = tune_config_to_json(&t->cfg);
     char *config_path = path_join(dir, "config.json");
+    /* config.json before the first scoring: a remote service that fails there leaves a run to resume */
     rc = rc || load_splits(t, err) ||
          deep_open(&t->sc.deep, &t->cfg, t->sc.model, &t->etrain, t->sc.proj.p0, t->sc.embedding_std, dir, err) ||
-         optimizer_open(&t->opt, &t->cfg, NULL, 0, err) || score_untuned(t, err) ||
+         optimizer_open(&t->opt, &t->cfg, NULL, 0, err) ||
          write_file_atomic(config_path, config_json, strlen(config_json), err);
+    int scored = !rc && score_untuned(t, err) ? TUNER_ESCORE : 0;
+    rc = rc ? rc : scored;
     free(config_json);
     free(config_path);
     t->st.next_dev = t->cfg.dev_every;
@@ -165,7 +168,7 @@ int tuner_create(tuner **out, const tune_config *cfg, const char *dir, bbt_error
     }
     if (rc) {
         tuner_free(t);
-        return -1;
+        return rc == TUNER_ESCORE ? TUNER_ESCORE : -1;
     }
     *out = t;
     return 0;
@@ -296,6 +299,16 @@ int tuner_resume(tuner **out, const char *dir, int threads, bbt_error *err)
         return -1;
     if (threads > 0)
         cfg.threads = threads;
+    char *ckpt = path_join(dir, CHECKPOINT_FILE), *log = path_join(dir, "log.jsonl");
+    struct stat st;
+    int fresh = stat(ckpt, &st) != 0 && (stat(log, &st) != 0 || st.st_size == 0);
+    free(ckpt);
+    free(log);
+    if (fresh) { /* stopped before its first checkpoint (TUNER_ESCORE): start it again */
+        rc = tuner_create(out, &cfg, dir, err);
+        tune_config_free(&cfg);
+        return rc;
+    }
     tuner *t = tuner_alloc(&cfg, dir);
     tune_config_free(&cfg);
     alloc_z(t);

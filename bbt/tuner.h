@@ -36,10 +36,14 @@ typedef struct tune_progress {
 typedef void (*tune_progress_fn)(const tune_progress *p, void *userdata);
 
 /* Set up a new run in dir (which must not hold a run) from a checked configuration: load the model, task and data,
- * encode the splits, draw the projection, create the optimizer, write config.json. */
+ * encode the splits, draw the projection, create the optimizer, write config.json. Returns 0; -1 on an error in the
+ * configuration, model or data; TUNER_ESCORE when scoring the untuned prompt failed (a remote service gone after its
+ * retries): config.json is written then, so tuner_resume starts the run again. */
+#define TUNER_ESCORE (-2)
 int tuner_create(tuner **out, const tune_config *cfg, const char *dir, bbt_error *err);
 
-/* Reopen the run in dir from its config.json and checkpoint.bin. threads > 0 overrides the configured thread count. */
+/* Reopen the run in dir from its config.json and checkpoint.bin (a run stopped before its first checkpoint, by
+ * TUNER_ESCORE, starts again from config.json). threads > 0 overrides the configured thread count. */
 int tuner_resume(tuner **out, const char *dir, int threads, bbt_error *err);
 
 /* Run generations until the budget is spent or *interrupt becomes non-zero (then a checkpoint is written and 1 is

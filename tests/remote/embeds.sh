@@ -6,7 +6,8 @@
 # The label words are several tokens each here, so the first run exercises the extension of sequences by label tokens;
 # the others score first tokens only (--first-token-only: a tenth of the sequences). Two vllm endpoints share the
 # sequences with the same result; the default bf16 wire runs and records its upload; a server that never returns the label ids stops the run resumably
-# (exit 3, a message naming the fallbacks tried), and --resume finishes it with the undisturbed result.
+# (exit 3, a message naming the fallbacks tried), and --resume finishes it with the undisturbed result; so does a
+# service gone while the untuned prompt is scored (before the run's first checkpoint).
 # A small set (8 training, 8 dev examples) and budget keep it short under ASan. Run from the repository root with BUILD.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
@@ -114,4 +115,19 @@ grep -q "logprob_token_ids" "$tmp/noid.err" && grep -q "did not come back" "$tmp
 sed -i "s|\"endpoint\":\t\"[^\"]*\"|\"endpoint\":\t\"$url\"|" "$tmp/noid/config.json" # straight to the server now
 timeout 120 "$BBT" tune --resume "$tmp/noid" > /dev/null 2> "$tmp/noid.err2" || fail "--resume: $(cat "$tmp/noid.err2")"
 close_run "$tmp/localf" "$tmp/noid"
+kill $ppid; wait $ppid 2>/dev/null || true; ppid=
+
+# 5. the service goes away while the untuned prompt is scored (before the first checkpoint): exit 3, resumable
+rm -f "$tmp/pport"
+python3 tests/remote/faulty_proxy.py $url "1=down" "$tmp/pport" & ppid=$!
+for _ in $(seq 200); do [ -f "$tmp/pport" ] && break; sleep 0.05; done
+purl=http://127.0.0.1:$(cat "$tmp/pport")
+rc=0
+timeout 60 "$BBT" tune "${FIRST[@]}" --endpoint "$purl" --endpoint-kind vllm --embeddings $MODEL --wire f32 \
+    --retries 1 --out "$tmp/early" > /dev/null 2> "$tmp/early.err" || rc=$?
+[ $rc = 3 ] && grep -q -- "--resume $tmp/early" "$tmp/early.err" ||
+    fail "a service gone during the untuned scoring: exit $rc (expected 3, resumable): $(cat "$tmp/early.err")"
+sed -i "s|\"endpoint\":\t\"[^\"]*\"|\"endpoint\":\t\"$url\"|" "$tmp/early/config.json"
+timeout 120 "$BBT" tune --resume "$tmp/early" > /dev/null 2> "$tmp/early.err2" || fail "--resume: $(cat "$tmp/early.err2")"
+close_run "$tmp/localf" "$tmp/early"
 echo "embeds.sh: ok (${SECONDS}s; upload per candidate, first tokens only: f32 $f32 B, bf16 $bf16 B)"
