@@ -29,7 +29,7 @@ DATA=../shared/assets/tasks/sst2/16-13
 for split in train dev; do # four examples of each class
     awk -F'\t' 'NR == 1 || ($2 == 0 && n0++ < 4) || ($2 == 1 && n1++ < 4)' $DATA/$split.tsv > "$tmp/$split.tsv"
 done
-RUN=(--budget 12 --popsize 4 --dim 20 --prompt-len 5 --dtype f32 --threads 1 --checkpoint-every 1 --dev-every 8
+RUN=(--budget 8 --popsize 4 --dim 20 --prompt-len 5 --dtype f32 --threads 1 --checkpoint-every 1 --dev-every 4
      --train "$tmp/train.tsv" --dev "$tmp/dev.tsv")
 strip() { sed 's/"elapsed_s":[0-9.]*//; s/,"remote":{[^}]*}//' "$1/log.jsonl"; }
 # every number of every log.jsonl line of $1 and $2 agrees within 1e-5 relative, and the kept prompt is the same
@@ -46,8 +46,8 @@ close_run() {
     cmp -s "$1/prompt.json" "$2/prompt.json" || fail "$2: prompt.json differs from $1"
 }
 
+FIRST=("${RUN[@]}" --first-token-only) # (the run with whole label words sends ten times the sequences)
 timeout 60 "$BBT" tune "${RUN[@]}" --out "$tmp/local" > /dev/null 2> "$tmp/local.err" || fail "local run: $(cat "$tmp/local.err")"
-FIRST=("${RUN[@]}" --first-token-only)
 timeout 60 "$BBT" tune "${FIRST[@]}" --out "$tmp/localf" > /dev/null 2> "$tmp/localf.err" || fail "local run: $(cat "$tmp/localf.err")"
 
 start() { # a server logging to $tmp/access$1.log; sets port and adds its pid to pid
