@@ -157,7 +157,8 @@ void rembc_close(void *p)
     if (!c)
         return;
     remb_close(&c->emb);
-    rhttp_free(c->http);
+    if (c->http) /* (NULL after rembc_abandon: the caller keeps it) */
+        rhttp_free(c->http);
     free(c->http);
     free(c->stats);
     free(c->model);

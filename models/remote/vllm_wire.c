@@ -181,8 +181,8 @@ static int find_model(lm *m, rembc *c)
             found = id->valuestring;
     }
     if (!rc && want && (!found || strcmp(found, want)))
-        rc = lm_fail(m, LM_EINVAL, "%s: GET /v1/models does not list --endpoint-model %s%s%s", c->http->base, want,
-                     found ? " (it lists " : "", found ? found : "");
+        rc = lm_fail(m, LM_EINVAL, "%s: GET /v1/models does not list --endpoint-model %s%s%s%s", c->http->base, want,
+                     found ? " (it lists " : "", found ? found : "", found ? ")" : "");
     if (!rc && !found)
         rc = lm_fail(m, LM_EREMOTE, "%s: GET /v1/models lists no model; name it with --endpoint-model", c->http->base);
     if (!rc && !(c->model = strdup(found)))

@@ -73,6 +73,11 @@ for k in '"endpoint_kind":	"vllm"' '"wire":	"f32"' '"embeddings":	"'$MODEL'"'; d
     grep -qF "$k" "$tmp/vllm/config.json" || fail "config.json does not record $k"
 done
 grep -q 'POST /v1/completions 200' "$tmp/access.log" || fail "no vLLM completions call reached the server"
+rc=0
+timeout 60 "$BBT" tune "${RUN[@]}" --endpoint $url --endpoint-kind vllm --embeddings $MODEL --endpoint-model nope \
+    --out "$tmp/nope" > /dev/null 2> "$tmp/nope.err" || rc=$?
+[ $rc = 2 ] && grep -q "does not list --endpoint-model nope" "$tmp/nope.err" ||
+    fail "an unknown --endpoint-model: exit $rc: $(cat "$tmp/nope.err")"
 
 # 1b. two servers share each generation's sequences: the same result (each sequence is scored on its own)
 start 2
