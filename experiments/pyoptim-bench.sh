@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # pyoptim-bench.sh — libbbtoptim from Python (optim/python/bbtoptim) against python3-cmaes and Optuna's CmaEsSampler
 # (issue 15): the 12 sample-efficiency cells of shared/reference/cmaes-reference.md, the per-generation time at
-# n = 500, λ = 20 (full and sep) with where sep's time goes, and an Optuna study (10-D Rosenbrock, 2000 trials,
-# 5 seeds). Raw JSON lines go to experiments/out/pyoptim/. Runs niced; OpenBLAS single-threaded (as the reference's
+# n = 500, λ = 20 (full and sep) with where sep's time goes, and Optuna studies (10-D Rosenbrock and
+# ellipsoid, 2000 trials, 5 seeds). Raw JSON lines go to experiments/out/pyoptim/. Runs niced; OpenBLAS single-threaded (as the reference's
 # pycma timings; the machine has 2 shared cores). About 20-40 minutes on a loaded 2-vCPU machine.
 #
 #   bash experiments/pyoptim-bench.sh [efficiency] [overhead] [optuna]     (after `make`; default: all three)
@@ -23,8 +23,10 @@ for part in "${parts[@]}"; do
     case $part in
         overhead)   nice -n 10 "$py" experiments/pyoptim_bench.py overhead --gens 1000 --out "$out/overhead.jsonl" ;;
         efficiency) nice -n 10 "$py" experiments/pyoptim_bench.py efficiency --out "$out/efficiency.jsonl" ;;
-        optuna)     nice -n 10 "$py" experiments/pyoptim_bench.py optuna --trials 2000 --seeds 1-5 \
-                        --out "$out/optuna.jsonl" ;;
+        optuna)     for func in rosenbrock ellipsoid; do
+                        nice -n 10 "$py" experiments/pyoptim_bench.py optuna --func $func --trials 2000 --seeds 1-5 \
+                            --out "$out/optuna.jsonl"
+                    done ;;
         *) echo "pyoptim-bench.sh: unknown part $part" >&2; exit 1 ;;
     esac
     echo

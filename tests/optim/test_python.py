@@ -316,6 +316,22 @@ class Sampler(unittest.TestCase):
         self.assertLess(study.best_value, 1e-6)
         self.assertLessEqual(len(study.trials), 1000)
 
+    def test_study_asks_what_the_library_asks(self):
+        """after the random first trial, a sequential study evaluates exactly the rows of a plain CMA run with the
+        same seed, start (the centre) and σ0 (a sixth of the range), generation after generation"""
+        from bbtoptim.optuna import BbtCmaSampler
+        study = optuna.create_study(sampler=BbtCmaSampler(seed=7))
+        study.optimize(lambda t: sum((i + 1) * t.suggest_float("x%d" % i, -3, 7) ** 2 for i in range(4)),
+                       n_trials=61)
+        got = np.array([[t.params["x%d" % i] for i in range(4)] for t in study.trials[1:]])
+        es = bbtoptim.CMA(np.full(4, 2.0), 10 / 6, seed=7, bounds=(-3, 7))
+        rows = []
+        while len(rows) < len(got):
+            X = es.ask()
+            rows.extend(X)
+            es.tell(X, [weighted_sphere(x) for x in X.tolist()])
+        self.assertTrue(np.array_equal(got, np.array(rows[:len(got)])))
+
     def test_mixed_space_parallel_and_maximize(self):
         """ints and log floats relatively, a categorical independently, 4 threads, a maximised objective"""
         from bbtoptim.optuna import BbtCmaSampler

@@ -174,7 +174,7 @@ class BbtCmaSampler(optuna.samplers.BaseSampler):
                 best, holder = g, t
         live = self._live.get((study._study_id, key))
         if live is not None and live[0] == best:
-            return live[1], best
+            return live[1], live[1].generation
         if holder is None:
             es = self._new_optimizer(trans)
         else:
