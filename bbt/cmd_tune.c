@@ -20,6 +20,7 @@
 #include "bbt/deep.h"
 #include "bbt/files.h"
 #include "bbt/options.h"
+#include "bbt/plot.h"
 #include "bbt/remote_client.h"
 #include "bbt/runfiles.h"
 #include "bbt/task.h"
@@ -217,7 +218,7 @@ static int prepare_out_dir(const char *dir, int force, bbt_error *err)
     if (make_dirs(dir, err))
         return bbt_prefix(err, "--out ");
     const char *files[] = {"config.json", CHECKPOINT_FILE, "log.jsonl", "prompt.json", "prompt.safetensors",
-                           "summary.json", DEEP_FILE};
+                           "summary.json", DEEP_FILE, "loss.png", "loss.svg", "loss.gp"};
     char *ckpt = path_join(dir, CHECKPOINT_FILE);
     int has_ckpt = file_exists(ckpt);
     ckpt_reader r;
@@ -305,6 +306,19 @@ static void note_macro_f1(const tuner *t)
                 tk->n_classes, metric && loss ? "the dev metric and the loss" : metric ? "the dev metric" : "the loss");
 }
 
+/* RUN/loss.png and loss.svg (bbt/plot.h). A finished run stays finished: a missing gnuplot or a failed plot is said
+ * once and the exit code stays 0 (bbt plot RUN draws them later). */
+static void draw_plots(const char *dir)
+{
+    bbt_error err;
+    int rc = plot_run(dir, &err);
+    if (rc == PLOT_NO_GNUPLOT)
+        fprintf(stderr, "bbt tune: gnuplot not found on PATH: no loss.png or loss.svg (%s/loss.gp written; gnuplot "
+                        "loss.gp there draws them)\n", dir);
+    else if (rc < 0)
+        fprintf(stderr, "bbt tune: the run finished, but its plot did not: %s\n", err.msg);
+}
+
 static int run_and_finish(tuner *t, const char *dir, int verbose)
 {
     note_macro_f1(t);
@@ -329,6 +343,7 @@ static int run_and_finish(tuner *t, const char *dir, int verbose)
     }
     fputs(summary, stdout);
     free(summary);
+    draw_plots(dir);
     if (ctx.tty)
         fprintf(stderr, "run directory: %s\n", dir);
     return EXIT_OK;
@@ -482,7 +497,10 @@ int cmd_tune(int argc, char **argv)
     int n_opts = build_options(&c, opts);
     const opt_spec spec = {"bbt tune [options]",
                            "Tune a soft prompt for a frozen language model with Black-Box Tuning (CMA-ES on p = A·z + "
-                           "p0).\nWith no options: stories260K on SST-2, split seed 13, from the shared assets.",
+                           "p0).\nWith no options: stories260K on SST-2, split seed 13, from the shared assets.\n"
+                           "At the end, OUT/loss.png and OUT/loss.svg show the training loss and the dev metric "
+                           "against evaluations (gnuplot; without it, said once, and the exit code stays 0). With "
+                           "more than two classes, an F1 metric or --loss f1 is macro-F1.",
                            opts, n_opts, 0};
     int n_pos, rc = opt_parse(&spec, argc, argv, NULL, &n_pos);
     bbt_error err;

@@ -20,6 +20,7 @@ typedef int (*command_fn)(int argc, char **argv);
 int cmd_tune(int argc, char **argv);
 int cmd_eval(int argc, char **argv);
 int cmd_predict(int argc, char **argv);
+int cmd_plot(int argc, char **argv);
 int cmd_sample(int argc, char **argv);
 int cmd_tasks(int argc, char **argv);
 int cmd_tokenize(int argc, char **argv);

@@ -17,6 +17,7 @@ static const command commands[] = {
     {"tune", cmd_tune, "tune a soft prompt with Black-Box Tuning (default: stories260K on SST-2)"},
     {"eval", cmd_eval, "score a run's prompt on dev, test or a file"},
     {"predict", cmd_predict, "predict labels for new inputs with a run's prompt"},
+    {"plot", cmd_plot, "draw a run's loss.png and loss.svg (training loss, dev metric) with gnuplot"},
     {"sample", cmd_sample, "draw k-shot train/dev splits from a full training file"},
     {"tasks", cmd_tasks, "list the built-in tasks"},
     {"tokenize", cmd_tokenize, "text lines on stdin -> token ids with a model's tokenizer"},

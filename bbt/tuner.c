@@ -333,14 +333,22 @@ typedef struct generation {
     double *losses;
     int best;              /* row of the lowest loss */
     double loss_median;
+    double loss_mean;      /* of the finite losses (the population's mean, for the log and its plot) */
 } generation;
 
 /* Median and best row of a generation's losses; a NaN loss (a broken candidate) counts as the worst. */
 static void summarise(generation *g)
 {
-    double *work = xmalloc((size_t)g->count * sizeof *work);
-    for (int i = 0; i < g->count; i++)
+    double *work = xmalloc((size_t)g->count * sizeof *work), sum = 0;
+    int finite = 0;
+    for (int i = 0; i < g->count; i++) {
         work[i] = isnan(g->losses[i]) ? INFINITY : g->losses[i];
+        if (isfinite(work[i])) {
+            sum += work[i];
+            finite++;
+        }
+    }
+    g->loss_mean = finite ? sum / finite : NAN;
     g->best = (int)gsl_stats_min_index(work, 1, (size_t)g->count);
     g->loss_median = gsl_stats_median(work, 1, (size_t)g->count); /* reorders work: after the index */
     free(work);
@@ -424,6 +432,7 @@ static char *log_line(tuner *t, const generation *g, const dev_result *dev, cons
         cJSON_AddNumberToObject(o, "layer", rep->deep_layer - 1);
     log_number(o, "loss_min", g->losses[g->best], "%.9g");
     log_number(o, "loss_median", g->loss_median, "%.9g");
+    log_number(o, "loss_mean", g->loss_mean, "%.9g");
     if (!isnan(rep->sigma))
         log_number(o, "sigma", rep->sigma, "%.9g");
     if (!isnan(dev->mean))

@@ -122,4 +122,45 @@ assert abs(ev["acc"] - sum(conf[c][c] for c in range(4)) / ev["n"]) < 1e-12, ev
 PY
 "$BBT" eval --help | grep -q 'macro_f1' || fail "eval --help does not name macro_f1"
 
+echo "-- the loss plot: at the end of bbt tune, and bbt plot RUN"
+awk '/"loss_mean":/ { n++ } END { exit n != NR }' "$work/run/log.jsonl" || fail "log.jsonl lines lack loss_mean"
+python3 - "$work/run/log.jsonl" <<'PY' || fail "log.jsonl: loss_mean is not the population's mean"
+import json, sys
+for l in open(sys.argv[1]):
+    g = json.loads(l)
+    assert g["loss_min"] <= g["loss_mean"], g
+PY
+if command -v gnuplot >/dev/null; then
+    for run in run news; do
+        [ "$(head -c 8 "$work/$run/loss.png" | od -An -tx1 | tr -d ' \n')" = 89504e470d0a1a0a ] || fail "$run/loss.png is not a PNG"
+        grep -q '<svg' "$work/$run/loss.svg" || fail "$run/loss.svg is not an SVG"
+    done
+    grep -q 'gnuplot' "$work/tune.err" && fail "tune spoke of gnuplot although it is installed: $(cat "$work/tune.err")"
+    grep -q 'kept: ' "$work/run/loss.gp" && grep -q 'population mean' "$work/run/loss.gp" || fail "loss.gp lacks the kept prompt or the mean"
+    rm "$work/run/loss.png" "$work/run/loss.svg"
+    "$BBT" plot "$work/run" 2>"$work/err" || fail "bbt plot: $(cat "$work/err")"
+    [ -s "$work/run/loss.png" ] && [ -s "$work/run/loss.svg" ] || fail "bbt plot did not draw loss.png and loss.svg"
+else
+    echo "note: no gnuplot here: only its absence is checked"
+fi
+# no gnuplot: said once, loss.gp written, the run and the command still succeed
+"$BBT" sample --input "$work/full.tsv" --k 6 --seed 5 --out "$work/s2" 2>/dev/null
+env PATH=/nonexistent "$BBT" tune --task-file "$work/mine.json" --data "$work/s2" --budget 6 --popsize 6 --dim 8 --prompt-len 4 \
+    --threads 2 --out "$work/nognuplot" >/dev/null 2>"$work/err" || fail "tune without gnuplot failed: $(cat "$work/err")"
+[ "$(grep -c 'gnuplot not found on PATH' "$work/err")" = 1 ] || fail "tune without gnuplot: not said exactly once: $(cat "$work/err")"
+[ -f "$work/nognuplot/loss.gp" ] && [ ! -e "$work/nognuplot/loss.png" ] || fail "tune without gnuplot: loss.gp missing or a PNG appeared"
+env PATH=/nonexistent "$BBT" plot "$work/nognuplot" 2>"$work/err" || fail "bbt plot without gnuplot: exit $?"
+grep -q 'gnuplot not found on PATH' "$work/err" || fail "bbt plot without gnuplot: $(cat "$work/err")"
+# an unfinished run (no summary.json, no dev evaluation yet) is plotted as far as it went; a damaged log is named
+mkdir -p "$work/unfinished"
+cp "$work/run/config.json" "$work/unfinished/"
+head -n 1 "$work/run/log.jsonl" | sed -E 's/,"dev_(mean|best)":[^,]*//g' >"$work/unfinished/log.jsonl"
+"$BBT" plot "$work/unfinished" 2>"$work/err" || fail "bbt plot on an unfinished run: $(cat "$work/err")"
+grep -q 'no dev evaluation yet' "$work/unfinished/loss.gp" || fail "unfinished run: loss.gp does not say there is no dev evaluation"
+echo '{"evals": ' >>"$work/unfinished/log.jsonl"
+rc=0; "$BBT" plot "$work/unfinished" 2>"$work/err" || rc=$?
+[ "$rc" = 2 ] && grep -q 'log.jsonl: line 2 is not a generation' "$work/err" || fail "damaged log: exit $rc, $(cat "$work/err")"
+rc=0; "$BBT" plot 2>"$work/err" || rc=$?
+[ "$rc" = 1 ] || fail "bbt plot without RUN: exit $rc"
+
 echo "outputs: all checks passed"
