@@ -248,7 +248,7 @@ static void emit_panels(script *b, const run_series *s)
     emit_quoted(b, s->title);
     /* The legends sit right of the plots, never over data; fixed margins keep both panels' x axes aligned. */
     emit(b, "\nset grid\nset yrange [*:*]\nset xrange [0:%.9g]\nset xlabel \"evaluations\"\n"
-            "set lmargin at screen 0.08\nset rmargin at screen 0.68\nset key at screen 0.70, graph 1 left top Left reverse nobox\n"
+            "set lmargin at screen 0.08\nset rmargin at screen 0.66\nset key at screen 0.68, graph 1 left top Left reverse nobox\n"
             "set offsets 0, 0, graph 0.06, graph 0.06\n"
             "set ylabel \"training loss (%s)\"\nset title \"training loss of each generation's population\"\n",
          x_max > 0 ? x_max : 1, s->loss_name);
@@ -281,7 +281,7 @@ static void emit_panels(script *b, const run_series *s)
     if (s->finished && isfinite(s->kept_dev) && isfinite(s->kept_evals)) {
         emit(b, "%s$kept using 1:2 with points pt 6 ps 3 lw 2.5 lc rgb \"#d62728\" "
                 "title \"kept: %s @ %.0f evals, %.4g\"",
-             sep, s->kept_source, s->kept_evals, s->kept_dev);
+             sep, strcmp(s->kept_source, "generation_best") ? s->kept_source : "gen. best", s->kept_evals, s->kept_dev);
         sep = ", \\\n     ";
     }
     if (!strcmp(sep, "plot ")) /* nothing to draw: no dev evaluation yet, run unfinished */
