@@ -76,6 +76,7 @@ class BbtCmaSampler(optuna.samplers.BaseSampler):
         self._live = {}        # (study, space) -> (state generation, CMA): the optimizer this process restored last
         self._handed = {}      # (study, space, generation) -> rows handed out by this process
         self._finished_logged = False
+        self._relative_trials = set()   # trials that got a row of the batch (and not yet finished)
 
     # ---- the sampler interface ----
 
@@ -99,15 +100,15 @@ class BbtCmaSampler(optuna.samplers.BaseSampler):
             return self._sample(study, trial, search_space)
 
     def sample_independent(self, study, trial, param_name, param_distribution):
-        if self._warn_independent_sampling:
-            done = sum(1 for t in study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,)))
-            if done >= max(1, self._n_startup_trials):     # (the first trial has no search space yet)
-                _logger.warning("BbtCmaSampler: parameter %r of trial %d sampled by %s (categorical, outside the "
-                                "common search space, or the CMA-ES run has finished)", param_name, trial.number,
-                                type(self._independent_sampler).__name__)
+        # warn about a parameter CMA-ES does not cover in a trial it samples (not about startup trials, or the first
+        # trials of a parallel study that start before any trial has completed)
+        if self._warn_independent_sampling and trial._trial_id in self._relative_trials:
+            _logger.warning("BbtCmaSampler: parameter %r of trial %d sampled by %s (categorical or outside the "
+                            "common search space)", param_name, trial.number, type(self._independent_sampler).__name__)
         return self._independent_sampler.sample_independent(study, trial, param_name, param_distribution)
 
     def after_trial(self, study, trial, state, values):
+        self._relative_trials.discard(trial._trial_id)
         self._independent_sampler.after_trial(study, trial, state, values)
 
     # ---- relative sampling ----
@@ -145,6 +146,7 @@ class BbtCmaSampler(optuna.samplers.BaseSampler):
         row = self._pick_row(study, trials, key, gen, X.shape[0])
         storage.set_trial_system_attr(trial._trial_id, key + "gen", gen)
         storage.set_trial_system_attr(trial._trial_id, key + "row", row)
+        self._relative_trials.add(trial._trial_id)
         return trans.untransform(np.array(X[row]))
 
     def _finished(self, es):
