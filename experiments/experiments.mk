@@ -34,3 +34,12 @@ endif
 
 # The benchmark's scripts (experiments/fewshot, experiments/summarize) end to end at a tiny budget.
 TEST_SCRIPTS += tests/experiments/fewshot.sh
+
+# template_scores: a task's template and label words on labelled files with the untuned model and no prompt, encoded
+# as `bbt tune` encodes them, and the examples the length rule shortens (experiments/craftgpt_templates.py).
+ifneq ($(MODELS_LIB),)
+TEMPLATE_SCORES := $(BUILD)/template_scores
+ALL_TARGETS += $(TEMPLATE_SCORES)
+$(TEMPLATE_SCORES): $(OBJ)/experiments/template_scores.o $(BBT_LIB_OBJ) $(OPTIM_LIB) $(MODELS_LIB)
+	$(CC) $(CFLAGS) $(LDFLAGS) $^ -o $@ $(LIBS_SERVE) $(LIBS_MODELS) $(LIBS_OPTIM)
+endif

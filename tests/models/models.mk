@@ -17,5 +17,6 @@ $(MODELS_TEST): $(MODELS_TEST_OBJ) $(MODEL_WRITER_OBJ) $(MODELS_TEST_INTERNAL) $
 	$(CC) $(CFLAGS) $(LDFLAGS) $^ -o $@ $(LIBS_MODELS) $(LIBS_TEST)
 
 # End-to-end checks of the commands (bbt generate, bbt bench, bbt info), and of BERT, RoBERTa and GPT-2 shaped models
-# through them and `bbt tune`. They need build/make_model (experiments/experiments.mk).
-TEST_SCRIPTS += tests/models/commands.sh tests/models/encoders.sh
+# through them and `bbt tune`. They need build/make_model (experiments/experiments.mk); craftgpt.sh runs the real
+# CraftGPT-5M through the commands and build/template_scores.
+TEST_SCRIPTS += tests/models/commands.sh tests/models/encoders.sh tests/models/craftgpt.sh
