@@ -61,7 +61,9 @@ int tokenizer_encode(const tokenizer *t, const char *text, size_t len, int flags
  * space after BOS). Writes a NUL-terminated string into buf; returns its length or a negative code. */
 int tokenizer_decode_token(const tokenizer *t, int prev, int id, char *buf, size_t cap);
 
-/* Decode a whole sequence (special tokens skipped). Returns the full length, writes at most cap-1 bytes + NUL. */
+/* Decode a whole sequence, special tokens skipped (BOS/EOS/PAD/CLS/SEP/mask, added tokens marked special, the unknown
+ * token unless a tokenizer.json gives an ordinary vocabulary piece as unk_token, as CraftGPT's "_", a space). Returns the
+ * full length, writes at most cap-1 bytes + NUL. */
 int tokenizer_decode(const tokenizer *t, const int *ids, int n, char *buf, size_t cap);
 
 /* Id of an exact vocabulary piece (e.g. "<mask>", "▁great", "Ġgreat"), or -1. */
