@@ -72,9 +72,9 @@ TEST_SUMMARY ?= 1
 
 test:
 	@rm -rf $(SAN_RESULTS); mkdir -p $(SAN_RESULTS)
-	@$(MAKE) BUILD=build/san SAN=1 OPT=-O1 TEST_SUMMARY=0 test-run || echo "FAIL 0 build-san" >$(SAN_RESULTS)/build-san.result
+	@$(MAKE) BUILD=build/san SAN=1 OPT=-O1 TEST_SUMMARY=0 test-run || echo "FAIL 0 0 build-san" >$(SAN_RESULTS)/build-san.result
 	@$(MAKE) fuzz FUZZ_SECONDS=$(FUZZ_SECONDS) TEST_RESULTS=$(SAN_RESULTS) TEST_SUMMARY=0 || \
-	    echo "FAIL 0 build-fuzz" >$(SAN_RESULTS)/build-fuzz.result
+	    echo "FAIL 0 0 build-fuzz" >$(SAN_RESULTS)/build-fuzz.result
 	@bash tests/summary.sh $(SAN_RESULTS)
 
 # A test's name is its path without build/.../tests/ or tests/ and .sh, slashes made dashes (optim-test_api, bbt-e2e).

@@ -3,7 +3,7 @@
 #
 #   bash tests/summary.sh RESULTS
 #
-# Reads RESULTS/*.result (written by tests/run_test.sh). Exits 1 when a test failed or none ran.
+# Reads RESULTS/*.result (written by tests/run_test.sh: STATUS WALL CPU NAME). Exits 1 when a test failed or none ran.
 set -uo pipefail
 results=${1:?usage: summary.sh RESULTS}
 
@@ -14,12 +14,11 @@ if [ ${#files[@]} -eq 0 ]; then
     exit 1
 fi
 
-echo "== slowest tests (wall seconds; every test's log is in $results/)"
-cat "${files[@]}" | sort -k2,2 -g -r | head -n 10 | awk '{ printf "  %7.1f  %s\n", $2, $3 }'
-total=$(cat "${files[@]}" | awk '{ s += $2 } END { printf "%.0f", s }')
-echo "  total: ${total} s in ${#files[@]} tests"
+echo "== slowest tests (wall and CPU seconds; every test's log is in $results/)"
+cat "${files[@]}" | sort -k2,2 -g -r | head -n 10 | awk '{ printf "  %7.1f  %7.1f  %s\n", $2, $3, $4 }'
+cat "${files[@]}" | awk -v n=${#files[@]} '{ w += $2; c += $3 } END { printf "  total: %.0f s wall, %.0f s CPU in %d tests\n", w, c, n }'
 
-failed=$(cat "${files[@]}" | awk '$1 != "PASS" { print $3 }')
+failed=$(cat "${files[@]}" | awk '$1 != "PASS" { print $4 }')
 if [ -n "$failed" ]; then
     echo "== failed:"
     echo "$failed" | sed 's/^/  /'
