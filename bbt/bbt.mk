@@ -31,6 +31,8 @@ ifneq ($(MODELS_LIB),)
 BBT_TEST_CORE := $(BUILD)/tests/test_bbt_core
 TEST_PROGRAMS += $(BBT_TEST_CORE)
 TEST_SCRIPTS  += tests/bbt/e2e.sh tests/bbt/outputs.sh tests/bbt/deep.sh
+# a user's data folder and run directory: split lookup, the run lock, finished and extended runs, messages
+TEST_SCRIPTS  += tests/bbt/runs.sh
 
 $(BBT_TEST_CORE): $(OBJ)/tests/bbt/test_core.o $(OBJ)/tests/bbt/test_tuning.o $(OBJ)/tests/bbt/test_baseline.o \
                   $(OBJ)/tests/bbt/test_deep.o $(BBT_LIB_OBJ) $(OPTIM_LIB) $(MODELS_LIB)

@@ -189,6 +189,22 @@ static int write_per_example(const char *path, const task *t, const dataset *d, 
     return rc;
 }
 
+static int names_column(const char *text, const char *name);
+
+/* 1 when a file given to eval is not a table of the task: not JSONL, and its first line does not name the task's text
+ * column (plain text, one example per line, as predict reads it). */
+static int is_plain_text(const char *path, const task *t)
+{
+    bbt_error err;
+    char *text = read_file(path, NULL, &err);
+    if (!text)
+        return 0;
+    const char *start = text + table_bom_len(text);
+    int plain = start[strspn(start, " \t\r\n")] != '{' && !names_column(start, t->col_text_a);
+    free(text);
+    return plain;
+}
+
 static int evaluate_split(run_handle *r, void *arg)
 {
     const char *split = ((eval_args *)arg)->split;
@@ -207,7 +223,15 @@ static int evaluate_split(run_handle *r, void *arg)
     dataset d;
     encoded_set e;
     if (scorer_load(&r->sc, path, 1, &d, &e, &err)) {
-        fprintf(stderr, "bbt eval: %s\n", err.msg);
+        if (path == split && is_plain_text(path, &r->sc.task))
+            fprintf(stderr, "bbt eval: %s: eval needs a labelled table: a header line naming the task's columns "
+                            "(\"%s\"%s%s%s and \"%s\"), then one example per line (TSV, CSV or JSONL); this file's "
+                            "first line names none of them. Plain text, one input per line, is what bbt predict "
+                            "reads\n",
+                    path, r->sc.task.col_text_a, r->sc.task.pair ? ", \"" : "",
+                    r->sc.task.pair ? r->sc.task.col_text_b : "", r->sc.task.pair ? "\"" : "", r->sc.task.col_label);
+        else
+            fprintf(stderr, "bbt eval: %s\n", err.msg);
         return EXIT_INPUT;
     }
     float *scores = score_all(r, &e, untuned, &err);
@@ -258,7 +282,7 @@ int cmd_eval(int argc, char **argv)
          "each label's probability and text to FILE (TSV; JSONL when FILE ends in .jsonl)"},
         REMOTE_OPTIONS(ro),
     };
-    const opt_spec spec = {"bbt eval --run DIR [--split dev|test|FILE]",
+    const opt_spec spec = {"bbt eval --run DIR [--split dev|test|train|FILE]",
                            "Score a run's kept prompt on a split of its task, or on any file with the task's columns; "
                            "prints JSON: n, acc, loss, the F1 (two classes: \"f1\" of the positive class, named by "
                            "\"positive_class\" and \"positive_label\"; more: \"macro_f1\"), \"per_class\" "

@@ -23,6 +23,7 @@
 #include "bbt/plot.h"
 #include "bbt/remote_client.h"
 #include "bbt/runfiles.h"
+#include "bbt/runlock.h"
 #include "bbt/task.h"
 #include "bbt/tuner.h"
 #include "bbt/util.h"
@@ -50,7 +51,8 @@ typedef struct tune_cli {
 } tune_cli;
 
 /* Options that describe a new run; with --resume the run's config.json decides them (and --force, which replaces a run,
- * has no meaning there: a damaged checkpoint is never overwritten by resuming). Every setting but --threads, and: */
+ * has no meaning there: a damaged checkpoint is never overwritten by resuming). Every setting but --threads and
+ * --budget (which extends the run), and: */
 static const char *const run_only_options[] = {"data", "out", "assets", "force", NULL};
 
 static const char *run_option_given(int argc, char **argv)
@@ -58,7 +60,8 @@ static const char *run_option_given(int argc, char **argv)
     int n;
     const config_field *f = tune_config_fields(&n);
     for (int i = 0; i < n; i++)
-        if (f[i].offset != offsetof(tune_config, threads) && opt_given(argc, argv, f[i].option))
+        if (f[i].offset != offsetof(tune_config, threads) && f[i].offset != offsetof(tune_config, budget) &&
+            opt_given(argc, argv, f[i].option))
             return f[i].option;
     for (const char *const *o = run_only_options; *o; o++)
         if (opt_given(argc, argv, *o))
@@ -72,9 +75,10 @@ static int file_exists(const char *path)
     return stat(path, &st) == 0 && S_ISREG(st.st_mode);
 }
 
-/* Where the data comes from, first match: --train/--dev[/--test] files; --data DIR holding {train,dev,test}.tsv, or a
- * task folder DIR/16-<seed>/{train,dev}.tsv + DIR/test.tsv; the shared assets' folder of a built-in task. The test split
- * is optional (yelpp has none). */
+/* Where the data comes from, first match: --train/--dev[/--test] files; --data DIR; the shared assets' folder of a
+ * built-in task. In a folder each split is looked for in DIR/16-<seed>/ first, then in DIR/ itself (the shared tasks keep
+ * train/dev in 16-<seed>/ and one test.tsv beside them; a user's folder may hold all three in either place). train and
+ * dev must be found; the test split is optional (yelpp has none). */
 /* The error for a data folder without the split asked for: it names the splits that are there. */
 static int no_split_error(const char *dir, int seed, bbt_error *err)
 {
@@ -109,6 +113,22 @@ static int no_split_error(const char *dir, int seed, bbt_error *err)
                     found);
 }
 
+/* DIR/16-<seed>/<split>.tsv, else DIR/<split>.tsv; NULL when neither is a file. Caller frees. */
+static char *find_split(const char *dir, int seed, const char *split)
+{
+    char name[64];
+    snprintf(name, sizeof name, "16-%d/%s.tsv", seed, split);
+    char *path = path_join(dir, name);
+    if (file_exists(path))
+        return path;
+    free(path);
+    path = path_join(dir, name + strcspn(name, "/") + 1);
+    if (file_exists(path))
+        return path;
+    free(path);
+    return NULL;
+}
+
 static int resolve_data(tune_cli *c, bbt_error *err)
 {
     tune_config *cfg = &c->cfg;
@@ -120,29 +140,37 @@ static int resolve_data(tune_cli *c, bbt_error *err)
         free(dir);
         dir = task_dir;
     }
-    char *flat = path_join(dir, "train.tsv"), *split = dataset_split_path(dir, cfg->seed, "train");
-    int is_flat = file_exists(flat), has_split = file_exists(split);
-    free(flat);
-    free(split);
-    if (!is_flat && !has_split) {
-        no_split_error(dir, cfg->seed, err);
-        free(dir);
-        return -1;
-    }
-    const char *splits[] = {"train", "dev", "test"};
-    char **dst[] = {&cfg->train, &cfg->dev, &cfg->test};
-    for (int i = 0; i < 3; i++) {
-        char name[16];
-        snprintf(name, sizeof name, "%s.tsv", splits[i]);
-        char *path = is_flat ? path_join(dir, name) : dataset_split_path(dir, cfg->seed, splits[i]);
-        if (i == 2 && !file_exists(path)) {
-            free(path);
+    int rc = 0;
+    if (!(cfg->train = find_split(dir, cfg->seed, "train")))
+        rc = no_split_error(dir, cfg->seed, err);
+    else if (!(cfg->dev = find_split(dir, cfg->seed, "dev")))
+        rc = bbt_fail(err, "%s: found %s but no dev.tsv (looked in %s/16-%d/ and %s/)", dir, cfg->train, dir, cfg->seed,
+                      dir);
+    else
+        cfg->test = find_split(dir, cfg->seed, "test");
+    free(dir);
+    return rc;
+}
+
+/* One stderr line per split: which file the run reads, how many examples it holds, and how many of them are blank or
+ * were cut to fit the model's context (also in summary.json's "data"). */
+static void print_data(const tuner *t)
+{
+    for (int i = 0; i < RUN_N_SPLITS; i++) {
+        run_split s;
+        tuner_split(t, i, &s);
+        if (!s.path) {
+            fprintf(stderr, "bbt tune: %s: none (no test split given or found: the run has no test score)\n",
+                    run_split_names[i]);
             continue;
         }
-        *dst[i] = path;
+        fprintf(stderr, "bbt tune: %s: %s (%d examples", run_split_names[i], s.path, s.examples);
+        if (s.blank)
+            fprintf(stderr, ", %d blank", s.blank);
+        if (s.truncated)
+            fprintf(stderr, ", %d cut to fit the model's context", s.truncated);
+        fprintf(stderr, ")\n");
     }
-    free(dir);
-    return 0;
 }
 
 /* Paths in config.json are absolute, so that the run can be resumed, evaluated and used from any directory. */
@@ -217,8 +245,8 @@ static int prepare_out_dir(const char *dir, int force, bbt_error *err)
 {
     if (make_dirs(dir, err))
         return bbt_prefix(err, "--out ");
-    const char *files[] = {"config.json", CHECKPOINT_FILE, "log.jsonl", "prompt.json", "prompt.safetensors",
-                           "summary.json", DEEP_FILE, "loss.png", "loss.svg", "loss.gp"};
+    const char *files[] = {"config.json", CHECKPOINT_FILE, CHECKPOINT_PREV_FILE, "log.jsonl", "prompt.json",
+                           "prompt.safetensors", "summary.json", DEEP_FILE, "loss.png", "loss.svg", "loss.gp"};
     char *ckpt = path_join(dir, CHECKPOINT_FILE);
     int has_ckpt = file_exists(ckpt);
     ckpt_reader r;
@@ -290,9 +318,10 @@ static void show_progress(const tune_progress *p, void *userdata)
     if (isnan(p->last_dev))
         snprintf(dev, sizeof dev, "-");
     else
-        snprintf(dev, sizeof dev, "%.4f (best %.4f)", p->last_dev, p->best_dev);
-    fprintf(stderr, "\r%6ld/%ld evals | best loss %.4f | dev %s | %.1f evals/s | ETA %s\033[K", p->evals, p->budget,
-            p->best_train_loss, dev, p->evals_per_s, eta);
+        snprintf(dev, sizeof dev, "%.4f (kept %.4f)", p->last_dev, p->best_dev);
+    /* the words of log.jsonl: best train loss = best_train_loss (lowest so far), kept = dev_kept */
+    fprintf(stderr, "\r%6ld/%ld evals | best train loss %.4f | dev %s %s | %.1f evals/s | ETA %s\033[K", p->evals,
+            p->budget, p->best_train_loss, p->metric, dev, p->evals_per_s, eta);
     fflush(stderr);
 }
 
@@ -349,8 +378,39 @@ static int run_and_finish(tuner *t, const char *dir, int verbose)
     return EXIT_OK;
 }
 
+/* --resume of a run that is finished and has its results: say so, print its summary.json again, exit 0. -1 when there is
+ * something to do (generations, or the results of a run stopped between its last checkpoint and summary.json). */
+static int report_finished(const tuner *t, const char *dir)
+{
+    if (!tuner_done(t))
+        return -1;
+    char *path = path_join(dir, "summary.json");
+    bbt_error err;
+    char *summary = read_file(path, NULL, &err);
+    free(path);
+    if (!summary)
+        return -1;
+    long budget = tuner_config(t)->budget;
+    if (tuner_stop_bits(t))
+        fprintf(stderr, "bbt tune: %s is finished: the optimizer ended it after %ld evaluations, before its budget of %ld "
+                        "(summary.json says why); nothing to resume\n",
+                dir, tuner_evals(t), budget);
+    else
+        fprintf(stderr, "bbt tune: %s is finished: %ld evaluations of its budget of %ld; nothing to resume. To tune it "
+                        "further: bbt tune --resume %s --budget N (N > %ld)\n",
+                dir, tuner_evals(t), budget, dir, budget);
+    fputs(summary, stdout);
+    free(summary);
+    return EXIT_OK;
+}
+
 static int resume_run(tune_cli *c, int argc, char **argv)
 {
+    long budget = opt_given(argc, argv, "budget") ? c->cfg.budget : 0; /* 0: the run's own */
+    if (budget && (budget < 1 || budget > 1000000000000L)) {
+        fprintf(stderr, "bbt tune: --budget %ld: must be 1 .. 10^12 evaluations\n", budget);
+        return EXIT_USAGE;
+    }
     const char *o = run_option_given(argc, argv);
     if (o) {
         fprintf(stderr, "bbt tune: --resume takes the run's settings from %s/config.json; --%s cannot be given with it\n",
@@ -380,17 +440,27 @@ static int resume_run(tune_cli *c, int argc, char **argv)
                         "--force\n", c->resume);
         return EXIT_INPUT;
     }
-    int resumed = tuner_resume(&t, c->resume, c->cfg.threads, &err);
-    if (resumed == TUNER_ESCORE) {
-        fprintf(stderr, "bbt tune: %s\nThe run can be resumed: bbt tune --resume %s\n", err.msg, c->resume);
-        return EXIT_RUNTIME;
-    }
-    if (resumed) {
-        fprintf(stderr, "bbt tune: cannot resume %s: %s\n", c->resume, err.msg);
+    runlock lock;
+    if (runlock_acquire(&lock, c->resume, &err)) {
+        fprintf(stderr, "bbt tune: --resume %s\n", err.msg);
         return EXIT_INPUT;
     }
-    int rc = run_and_finish(t, c->resume, c->verbose);
+    int resumed = tuner_resume_budget(&t, c->resume, c->cfg.threads, budget, &err);
+    if (resumed) {
+        if (resumed == TUNER_ESCORE)
+            fprintf(stderr, "bbt tune: %s\nThe run can be resumed: bbt tune --resume %s\n", err.msg, c->resume);
+        else
+            fprintf(stderr, "bbt tune: cannot resume %s: %s\n", c->resume, err.msg);
+        runlock_release(&lock);
+        return resumed == TUNER_ESCORE ? EXIT_RUNTIME : EXIT_INPUT;
+    }
+    int rc = report_finished(t, c->resume);
+    if (rc < 0) {
+        print_data(t);
+        rc = run_and_finish(t, c->resume, c->verbose);
+    }
     tuner_free(t);
+    runlock_release(&lock);
     return rc;
 }
 
@@ -422,24 +492,30 @@ static int new_run(tune_cli *c, int argc, char **argv)
     }
     if (!c->out)
         c->out = default_out_dir(&c->cfg);
-    if (prepare_out_dir(c->out, c->force, &err)) {
-        fprintf(stderr, "bbt tune: %s\n", err.msg);
+    /* The lock first, then the look at what the directory holds: of two runs started together on one --out (with or
+     * without --force) one gets the directory and the other is refused, naming the first. */
+    runlock lock;
+    if (make_dirs(c->out, &err) || runlock_acquire(&lock, c->out, &err)) {
+        fprintf(stderr, "bbt tune: --out %s\n", err.msg);
         return EXIT_INPUT;
     }
-    if (c->cfg.baseline != BASELINE_NONE)
-        return run_baseline(c);
-    tuner *t;
-    int created = tuner_create(&t, &c->cfg, c->out, &err);
-    if (created == TUNER_ESCORE) {
+    tuner *t = NULL;
+    int rc = EXIT_INPUT, created = 0;
+    if (prepare_out_dir(c->out, c->force, &err))
+        fprintf(stderr, "bbt tune: %s\n", err.msg);
+    else if (c->cfg.baseline != BASELINE_NONE)
+        rc = run_baseline(c);
+    else if ((created = tuner_create(&t, &c->cfg, c->out, &err)) == TUNER_ESCORE) {
         fprintf(stderr, "bbt tune: %s\nThe run can be resumed: bbt tune --resume %s\n", err.msg, c->out);
-        return EXIT_RUNTIME;
-    }
-    if (created) {
+        rc = EXIT_RUNTIME;
+    } else if (created)
         fprintf(stderr, "bbt tune: %s\n", err.msg);
-        return EXIT_INPUT;
+    else {
+        print_data(t);
+        rc = run_and_finish(t, c->out, c->verbose);
+        tuner_free(t);
     }
-    int rc = run_and_finish(t, c->out, c->verbose);
-    tuner_free(t);
+    runlock_release(&lock);
     return rc;
 }
 
@@ -461,11 +537,16 @@ static int build_options(tune_cli *c, opt *opts)
                         f[i].metavar, c->help[i]};
     }
     const opt own[N_OWN_OPTIONS] = {
-        {"data", OPT_STR, &c->data, "DIR", "data folder: train/dev[/test].tsv, or a task folder with 16-<seed>/"},
+        {"data", OPT_STR, &c->data, "DIR",
+         "data folder: train.tsv, dev.tsv and (optional) test.tsv, each from\n"
+         "DIR/16-<seed>/ if there, else from DIR/; the files used are printed"},
         {"assets", OPT_STR, &c->assets, "DIR", "shared assets (default: $BBT_ASSETS, ../shared/assets)"},
         {"out", OPT_STR, &c->out, "DIR", "run directory (default runs/<task>-s<seed>)"},
-        {"resume", OPT_STR, &c->resume, "DIR", "continue the run in DIR from its checkpoint"},
-        {"force", OPT_FLAG, &c->force, NULL, "replace a run already in --out"},
+        {"resume", OPT_STR, &c->resume, "DIR",
+         "continue the run in DIR from its checkpoint (a finished run: says so);\n"
+         "with --budget N, raise its budget to N, a finished run included,\n"
+         "exactly as if it had been started with N"},
+        {"force", OPT_FLAG, &c->force, NULL, "replace a run already in --out (not one still running: see run.lock)"},
         {"verbose", OPT_FLAG, &c->verbose, NULL, "print every log line to stderr"},
         {"api-key", OPT_STR, &c->api_key, "KEY", "--endpoint's API key (default $BBT_API_KEY; never recorded)"},
         {"api-key-file", OPT_STR, &c->api_key_file, "F", "the same, read from a file"},

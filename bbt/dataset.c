@@ -98,6 +98,23 @@ char *dataset_split_path(const char *task_dir, int seed, const char *split)
     return path_join(task_dir, name);
 }
 
+static int is_blank(const char *s)
+{
+    if (!s)
+        return 0; /* no such field (a single-text task's text_b) */
+    while (*s == ' ' || *s == '\t' || *s == '\r' || *s == '\n' || *s == '\v' || *s == '\f')
+        s++;
+    return !*s;
+}
+
+int dataset_count_blank(const dataset *d)
+{
+    int n = 0;
+    for (int i = 0; i < d->n; i++)
+        n += is_blank(d->ex[i].text_a) || is_blank(d->ex[i].text_b);
+    return n;
+}
+
 void dataset_class_counts(const dataset *d, int *counts)
 {
     memset(counts, 0, (size_t)d->n_classes * sizeof *counts);

@@ -37,6 +37,9 @@ int dataset_from_table(dataset *d, const table *tb, const task *t, int flags, bb
  * "test" → DIR/test.tsv. Caller frees. */
 char *dataset_split_path(const char *task_dir, int seed, const char *split);
 
+/* How many examples have a text field that is empty or only white space. */
+int dataset_count_blank(const dataset *d);
+
 /* Examples per class (counts has n_classes entries). */
 void dataset_class_counts(const dataset *d, int *counts);
 

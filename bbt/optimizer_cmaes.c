@@ -25,7 +25,7 @@ static int create(cmaes **es, const tune_config *cfg, bbt_error *err)
     o.variant = variant_of(cfg);
     o.popsize = cfg->popsize;
     o.noise_handling = cfg->noise_handling;
-    o.max_fevals = cfg->budget;
+    o.max_fevals = 0; /* the tuner's budget ends the run, so that a finished run can be extended (--budget) */
     /* No early stopping (as the reference): the budget ends the run. Flat or slowly moving losses (accuracy, F1) are
      * reported in the log, never a reason to stop; the numerical safeguards (divergent σ, a degenerate covariance,
      * non-finite losses everywhere) stay on and say why in summary.json if they fire. */

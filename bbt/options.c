@@ -29,7 +29,21 @@ void opt_print_help(const opt_spec *spec, FILE *out)
     fprintf(out, "  %-24s %s\n", "--help", "show this help");
 }
 
-static int set_value(const opt *o, const char *text, const char *usage)
+/* The command a usage line is for: its first two words ("bbt eval"), so that usage errors start "bbt eval:" as the
+ * command's other errors do. */
+static const char *command_of(const char *usage, char *buf, size_t size)
+{
+    size_t first = strcspn(usage, " "), n = first;
+    if (usage[n] == ' ')
+        n += 1 + strcspn(usage + n + 1, " ");
+    if (n >= size)
+        n = size - 1;
+    memcpy(buf, usage, n);
+    buf[n] = 0;
+    return buf;
+}
+
+static int set_value(const opt *o, const char *text, const char *cmd)
 {
     char *end;
     errno = 0;
@@ -58,7 +72,7 @@ static int set_value(const opt *o, const char *text, const char *usage)
     }
     case OPT_FLAG: return 0;
     }
-    fprintf(stderr, "%s: --%s: \"%s\" is not a valid %s\n", usage, o->name, text,
+    fprintf(stderr, "%s: --%s: \"%s\" is not a valid %s\n", cmd, o->name, text,
             o->kind == OPT_DBL ? "number" : "integer");
     return -1;
 }
@@ -73,6 +87,8 @@ static const opt *find_opt(const opt_spec *spec, const char *name, size_t len)
 
 int opt_parse(const opt_spec *spec, int argc, char **argv, char **pos, int *n_pos)
 {
+    char cmd[64];
+    command_of(spec->usage, cmd, sizeof cmd);
     *n_pos = 0;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
@@ -82,7 +98,7 @@ int opt_parse(const opt_spec *spec, int argc, char **argv, char **pos, int *n_po
         }
         if (strncmp(a, "--", 2) || !a[2]) {
             if (*n_pos >= spec->max_positional) {
-                fprintf(stderr, "%s: unexpected argument \"%s\" (see --help)\n", spec->usage, a);
+                fprintf(stderr, "%s: unexpected argument \"%s\" (see --help)\n", cmd, a);
                 return -1;
             }
             pos[(*n_pos)++] = argv[i];
@@ -92,12 +108,12 @@ int opt_parse(const opt_spec *spec, int argc, char **argv, char **pos, int *n_po
         size_t len = eq ? (size_t)(eq - a - 2) : strlen(a + 2);
         const opt *o = find_opt(spec, a + 2, len);
         if (!o) {
-            fprintf(stderr, "%s: unknown option \"%.*s\" (see --help)\n", spec->usage, (int)len + 2, a);
+            fprintf(stderr, "%s: unknown option \"%.*s\" (see %s --help)\n", cmd, (int)len + 2, a, cmd);
             return -1;
         }
         if (o->kind == OPT_FLAG) {
             if (eq) {
-                fprintf(stderr, "%s: --%s takes no value\n", spec->usage, o->name);
+                fprintf(stderr, "%s: --%s takes no value\n", cmd, o->name);
                 return -1;
             }
             *(int *)o->value = 1;
@@ -105,10 +121,10 @@ int opt_parse(const opt_spec *spec, int argc, char **argv, char **pos, int *n_po
         }
         const char *text = eq ? eq + 1 : (i + 1 < argc ? argv[++i] : NULL);
         if (!text) {
-            fprintf(stderr, "%s: --%s needs a value (%s)\n", spec->usage, o->name, o->metavar);
+            fprintf(stderr, "%s: --%s needs a value (%s)\n", cmd, o->name, o->metavar);
             return -1;
         }
-        if (set_value(o, text, spec->usage))
+        if (set_value(o, text, cmd))
             return -1;
     }
     return 0;

@@ -138,6 +138,27 @@ static void add_number_or_null(cJSON *o, const char *key, double v)
     cJSON_AddItemToObject(o, key, isfinite(v) ? cJSON_CreateNumber(v) : cJSON_CreateNull());
 }
 
+const char *const run_split_names[RUN_N_SPLITS] = {"train", "dev", "test"};
+
+/* "data": {"train": {"path": …, "examples": N, "blank": N, "truncated": N}, "dev": {…}, "test": {…} or null} */
+static cJSON *data_json(const run_results *r)
+{
+    cJSON *o = cJSON_CreateObject();
+    for (int i = 0; i < RUN_N_SPLITS; i++) {
+        const run_split *sp = &r->splits[i];
+        if (!sp->path) {
+            cJSON_AddNullToObject(o, run_split_names[i]);
+            continue;
+        }
+        cJSON *d = cJSON_AddObjectToObject(o, run_split_names[i]);
+        cJSON_AddStringToObject(d, "path", sp->path);
+        cJSON_AddNumberToObject(d, "examples", sp->examples);
+        cJSON_AddNumberToObject(d, "blank", sp->blank);
+        cJSON_AddNumberToObject(d, "truncated", sp->truncated);
+    }
+    return o;
+}
+
 static cJSON *summary_json(const tune_config *cfg, const scorer *s, const run_results *r)
 {
     int f1 = s->task.metric == METRIC_F1;
@@ -179,6 +200,7 @@ static cJSON *summary_json(const tune_config *cfg, const scorer *s, const run_re
     cJSON_AddNumberToObject(o, "other_s", r->wall_s - r->forward_s);
     remote_cost_add(o, s->model);
     cJSON_AddNumberToObject(o, "evals_per_s", r->wall_s > 0 ? (double)r->evals / r->wall_s : 0);
+    cJSON_AddItemToObject(o, "data", data_json(r));
     return o;
 }
 

@@ -19,6 +19,18 @@
 #include "bbt/scorer.h"
 
 #define CHECKPOINT_FILE "checkpoint.bin"
+/* The checkpoint before a finished run's last generation: where `--resume RUN --budget N` starts from (tuner.h). */
+#define CHECKPOINT_PREV_FILE "checkpoint.prev.bin"
+
+/* What a run read from one split: the file (NULL: the run has no such split), its examples, how many of them are blank
+ * (a text field empty or only white space) and how many were cut to fit the model's context. */
+typedef struct run_split {
+    const char *path;
+    int examples, blank, truncated;
+} run_split;
+
+enum { RUN_TRAIN, RUN_DEV, RUN_TEST, RUN_N_SPLITS };
+extern const char *const run_split_names[RUN_N_SPLITS]; /* "train", "dev", "test" */
 
 typedef struct run_results {
     const double *best_z;     /* the kept prompt's z (d values) */
@@ -32,6 +44,7 @@ typedef struct run_results {
     double test_acc, test_f1, untuned_test_acc, untuned_test_f1;
     unsigned stop_bits;       /* optimizer stop reasons if it ended before the budget */
     double wall_s, forward_s;
+    run_split splits[RUN_N_SPLITS]; /* summary.json's "data" */
 } run_results;
 
 /* 0 when dir is a directory holding a run (its config.json); otherwise a message that says what dir is instead. */

@@ -101,6 +101,14 @@ static int take_record(table *t, rowbuf *r, int line, bbt_error *err)
         return 0;
     }
     if (!t->cols) {
+        for (int i = 0; i < r->n; i++) /* two columns of one name: which one a task's column means is anyone's guess */
+            for (int j = i + 1; j < r->n; j++)
+                if (!strcmp(r->cells[i], r->cells[j])) {
+                    bbt_fail(err, "%s: line %d: the header names column \"%s\" twice (fields %d and %d); rename one",
+                             t->path, line, r->cells[i], i + 1, j + 1);
+                    row_clear(r);
+                    return -1;
+                }
         t->n_cols = r->n;
         t->cols = r->cells;
         memset(r, 0, sizeof *r);
@@ -227,6 +235,10 @@ static int jsonl_column(table *t, const char *key)
 
 static int jsonl_row(table *t, const cJSON *obj, int line, bbt_error *err)
 {
+    for (const cJSON *v = obj->child; v; v = v->next)
+        for (const cJSON *w = v->next; w; w = w->next)
+            if (!strcmp(v->string, w->string))
+                return bbt_fail(err, "%s: line %d: key \"%s\" appears twice in one object", t->path, line, v->string);
     for (const cJSON *v = obj->child; v; v = v->next)
         jsonl_column(t, v->string);
     grow_rows(t);

@@ -70,6 +70,16 @@ int tuner_done(const tuner *t)
     return t->st.evals >= t->cfg.budget || t->st.stop_bits != 0;
 }
 
+long tuner_evals(const tuner *t)
+{
+    return t->st.evals;
+}
+
+unsigned tuner_stop_bits(const tuner *t)
+{
+    return (unsigned)t->st.stop_bits;
+}
+
 /* ---- setting up ---- */
 
 static int load_splits(tuner *t, bbt_error *err)
@@ -262,9 +272,9 @@ static int read_optimizer(tuner *t, ckpt_reader *r, const char *path, bbt_error 
     return 0;
 }
 
-static int read_checkpoint(tuner *t, bbt_error *err)
+static int read_checkpoint(tuner *t, const char *name, bbt_error *err)
 {
-    char *path = checkpoint_path(t);
+    char *path = path_join(t->dir, name);
     ckpt_reader r;
     int rc = ckpt_read_file(&r, path, err);
     if (!rc) {
@@ -288,7 +298,78 @@ static int read_checkpoint(tuner *t, bbt_error *err)
     return rc;
 }
 
+/* Keep the checkpoint on disk as checkpoint.prev.bin before the last one of a run is written (a hard link; a copy where
+ * the file system has none). */
+static int keep_previous_checkpoint(tuner *t, bbt_error *err)
+{
+    char *cur = checkpoint_path(t), *prev = path_join(t->dir, CHECKPOINT_PREV_FILE);
+    int rc = 0;
+    if (unlink(prev) != 0 && errno != ENOENT)
+        rc = bbt_fail(err, "%s: cannot remove: %s", prev, strerror(errno));
+    else if (!rc && link(cur, prev) != 0) {
+        size_t len;
+        char *data = read_file(cur, &len, err);
+        rc = data ? write_file_atomic(prev, data, len, err) : -1;
+        free(data);
+    }
+    free(cur);
+    free(prev);
+    return rc;
+}
+
+/* A run's budget raised to new_budget (see tuner_resume_budget); t holds the run's config and its last checkpoint. */
+static int extend_budget(tuner *t, long new_budget, bbt_error *err)
+{
+    if (new_budget < t->cfg.budget)
+        return bbt_fail(err, "--budget %ld is less than the run's budget %ld: a run can be extended, not shortened",
+                        new_budget, t->cfg.budget);
+    if (t->st.stop_bits)
+        return bbt_fail(err, "the optimizer ended this run after %ld evaluations, before its budget (summary.json says "
+                             "why): a larger budget would not take it further; start a new run instead",
+                        t->st.evals);
+    if (t->st.evals >= t->cfg.budget) { /* finished: back to before the last generation */
+        char *prev = path_join(t->dir, CHECKPOINT_PREV_FILE), *cur = checkpoint_path(t);
+        struct stat st;
+        int rc = 0;
+        if (stat(prev, &st) != 0)
+            rc = bbt_fail(err, "%s is missing: it holds the state before the run's last generation, which extending a "
+                               "finished run starts from (a run finished by an older bbt has none); start a new run "
+                               "with --budget %ld instead",
+                          prev, new_budget);
+        optimizer_close(&t->opt);
+        if (!rc)
+            rc = read_checkpoint(t, CHECKPOINT_PREV_FILE, err);
+        size_t len;
+        char *data = rc ? NULL : read_file(prev, &len, err);
+        if (!rc) /* the run's checkpoint from here on: a crash before the new one leaves a run resumable as before */
+            rc = data ? write_file_atomic(cur, data, len, err) : -1;
+        free(data);
+        free(prev);
+        free(cur);
+        if (rc)
+            return -1;
+    }
+    t->cfg.budget = new_budget;
+    char *json = tune_config_to_json(&t->cfg), *path = path_join(t->dir, "config.json");
+    int rc = write_file_atomic(path, json, strlen(json), err);
+    free(json);
+    free(path);
+    const char *results[] = {"summary.json", "prompt.json", "prompt.safetensors"};
+    for (size_t i = 0; !rc && i < sizeof results / sizeof results[0]; i++) {
+        char *p = path_join(t->dir, results[i]);
+        if (unlink(p) != 0 && errno != ENOENT)
+            rc = bbt_fail(err, "%s: cannot remove the finished run's result: %s", p, strerror(errno));
+        free(p);
+    }
+    return rc;
+}
+
 int tuner_resume(tuner **out, const char *dir, int threads, bbt_error *err)
+{
+    return tuner_resume_budget(out, dir, threads, 0, err);
+}
+
+int tuner_resume_budget(tuner **out, const char *dir, int threads, long new_budget, bbt_error *err)
 {
     *out = NULL;
     tune_config cfg;
@@ -305,14 +386,22 @@ int tuner_resume(tuner **out, const char *dir, int threads, bbt_error *err)
     free(ckpt);
     free(log);
     if (fresh) { /* stopped before its first checkpoint (TUNER_ESCORE): start it again */
-        rc = tuner_create(out, &cfg, dir, err);
+        if (new_budget > 0 && new_budget < cfg.budget)
+            rc = bbt_fail(err, "--budget %ld is less than the run's budget %ld: a run can be extended, not shortened",
+                          new_budget, cfg.budget);
+        else if (new_budget > 0)
+            cfg.budget = new_budget;
+        rc = rc ? -1 : tuner_create(out, &cfg, dir, err);
         tune_config_free(&cfg);
         return rc;
     }
     tuner *t = tuner_alloc(&cfg, dir);
     tune_config_free(&cfg);
     alloc_z(t);
-    rc = read_checkpoint(t, err) || scorer_open(&t->sc, &t->cfg, err) || load_splits(t, err) ||
+    rc = read_checkpoint(t, CHECKPOINT_FILE, err);
+    if (!rc && new_budget > 0 && new_budget != t->cfg.budget)
+        rc = extend_budget(t, new_budget, err);
+    rc = rc || scorer_open(&t->sc, &t->cfg, err) || load_splits(t, err) ||
          deep_open(&t->sc.deep, &t->cfg, t->sc.model, NULL, t->sc.proj.p0, t->sc.embedding_std, dir, err) ||
          open_log(t, err);
     if (rc) {
@@ -413,6 +502,12 @@ static int dev_round(tuner *t, const double *mean, const double *best, dev_resul
     return rc;
 }
 
+/* The dev metric's name, as summary.json's dev_metric_name: acc, f1, or macro_f1 for more than two classes. */
+static const char *tuner_metric_name(const tuner *t)
+{
+    return t->sc.task.metric == METRIC_F1 ? metric_f1_name(t->sc.labels.n) : "acc";
+}
+
 /* A log number: 9 significant digits, as the log has always had (it is for reading and plotting; the checkpoint holds
  * the exact state), or null when not finite, so that every line is valid JSON. */
 static void log_number(cJSON *o, const char *key, double v, const char *format)
@@ -435,10 +530,14 @@ static char *log_line(tuner *t, const generation *g, const dev_result *dev, cons
     log_number(o, "loss_mean", g->loss_mean, "%.9g");
     if (!isnan(rep->sigma))
         log_number(o, "sigma", rep->sigma, "%.9g");
+    if (!isnan(dev->mean) || !isnan(dev->best)) /* a dev round: which metric, and the kept prompt's value after it */
+        cJSON_AddStringToObject(o, "dev_metric", tuner_metric_name(t));
     if (!isnan(dev->mean))
         log_number(o, "dev_mean", dev->mean, "%.9g");
     if (!isnan(dev->best))
         log_number(o, "dev_best", dev->best, "%.9g");
+    if (!isnan(dev->mean) || !isnan(dev->best))
+        log_number(o, "dev_kept", t->st.best_dev, "%.9g");
     if (rep->noise_handling) {
         log_number(o, "noise_level", rep->noise_level, "%.9g");
         log_number(o, "evals_per_candidate", rep->evals_per_candidate, "%.9g");
@@ -507,8 +606,9 @@ static void report(tuner *t, const char *line, tune_progress_fn progress, void *
     if (!progress)
         return;
     double dt = now_seconds() - t->session_start;
-    tune_progress p = {t->st.evals, t->cfg.budget, t->st.generation, t->st.best_train_loss, t->st.last_dev,
-                       t->st.best_dev, 0, 0, line};
+    tune_progress p = {.evals = t->st.evals, .budget = t->cfg.budget, .generation = t->st.generation,
+                       .best_train_loss = t->st.best_train_loss, .last_dev = t->st.last_dev, .best_dev = t->st.best_dev,
+                       .metric = tuner_metric_name(t), .log_line = line};
     if (dt > 0 && t->st.evals > t->session_evals_start) {
         p.evals_per_s = (double)(t->st.evals - t->session_evals_start) / dt;
         p.eta_s = (double)(t->cfg.budget - t->st.evals) / p.evals_per_s;
@@ -525,6 +625,8 @@ int tuner_run(tuner *t, volatile sig_atomic_t *interrupt, tune_progress_fn progr
         report(t, line, progress, userdata);
         cJSON_free(line);
         int due = t->st.generation % t->cfg.checkpoint_every == 0 || tuner_done(t);
+        if (tuner_done(t) && !t->st.stop_bits && keep_previous_checkpoint(t, err))
+            return -1;
         if ((due || (interrupt && *interrupt)) && write_checkpoint(t, err))
             return -1;
         if (interrupt && *interrupt && !tuner_done(t))
@@ -549,6 +651,17 @@ static int score_kept_on_dev(tuner *t, run_results *res, bbt_error *err)
     return rc;
 }
 
+void tuner_split(const tuner *t, int split, run_split *out)
+{
+    const char *paths[RUN_N_SPLITS] = {t->cfg.train, t->cfg.dev, t->cfg.test};
+    const dataset *d[RUN_N_SPLITS] = {&t->train, &t->dev, &t->test};
+    const encoded_set *e[RUN_N_SPLITS] = {&t->etrain, &t->edev, &t->etest};
+    *out = (run_split){0};
+    if (split < 0 || split >= RUN_N_SPLITS || !paths[split])
+        return;
+    *out = (run_split){paths[split], d[split]->n, dataset_count_blank(d[split]), e[split]->n_truncated};
+}
+
 int tuner_finish(tuner *t, char **summary, bbt_error *err)
 {
     int C = t->sc.labels.n;
@@ -564,6 +677,8 @@ int tuner_finish(tuner *t, char **summary, bbt_error *err)
     res.stop_bits = (unsigned)t->st.stop_bits;
     res.wall_s = t->st.elapsed_s + now_seconds() - t->session_start;
     res.forward_s = t->st.forward_s + t->sc.forward_s - t->session_forward_start;
+    for (int i = 0; i < RUN_N_SPLITS; i++)
+        tuner_split(t, i, &res.splits[i]);
     if (score_kept_on_dev(t, &res, err))
         return -1;
     if (t->cfg.test) {

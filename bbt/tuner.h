@@ -19,6 +19,7 @@
 #include "bbt/config.h"
 #include "bbt/error.h"
 #include "bbt/task.h"
+#include "bbt/runfiles.h"
 
 typedef struct tuner tuner;
 
@@ -27,7 +28,8 @@ typedef struct tune_progress {
     long evals, budget, generation;
     double best_train_loss;
     double last_dev;        /* dev metric of the last dev evaluation (NaN before the first) */
-    double best_dev;
+    double best_dev;        /* the kept prompt's dev metric (log.jsonl's dev_kept) */
+    const char *metric;     /* the dev metric's name: "acc", "f1" or "macro_f1" */
     double evals_per_s;     /* of this session */
     double eta_s;
     const char *log_line;   /* the log.jsonl line just written (no newline) */
@@ -46,9 +48,23 @@ int tuner_create(tuner **out, const tune_config *cfg, const char *dir, bbt_error
  * TUNER_ESCORE, starts again from config.json). threads > 0 overrides the configured thread count. */
 int tuner_resume(tuner **out, const char *dir, int threads, bbt_error *err);
 
+/* The same, and new_budget > 0 raises the run's budget (config.json is rewritten; a budget below the run's is an error).
+ * A finished run goes on exactly as a run started with new_budget would: it is reopened from checkpoint.prev.bin, the
+ * state before its last generation (written when a run finishes), because that generation was cut short of nothing but
+ * got a dev round for being the last; its results (summary.json, prompt.*) go, to be written again at the end. A run
+ * the optimizer ended before its budget cannot be extended. */
+int tuner_resume_budget(tuner **out, const char *dir, int threads, long new_budget, bbt_error *err);
+
+/* Evaluations spent so far; the optimizer's stop reasons when it ended the run before its budget (0: none). */
+long tuner_evals(const tuner *t);
+unsigned tuner_stop_bits(const tuner *t);
+
 /* Run generations until the budget is spent or *interrupt becomes non-zero (then a checkpoint is written and 1 is
  * returned). Returns 0 when the budget is spent, -1 on error. */
 int tuner_run(tuner *t, volatile sig_atomic_t *interrupt, tune_progress_fn progress, void *userdata, bbt_error *err);
+
+/* What the run read from split RUN_TRAIN, RUN_DEV or RUN_TEST (path NULL: no such split); valid while t lives. */
+void tuner_split(const tuner *t, int split, run_split *out);
 
 /* After tuner_run returned 0: score the kept prompt on the test split, write prompt.json, prompt.safetensors and
  * summary.json (the latter's text is returned in *summary, caller frees). */
