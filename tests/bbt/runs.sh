@@ -153,16 +153,16 @@ expect 2 'dup.tsv: line 1: the header names column "text" twice' \
     "$BBT" tune "${tiny[@]}" --budget 6 --train "$work/dup.tsv" --dev "$work/data/16-13/dev.tsv" --out "$work/d5"
 
 echo "-- README and --help list the same choices"
-# bbt tune --help writes a choice setting as "...: a, b or c (default x)" or with a metavar "a|b|c"
-"$BBT" tune --help | awk '
+# bbt tune --help writes a choice setting as "...: a, b or c (default x)" or with a metavar "a|b|c" (eval, predict too)
+{ "$BBT" tune --help; "$BBT" eval --help; "$BBT" predict --help; } | awk '
     /^  --[a-z-]+ / { opt = $1 }
     match($0, /: [a-z0-9]+(, [a-z0-9]+)* or [a-z0-9]+ \(default/) {
         s = substr($0, RSTART + 2, RLENGTH - 11); gsub(/, | or /, "|", s); print opt, s }
-    /^  --[a-z-]+ [a-z0-9]+(\|[a-z0-9]+)+/ { print $1, $2 }' >"$work/choices"
-[ "$(wc -l <"$work/choices")" -ge 6 ] || fail "found only $(wc -l <"$work/choices") choice settings in bbt tune --help"
+    /^  --[a-z-]+ [a-zA-Z0-9]+(\|[a-zA-Z0-9]+)+/ { print $1, $2 }' >"$work/choices"
+[ "$(wc -l <"$work/choices")" -ge 9 ] || fail "found only $(wc -l <"$work/choices") choice settings in bbt tune --help"
 while read -r opt choices; do
     grep -qF -- "\`$opt $choices\`" <(sed 's/\\|/|/g' bbt/README.md README.md) ||
-        fail "bbt/README.md does not list \`$opt $choices\` as bbt tune --help does"
+        fail "bbt/README.md does not list \`$opt $choices\` as --help does"
 done <"$work/choices"
 
 echo "runs: all passed"
