@@ -41,6 +41,7 @@ OBJ = $(BUILD)/obj
 ALL_TARGETS   :=
 TEST_PROGRAMS :=
 TEST_SCRIPTS  :=
+TEST_TOOLS    :=
 FUZZ_TARGETS  :=
 
 .PHONY: all test test-run install clean fuzz fuzz-long
@@ -78,7 +79,7 @@ test:
 	@bash tests/summary.sh $(SAN_RESULTS)
 
 # A test's name is its path without build/.../tests/ or tests/ and .sh, slashes made dashes (optim-test_api, bbt-e2e).
-test-run: $(ALL_TARGETS) $(TEST_PROGRAMS)
+test-run: $(ALL_TARGETS) $(TEST_PROGRAMS) $(TEST_TOOLS)
 	@[ "$(TEST_SUMMARY)" = 0 ] || rm -rf $(TEST_RESULTS)
 	@for t in $(TEST_PROGRAMS); do n=$${t#$(BUILD)/tests/}; \
 	    ASAN_OPTIONS=detect_leaks=1 bash tests/run_test.sh --leaks $(TEST_RESULTS) $${n//\//-} $$t --jobs 2; done

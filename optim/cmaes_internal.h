@@ -13,6 +13,15 @@
 
 #include "optim/cmaes.h"
 
+/* The per-coordinate loops of a generation, built twice: for AVX2 and for the baseline, the CPU's choosing at load time
+ * (GCC's function multiversioning). Their operations are element-wise, so both give the same bits: AVX2 brings no
+ * fused multiply-add (that is the separate FMA feature, and -std=c11 keeps contraction off). */
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__) && !defined(__SANITIZE_ADDRESS__)
+#define CMAES_VECTOR_LOOPS __attribute__((target_clones("avx2", "default")))
+#else
+#define CMAES_VECTOR_LOOPS
+#endif
+
 #define CMAES_INJECT_MAX 64             /* injected solutions that may wait */
 
 /* Strategy parameters of one run: functions of n, λ and the options only (cmaes_params.c). */

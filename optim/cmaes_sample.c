@@ -64,11 +64,12 @@ static void orthogonalize(cmaes *es, int first, int count)
 
 /* Mirrored sampling (Brockhoff, Auger, Hansen, Arnold & Hohm 2010): lead vectors in rows [first, first + lead) become
  * pairs z, -z in rows first, first + 1, ... */
-static void mirror(cmaes *es, int first, int lead, int count)
+CMAES_VECTOR_LOOPS
+static void mirror(cmaes *es, int first, int lead, int count, int packed)
 {
     int n = es->n;
     for (int j = lead - 1; j >= 0; j--) {
-        double *src = es->Z + (size_t)(first + j) * n, *dst = es->Z + (size_t)(first + 2 * j) * n;
+        double *src = es->Z + (size_t)(first + (packed ? j : 2 * j)) * n, *dst = es->Z + (size_t)(first + 2 * j) * n;
         if (dst != src)
             memcpy(dst, src, sizeof(double) * (size_t)n);
         if (2 * j + 1 < count)
@@ -92,15 +93,21 @@ static void shape_normals(cmaes *es, int first)
     int orth = s == CMAES_SAMPLING_ORTHOGONAL || (full && (s == CMAES_SAMPLING_MIRRORED || s == CMAES_SAMPLING_AUTO));
     int mirrored = s == CMAES_SAMPLING_MIRRORED || (s == CMAES_SAMPLING_AUTO && (!full || lam > es->n));
     int lead = mirrored ? (count + 1) / 2 : count;
-    pcg_fill_normal(&es->rng, es->Z + (size_t)first * es->n, (size_t)lead * es->n);
+    int packed = !mirrored || orth;   /* orthogonalising needs the lead vectors in consecutive rows */
+    if (packed)
+        pcg_fill_normal(&es->rng, es->Z + (size_t)first * es->n, (size_t)lead * es->n);
+    else   /* each lead vector drawn into its pair's first row: the same numbers, and no rows to move */
+        for (int j = 0; j < lead; j++)
+            pcg_fill_normal(&es->rng, es->Z + (size_t)(first + 2 * j) * es->n, (size_t)es->n);
     if (orth && lead > 1)
         orthogonalize(es, first, lead);
     if (mirrored)
-        mirror(es, first, lead, count);
+        mirror(es, first, lead, count, packed);
     es->mirror_pairs = (mirrored ? count / 2 : 0) + (es->tpa_pair ? 1 : 0);
 }
 
 /* Y = C^1/2 Z and X = m + σ Y for all λ rows. */
+CMAES_VECTOR_LOOPS
 static void steps(cmaes *es)
 {
     int n = es->n, lam = es->par.lambda;

@@ -66,9 +66,10 @@ static int no_effect_axis(const cmaes *es)
 {
     int n = es->n;
     int a = (int)(es->run_iter % n);
+    if (es->opt.variant != CMAES_FULL)   /* the separable axis a moves coordinate a only */
+        return es->mean[a] + 0.1 * es->sigma * es->D[a] == es->mean[a];
     for (int i = 0; i < n; i++) {
-        double step = es->opt.variant == CMAES_FULL ? es->B[(size_t)a * n + i] * es->D[a] : (i == a ? es->D[a] : 0);
-        if (es->mean[i] + 0.1 * es->sigma * step != es->mean[i])
+        if (es->mean[i] + 0.1 * es->sigma * (es->B[(size_t)a * n + i] * es->D[a]) != es->mean[i])
             return 0;
     }
     return 1;

@@ -24,6 +24,7 @@
 #include "optim/cmaes_internal.h"
 
 /* Weighted sums of the selected steps: y_w into yw, z_w into zw. */
+CMAES_VECTOR_LOOPS
 static void recombine(const cmaes *es, double *yw, double *zw)
 {
     int n = es->n;
@@ -119,6 +120,31 @@ static void update_full(cmaes *es, double c1a)
         cblas_dsyrk(CblasColMajor, CblasUpper, CblasNoTrans, n, kq, -1.0, Q, n, 1.0, es->C, n);
 }
 
+/* e[i] += w[j] z[j][i]^2 for j = 0..rows-1 in that order (rows <= 4). */
+CMAES_VECTOR_LOOPS
+static void add_squares(double *restrict e, int n, const double *w, const double *const *z, int rows)
+{
+    const double *z0 = z[0], *z1 = z[rows > 1 ? 1 : 0], *z2 = z[rows > 2 ? 2 : 0], *z3 = z[rows > 3 ? 3 : 0];
+    switch (rows) {
+    case 4:
+        for (int i = 0; i < n; i++)
+            e[i] = e[i] + w[0] * z0[i] * z0[i] + w[1] * z1[i] * z1[i] + w[2] * z2[i] * z2[i] + w[3] * z3[i] * z3[i];
+        break;
+    case 3:
+        for (int i = 0; i < n; i++)
+            e[i] = e[i] + w[0] * z0[i] * z0[i] + w[1] * z1[i] * z1[i] + w[2] * z2[i] * z2[i];
+        break;
+    case 2:
+        for (int i = 0; i < n; i++)
+            e[i] = e[i] + w[0] * z0[i] * z0[i] + w[1] * z1[i] * z1[i];
+        break;
+    default:
+        for (int i = 0; i < n; i++)
+            e[i] = e[i] + w[0] * z0[i] * z0[i];
+    }
+}
+
+CMAES_VECTOR_LOOPS
 static void update_sep(cmaes *es, double c1a)
 {
     int n = es->n, lam = es->par.lambda;
@@ -129,15 +155,25 @@ static void update_sep(cmaes *es, double c1a)
         double v = es->pc[i] / es->D[i];
         e[i] = c1a * v * v;
     }
-    for (int r = 0; r < lam; r++) {
-        int k = es->order[r];
-        double w = p->cmu * p->weights[r];
-        if (w == 0 || (w < 0 && !may_be_negative(es, k)))
-            continue;
-        wsum += w;
-        const double *z = es->Z + (size_t)k * n;
-        for (int i = 0; i < n; i++)
-            e[i] += w * z[i] * z[i];
+    /* the rows that count, then their terms added four rows per pass over e (the same additions in the same order
+     * per coordinate as one row per pass, so the same bits, with a quarter of the loads and stores of e) */
+    double w[4];
+    const double *z[4];
+    int rows = 0;
+    for (int r = 0; r <= lam; r++) {
+        if (r < lam) {
+            int k = es->order[r];
+            double wr = p->cmu * p->weights[r];
+            if (wr == 0 || (wr < 0 && !may_be_negative(es, k)))
+                continue;
+            wsum += wr;
+            w[rows] = wr;
+            z[rows++] = es->Z + (size_t)k * n;
+        }
+        if (rows == 4 || (r == lam && rows > 0)) {
+            add_squares(e, n, w, z, rows);
+            rows = 0;
+        }
     }
     for (int i = 0; i < n; i++) {
         double x = e[i] - wsum;

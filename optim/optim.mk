@@ -12,6 +12,14 @@ OPTIM_DEPLIBS := $(shell pkg-config --libs lapacke openblas) -lm
 
 ALL_TARGETS += $(OPTIM_LIB) $(OPTIM_SO)
 
+# The library's per-coordinate loops (sampling y = D z, x = m + σ y, the separable variance update, the stop checks)
+# vectorise at -O3 and not at -O2; they are element-wise, so the results are bit-identical (x86-64 has no fused
+# multiply-add without -mfma, and floating-point sums are never reordered without -ffast-math). Issue 15 measures the
+# gain (experiments/RESULTS.md, "per-generation time"). The sanitizer build keeps its own -O1.
+ifneq ($(SAN),1)
+$(OPTIM_SRC:%.c=$(OBJ)/%.o): CFLAGS += -O3
+endif
+
 $(OPTIM_LIB): $(OPTIM_OBJ)
 	@mkdir -p $(dir $@)
 	rm -f $@
@@ -27,7 +35,9 @@ $(OPTIM_SO): $(OPTIM_OBJ) $(OPTIM_EXPORT)
 OPTIM_TEST_SRC := $(wildcard tests/optim/test_*.c)
 OPTIM_TESTS    := $(OPTIM_TEST_SRC:tests/optim/%.c=$(BUILD)/tests/optim/%)
 TEST_PROGRAMS  += $(OPTIM_TESTS)
-TEST_SCRIPTS   += tests/optim/examples.sh tests/optim/bench.sh tests/optim/python.sh
+TEST_SCRIPTS   += tests/optim/examples.sh tests/optim/bench.sh tests/optim/python.sh tests/optim/trace_golden.sh
+# python_trace (the C side of the binding's bit-for-bit checks) built with the build's own flags, for trace_golden.sh
+TEST_TOOLS     += $(BUILD)/tests/optim/python_trace
 
 $(BUILD)/tests/optim/%: $(OBJ)/tests/optim/%.o $(OPTIM_LIB)
 	@mkdir -p $(dir $@)
