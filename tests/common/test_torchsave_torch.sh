@@ -24,10 +24,16 @@ write(sys.argv[1])
 save(large(), f"{sys.argv[1]}/large_f32.pt")
 save(large().to(torch.bfloat16), f"{sys.argv[1]}/large_bf16.pt")
 PY
-for f in special_f32 special_bf16 special_f16 large_f32 large_bf16 large_f16; do
-    ours=$("$PY" tests/common/make_goldens.py --load "$tmp/ours/$f.pt") || { echo "FAIL: torch.load refused our $f.pt"; exit 1; }
-    theirs=$("$PY" tests/common/make_goldens.py --load "$tmp/torch/$f.pt")
-    [ "$ours" = "$theirs" ] || { echo "FAIL: $f.pt loads to another tensor than PyTorch's: ${ours:0:200} vs ${theirs:0:200}"; exit 1; }
-    cmp -s "$tmp/ours/$f.pt" "$tmp/torch/$f.pt" || echo "note: $f.pt: torch $("$PY" -c 'import torch; print(torch.__version__)') writes other bytes (the tensor is the same)"
+# one Python per side (importing torch takes seconds): a line per file, in the same order
+names=(special_f32 special_bf16 special_f16 large_f32 large_bf16 large_f16)
+files() { for f in "${names[@]}"; do echo "$tmp/$1/$f.pt"; done; }
+ours_text=$(files ours | xargs "$PY" tests/common/make_goldens.py --load) ||
+    { echo "FAIL: torch.load refused one of our files"; exit 1; }
+mapfile -t ours <<<"$ours_text"
+mapfile -t theirs < <(files torch | xargs "$PY" tests/common/make_goldens.py --load)
+for i in "${!names[@]}"; do
+    f=${names[$i]}
+    [ "${ours[$i]}" = "${theirs[$i]}" ] || { echo "FAIL: $f.pt loads to another tensor than PyTorch's: ${ours[$i]:0:200} vs ${theirs[$i]:0:200}"; exit 1; }
+    cmp -s "$tmp/ours/$f.pt" "$tmp/torch/$f.pt" || echo "note: $f.pt: this torch writes other bytes (the tensor is the same)"
 done
 echo "test_torchsave_torch.sh: ok (6 files load with weights_only=True to PyTorch's own tensors)"
