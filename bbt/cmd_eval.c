@@ -75,8 +75,8 @@ static void run_close(run_handle *r)
 /* The options of run_options, for a command's table. */
 #define REMOTE_OPTIONS(ro)                                                                                             \
     {"threads", OPT_INT, &(ro).threads, "N", "forward-pass threads (default: all cores)"},                          \
-        {"endpoint", OPT_STR, &(ro).endpoint, "URL", "score at this server (bbt serve; URL,URL,… for several) instead " \
-         "of the run's model or endpoint"},                                                                           \
+        {"endpoint", OPT_STRS, &(ro).endpoint, "URL", "score at this server (repeated, or URL,URL,…: several servers of " \
+         "the same model) instead of the run's model or endpoint"},                                                   \
         {"api-key", OPT_STR, &(ro).api_key, "KEY", "the endpoint's API key (default $BBT_API_KEY)"},                   \
         {"api-key-file", OPT_STR, &(ro).api_key_file, "F", "the same, read from a file"}
 

@@ -533,8 +533,8 @@ static int build_options(tune_cli *c, opt *opts)
     for (int i = 0; i < n; i++) {
         int as_text = f[i].type == CFG_CHOICE || f[i].type == CFG_AUTO;
         c->help[i] = config_field_help(&f[i]);
-        opts[i] = (opt){f[i].option, kinds[f[i].type], as_text ? (void *)&c->choice_text[i] : (char *)&c->cfg + f[i].offset,
-                        f[i].metavar, c->help[i]};
+        opts[i] = (opt){f[i].option, f[i].repeatable ? OPT_STRS : kinds[f[i].type],
+                        as_text ? (void *)&c->choice_text[i] : (char *)&c->cfg + f[i].offset, f[i].metavar, c->help[i]};
     }
     const opt own[N_OWN_OPTIONS] = {
         {"data", OPT_STR, &c->data, "DIR",

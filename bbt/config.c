@@ -34,10 +34,13 @@ static const config_choice yes_no_auto[] = {{"yes", 1}, {"no", 0}, {"auto", -1},
 
 /* One line per setting, in config.json's order. */
 #define F(key, option, type, nullable, def, choices, metavar, help) \
-    {#key, option, type, offsetof(tune_config, key), nullable, def, choices, metavar, help, 0}
+    {#key, option, type, offsetof(tune_config, key), nullable, def, choices, metavar, help, 0, 0}
 /* settings that runs written before them lack */
 #define F_OPT(key, option, type, nullable, def, choices, metavar, help) \
-    {#key, option, type, offsetof(tune_config, key), nullable, def, choices, metavar, help, 1}
+    {#key, option, type, offsetof(tune_config, key), nullable, def, choices, metavar, help, 1, 0}
+/* … a string option that may be repeated (its values recorded as one comma-separated list) */
+#define F_LIST(key, option, metavar, help) \
+    {#key, option, CFG_STR, offsetof(tune_config, key), 1, NULL, NULL, metavar, help, 1, 1}
 static const config_field fields[] = {
     F(model, "model", CFG_STR, 0, NULL, NULL, "DIR", "model directory or file (default: <assets>/models/stories260K)"),
     F(task, "task", CFG_STR, 1, NULL, NULL, "NAME", "built-in task (default sst2; see `bbt tasks`)"),
@@ -67,8 +70,10 @@ static const config_field fields[] = {
     F(checkpoint_every, "checkpoint-every", CFG_INT, 0, "10", NULL, "N", "generations between checkpoints"),
     F(dtype, "dtype", CFG_CHOICE, 0, "bf16", dtypes, "T", "compute type of the forward pass"),
     F(threads, "threads", CFG_INT, 0, "0", NULL, "N", "forward-pass threads, 0 = all cores"),
-    F_OPT(endpoint, "endpoint", CFG_STR, 1, NULL, NULL, "URL",
-          "score on this remote model (bbt serve) instead of --model;\nURL,URL,…: several servers of the same model share each generation;\nkey: --api-key, --api-key-file or $BBT_API_KEY"),
+    F_LIST(endpoint, "endpoint", "URL",
+           "score on this remote model (bbt serve, vLLM, SGLang) instead of --model;\nrepeat it (or give URL,URL,…) for "
+           "several servers of the same model: they\nshare each generation; key: --api-key, --api-key-file or "
+           "$BBT_API_KEY"),
     F_OPT(endpoint_kind, "endpoint-kind", CFG_CHOICE, 0, "auto", endpoint_kinds, "KIND",
           "what answers at --endpoint: bbt serve's native route, vLLM's /v1/completions\nwith prompt_embeds, SGLang's /generate with input_embeds (auto: bbt if\nGET /bbt/v1/info answers)"),
     F_OPT(timeout, "timeout", CFG_DBL, 0, "120", NULL, "S", "seconds per remote request"),
@@ -76,7 +81,7 @@ static const config_field fields[] = {
           "remote: further attempts after a connection error, timeout, 429 or 5xx\n(exponential backoff); then the run "
           "stops resumably (exit 3)"),
     F_OPT(max_inflight, "max-inflight", CFG_INT, 0, "0", NULL, "N",
-          "several endpoints: requests in flight at once (0 = one per endpoint)"),
+          "remote: requests in flight at once over all endpoints (0 = up to 8 per\nendpoint); results never depend on it"),
     F_OPT(baseline, "baseline", CFG_CHOICE, 0, "none", baselines, "KIND",
           "score without tuning: manual = the template alone, icl = after as\nmany labelled training examples as fit "
           "(causal LMs); none = tune"),
@@ -85,6 +90,9 @@ static const config_field fields[] = {
     F_OPT(endpoint_model, "endpoint-model", CFG_STR, 1, NULL, NULL, "NAME",
           "vllm: the served model's name (default: the first GET /v1/models lists)"),
     F_OPT(wire, "wire", CFG_CHOICE, 0, "bf16", dtypes, "T", "vllm: the dtype of the prompt_embeds tensors sent"),
+    F_OPT(request_seqs, "request-seqs", CFG_INT, 0, "1024", NULL, "N",
+          "vllm/sglang: sequences per request (vLLM's limit; lower for a server with a\nsmaller batch limit); results "
+          "never depend on it"),
     F_OPT(deep, "deep", CFG_FLAG, 0, NULL, NULL, NULL,
           "BBTv2: a prompt z_l per layer, tuned layer by layer (divide and conquer);\nthen --sigma0 and --alpha "
           "default to 0.2 (see README)"),
@@ -280,7 +288,9 @@ int tune_config_check(const tune_config *c, bbt_error *err)
     if (!(c->timeout > 0) || c->timeout > 86400)
         return bbt_fail(err, "--timeout %g: must be 0 < S <= 86400 seconds", c->timeout);
     if (c->max_inflight < 0 || c->max_inflight > 64)
-        return bbt_fail(err, "--max-inflight %d: must be 0 (one per endpoint) .. 64", c->max_inflight);
+        return bbt_fail(err, "--max-inflight %d: must be 0 (up to 8 per endpoint) .. 64", c->max_inflight);
+    if (c->request_seqs < 1 || c->request_seqs > 65536)
+        return bbt_fail(err, "--request-seqs %d: must be 1 .. 65536", c->request_seqs);
     if (c->retries < 0 || c->retries > 100)
         return bbt_fail(err, "--retries %d: must be 0 .. 100", c->retries);
     if (c->endpoint && (c->endpoint_kind == ENDPOINT_VLLM || c->endpoint_kind == ENDPOINT_SGLANG) && !c->embeddings)

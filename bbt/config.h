@@ -81,7 +81,8 @@ typedef struct tune_config {
     endpoint_kind endpoint_kind; /* ENDPOINT_AUTO (default) */
     double timeout;         /* seconds per HTTP request (120) */
     int retries;            /* further attempts after a transient failure (3) */
-    int max_inflight;       /* several endpoints: requests in flight at once (0 = one per endpoint) */
+    int max_inflight;       /* remote requests in flight at once, over all endpoints (0 = up to 8 per endpoint) */
+    int request_seqs;       /* vllm/sglang: sequences per request (0 = 1024) */
     char *embeddings;       /* vllm/sglang: the served model's files (tokenizer, embedding table); NULL = none */
     char *endpoint_model;   /* vllm: the served model's name; NULL = the first GET /v1/models lists */
     lm_dtype wire;          /* vllm: prompt_embeds tensors' dtype, LM_BF16 (default) or LM_F32 */
@@ -119,6 +120,8 @@ typedef struct config_field {
     const char *metavar;    /* what the value is, for --help ("DIR"); NULL for flags */
     const char *help;       /* one line (a '\n' continues it); choices and default are appended by config_field_help */
     int optional;           /* may be missing from config.json (a setting added later): the default applies */
+    int repeatable;         /* CFG_STR: the option may be given several times, the values joined with commas (the
+                               list is recorded in that form) */
 } config_field;
 
 /* The settings in config.json's order; *n gets their count. */

@@ -43,11 +43,24 @@ static const char *command_of(const char *usage, char *buf, size_t size)
     return buf;
 }
 
-static int set_value(const opt *o, const char *text, const char *cmd)
+static int set_value(const opt *o, const char *text, const char *cmd, int again)
 {
     char *end;
     errno = 0;
     switch (o->kind) {
+    case OPT_STRS:
+        if (again) { /* a repeated option: its values joined as one list */
+            char **v = o->value;
+            size_t n = strlen(*v), t = strlen(text);
+            char *joined = xmalloc(n + t + 2);
+            memcpy(joined, *v, n);
+            joined[n] = ',';
+            memcpy(joined + n + 1, text, t + 1);
+            free(*v);
+            *v = joined;
+            return 0;
+        }
+        /* fall through */
     case OPT_STR:
         free(*(char **)o->value);
         *(char **)o->value = xstrdup(text);
@@ -90,6 +103,8 @@ int opt_parse(const opt_spec *spec, int argc, char **argv, char **pos, int *n_po
     char cmd[64];
     command_of(spec->usage, cmd, sizeof cmd);
     *n_pos = 0;
+    const opt *seen[8]; /* the repeatable options given so far (a command has a few at most) */
+    int n_seen = 0;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
         if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
@@ -124,7 +139,12 @@ int opt_parse(const opt_spec *spec, int argc, char **argv, char **pos, int *n_po
             fprintf(stderr, "%s: --%s needs a value (%s)\n", cmd, o->name, o->metavar);
             return -1;
         }
-        if (set_value(o, text, cmd))
+        int again = 0;
+        for (int k = 0; k < n_seen; k++)
+            again |= seen[k] == o;
+        if (o->kind == OPT_STRS && !again && n_seen < (int)(sizeof seen / sizeof seen[0]))
+            seen[n_seen++] = o;
+        if (set_value(o, text, cmd, again))
             return -1;
     }
     return 0;

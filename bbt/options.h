@@ -8,12 +8,15 @@
 
 #include <stdio.h>
 
-typedef enum opt_kind { OPT_STR, OPT_INT, OPT_LONG, OPT_DBL, OPT_FLAG } opt_kind;
+/* OPT_STRS: a string option that may be repeated; the values given on one command line are joined with commas
+ * ("--endpoint A --endpoint B" is "A,B", as "--endpoint A,B" is). */
+typedef enum opt_kind { OPT_STR, OPT_INT, OPT_LONG, OPT_DBL, OPT_FLAG, OPT_STRS } opt_kind;
 
 typedef struct opt {
     const char *name;      /* without the leading dashes */
     opt_kind kind;
-    void *value;           /* char ** (replaced with a fresh copy; caller frees), int *, long *, double *, int * (flag) */
+    void *value;           /* char ** (replaced with a fresh copy; caller frees), int *, long *, double *, int * (flag);
+                              OPT_STRS: char ** (the first occurrence replaces, later ones append) */
     const char *metavar;   /* e.g. "DIR"; NULL for flags */
     const char *help;
 } opt;

@@ -21,6 +21,7 @@ static int open_model(scorer *s, const tune_config *cfg, bbt_error *err)
         o.timeout_s = cfg->timeout;
         o.retries = cfg->retries > 0 ? cfg->retries : -1;
         o.max_inflight = cfg->max_inflight;
+        o.request_seqs = cfg->request_seqs;
         o.embeddings_dir = cfg->embeddings;
         o.endpoint_model = cfg->endpoint_model;
         o.wire = cfg->wire == LM_F32 ? LM_WIRE_F32 : LM_WIRE_BF16;

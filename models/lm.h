@@ -84,12 +84,16 @@ typedef struct lm_options {
     double timeout_s;        /* each HTTP request's total time limit in seconds (0 = 120); connecting: at most 10 s */
     int retries;             /* further attempts after a connection error, a timeout, 429 or 5xx (0 = 3; -1 = none),
                                 with exponential backoff and jitter, honouring Retry-After */
-    int max_inflight;        /* several endpoints ("URL,URL,…"): requests in flight at once (0 = one per endpoint) */
+    int max_inflight;        /* requests in flight at once over all endpoints ("URL,URL,…" for several): a
+                                generation's requests go out together (libcurl's multi interface); 0 = up to 8 per
+                                endpoint. Results never depend on it */
     /* the vllm and sglang kinds embed every sequence on the client (BOS + soft prompt + template tokens) */
     const char *embeddings_dir; /* the served model's directory or file: its tokenizer and input-embedding table
                                    (required by those kinds; read at lm_open) */
     const char *endpoint_model; /* vllm: the requests' "model"; NULL = the first id GET /v1/models lists. Copied */
     lm_wire wire;               /* vllm: prompt_embeds tensors in bf16 (default, half the bytes) or f32 (exact) */
+    int request_seqs;           /* vllm, sglang: sequences per request (0 = 1024, vLLM's limit); results never
+                                   depend on it */
 } lm_options;
 
 /* What a model is. Special token ids are -1 when the model has none. */

@@ -1,4 +1,6 @@
 /* embeds.c — sequences embedded on the client for the vLLM and SGLang kinds (see embeds.h). */
+#include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -117,6 +119,16 @@ void rplan_add(const rplan *p, const lm_batch *b, int qi, const float *lp, float
         row[j] += lp[rplan_id_index(p, b->labels[j].ids[0])];
 }
 
+int rplan_missing(const rplan *p, const lm_batch *b, int qi, const float *lp)
+{
+    int ids[b->n_labels];
+    int n = rplan_query_ids(p, b, qi, ids);
+    for (int k = 0; k < n; k++)
+        if (isnan(lp[rplan_id_index(p, ids[k])]))
+            return ids[k];
+    return -1;
+}
+
 /* ---- a sequence's rows ---- */
 
 int remb_rows(const remb *e, const lm_batch *b, const rquery *q, float **out)
@@ -165,6 +177,75 @@ void rembc_close(void *p)
     free(c);
 }
 
+/* The first way at or after `stage` that the kind may use for this plan, or n_stages. */
+static int next_stage(const rembc_kind *k, const rplan *p, int stage)
+{
+    while (stage < k->n_stages && k->usable && !k->usable(p, stage))
+        stage++;
+    return stage;
+}
+
+/* One round: every request still unanswered (stage[r] < n_stages, done[r] 0) sent together; the answers read in
+ * request order into lp. A request whose answer lacks a label id moves to the next way (noted in why); one that ran
+ * out of ways fails the call. Returns LM_OK (*sent: how many went out) or the failure. */
+static int round_trip(lm *m, rembc *c, const lm_batch *b, const rplan *p, int n_req, int *stage, char *done,
+                      float *lp, char *why, size_t why_cap, int *sent)
+{
+    const rembc_kind *k = c->kind;
+    rhttp_req *reqs = calloc((size_t)n_req, sizeof *reqs);
+    int *which = malloc((size_t)n_req * sizeof *which), n = 0, rc = LM_OK;
+    if (!reqs || !which) {
+        free(reqs), free(which);
+        return lm_fail(m, LM_ENOMEM, "out of memory");
+    }
+    for (int r = 0; r < n_req && !rc; r++) {
+        if (done[r])
+            continue;
+        int first = r * c->per_request, cnt = p->n - first < c->per_request ? p->n - first : c->per_request;
+        char *body = k->build(m, c, b, p, first, cnt, stage[r]);
+        if (!body)
+            rc = lm_fail(m, LM_ENOMEM, "out of memory for a request of %d sequences", cnt);
+        else {
+            c->stats->bytes_up_scoring += (long long)strlen(body);
+            reqs[n] = (rhttp_req){.path = k->path, .body = body};
+            which[n++] = r;
+        }
+    }
+    if (!rc)
+        rhttp_perform(c->http, reqs, n);
+    for (int j = 0; j < n && !rc; j++) {
+        int r = which[j], first = r * c->per_request;
+        int cnt = p->n - first < c->per_request ? p->n - first : c->per_request;
+        cJSON *o = rembc_answer(m, &reqs[j], &rc);
+        float *mine = lp + (size_t)first * p->n_ids;
+        for (size_t i = 0; i < (size_t)cnt * p->n_ids; i++)
+            mine[i] = NAN;
+        if (!rc)
+            rc = k->read(m, o, p, cnt, stage[r], mine);
+        cJSON_Delete(o);
+        int miss = -1, at = 0;
+        for (; !rc && at < cnt && miss < 0; at++)
+            miss = rplan_missing(p, b, first + at, mine + (size_t)at * p->n_ids);
+        if (rc || miss < 0) {
+            done[r] = !rc;
+            continue;
+        }
+        if (!strstr(why, k->stage_names[stage[r]])) /* each way said once: by its first request, in order */
+            snprintf(why + strlen(why), why_cap - strlen(why), "%sasked with %s, label id %d of sequence %d did not "
+                     "come back", why[0] ? "; " : "", k->stage_names[stage[r]], miss, first + at - 1);
+        stage[r] = next_stage(k, p, stage[r] + 1);
+        if (stage[r] == k->n_stages)
+            rc = lm_fail(m, LM_EREMOTE, "%s: POST %s: %s (%s)", c->http->base, k->path, why, k->hint);
+    }
+    for (int j = 0; j < n; j++) {
+        free((char *)reqs[j].body);
+        rhttp_reply_free(&reqs[j].reply);
+    }
+    free(reqs), free(which);
+    *sent = n;
+    return rc;
+}
+
 int rembc_score(lm *m, const lm_batch *b, float *scores)
 {
     rembc *c = m->impl;
@@ -178,13 +259,28 @@ int rembc_score(lm *m, const lm_batch *b, float *scores)
     int rc = rplan_build(m, &p, b);
     if (rc)
         return rc;
-    memset(scores, 0, (size_t)b->n_seqs * b->n_labels * sizeof *scores);
-    for (int first = 0; first < p.n && !rc; first += REMB_MAX_PER_REQUEST)
-        rc = c->send(m, c, b, &p, first, p.n - first < REMB_MAX_PER_REQUEST ? p.n - first : REMB_MAX_PER_REQUEST,
-                     scores);
-    rplan_free(&p);
-    if (!rc)
+    int n_req = (p.n + c->per_request - 1) / c->per_request, sent = 1;
+    float *lp = malloc(((size_t)p.n * p.n_ids + 1) * sizeof *lp);
+    int *stage = malloc(((size_t)n_req + 1) * sizeof *stage);
+    char *done = calloc((size_t)n_req + 1, 1), why[600] = "";
+    if (!lp || !stage || !done)
+        rc = lm_fail(m, LM_ENOMEM, "out of memory for %d sequences", p.n);
+    for (int r = 0; r < n_req && !rc; r++)
+        stage[r] = next_stage(c->kind, &p, c->stage);
+    if (!rc && n_req && stage[0] == c->kind->n_stages)
+        rc = lm_fail(m, LM_EUNSUPPORTED, "%s: no way to ask for %d label ids (%s)", m->path, p.n_ids, c->kind->hint);
+    while (!rc && sent)
+        rc = round_trip(m, c, b, &p, n_req, stage, done, lp, why, sizeof why, &sent);
+    if (!rc) { /* added in sequence order, whatever order the answers came in */
+        memset(scores, 0, (size_t)b->n_seqs * b->n_labels * sizeof *scores);
+        for (int q = 0; q < p.n; q++)
+            rplan_add(&p, b, q, lp + (size_t)q * p.n_ids, scores);
+        for (int r = 0; r < n_req; r++)
+            c->stage = stage[r] > c->stage ? stage[r] : c->stage;
         c->stats->candidates += b->n_prompts;
+    }
+    free(lp), free(stage), free(done);
+    rplan_free(&p);
     return rc;
 }
 
@@ -211,7 +307,7 @@ int rembc_detokenize(lm *m, const int *ids, int n, char *buf, size_t cap)
 
 void rembc_stats(const lm *m, lm_remote_stats *out) { *out = *((const rembc *)m->impl)->stats; }
 
-int rembc_open(lm *m, rhttp *http, lm_remote_stats *stats, rembc_send send, const lm_ops *ops, const char *arch)
+int rembc_open(lm *m, rhttp *http, lm_remote_stats *stats, const rembc_kind *kind, const lm_ops *ops, const char *arch)
 {
     rembc *c = calloc(1, sizeof *c);
     if (!c)
@@ -221,7 +317,8 @@ int rembc_open(lm *m, rhttp *http, lm_remote_stats *stats, rembc_send send, cons
         free(c);
         return rc;
     }
-    c->http = http, c->stats = stats, c->send = send, c->wire = m->opts.wire;
+    c->http = http, c->stats = stats, c->kind = kind, c->wire = m->opts.wire;
+    c->per_request = m->opts.request_seqs > 0 ? m->opts.request_seqs : REMB_MAX_PER_REQUEST;
     remb_adopt_info(m, &c->emb, arch);
     m->impl = c;
     m->ops = ops;
@@ -236,6 +333,21 @@ void rembc_abandon(lm *m)
     m->impl = NULL, m->ops = NULL;
 }
 
+static cJSON *parse_answer(lm *m, const char *path, const char *verb, const rhttp_reply *r, int *rc)
+{
+    rembc *c = m->impl;
+    cJSON *root = r->status == 200 ? cJSON_Parse(r->body ? r->body : "") : NULL;
+    if (r->status != 200) {
+        char text[400];
+        rhttp_error_text(r, text, sizeof text);
+        *rc = lm_fail(m, LM_EREMOTE, "%s: %s %s answered %ld: %s", c->http->base, verb, path, r->status, text);
+    } else if (!root) {
+        *rc = lm_fail(m, LM_EREMOTE, "%s: %s answered 200 with a body that is not JSON: \"%.80s\"", c->http->base,
+                      path, r->body ? r->body : "");
+    }
+    return root;
+}
+
 cJSON *rembc_call(lm *m, const char *path, const char *body, int *rc)
 {
     rembc *c = m->impl;
@@ -247,16 +359,17 @@ cJSON *rembc_call(lm *m, const char *path, const char *body, int *rc)
         *rc = lm_fail(m, LM_EIO, "%s", msg);
         return NULL;
     }
-    cJSON *root = r.status == 200 ? cJSON_Parse(r.body ? r.body : "") : NULL;
-    if (r.status != 200) {
-        char text[400];
-        rhttp_error_text(&r, text, sizeof text);
-        *rc = lm_fail(m, LM_EREMOTE, "%s: %s %s answered %ld: %s", c->http->base, body ? "POST" : "GET", path,
-                      r.status, text);
-    } else if (!root) {
-        *rc = lm_fail(m, LM_EREMOTE, "%s: %s answered 200 with a body that is not JSON: \"%.80s\"", c->http->base,
-                      path, r.body ? r.body : "");
-    }
+    cJSON *root = parse_answer(m, path, body ? "POST" : "GET", &r, rc);
     rhttp_reply_free(&r);
     return root;
+}
+
+cJSON *rembc_answer(lm *m, const rhttp_req *q, int *rc)
+{
+    *rc = LM_OK;
+    if (q->failed) {
+        *rc = lm_fail(m, LM_EIO, "%s", q->msg);
+        return NULL;
+    }
+    return parse_answer(m, q->path, q->body ? "POST" : "GET", &q->reply, rc);
 }

@@ -57,27 +57,48 @@ void rplan_add(const rplan *p, const lm_batch *b, int qi, const float *lp, float
  * Returns their count. */
 int rplan_query_ids(const rplan *p, const lm_batch *b, int qi, int *ids);
 
+/* The first label id that query qi reads and lp (its answer, NaN where not answered) lacks; -1 when none. */
+int rplan_missing(const rplan *p, const lm_batch *b, int qi, const float *lp);
+
 /* ---- the backend both kinds share: an lm whose lm_score sends embedded sequences ---- */
 
-#define REMB_MAX_PER_REQUEST 1024 /* prompts per request: vLLM's default limit */
+#define REMB_MAX_PER_REQUEST 1024 /* prompts per request by default: vLLM's limit */
 
 struct rembc;
-/* Send queries first .. first+n-1 of p and add their answers into scores (zeroed by the caller). */
-typedef int (*rembc_send)(lm *m, struct rembc *c, const lm_batch *b, const rplan *p, int first, int n, float *scores);
+/* What differs between the kinds: the route, the ways of asking for the label ids (tried in order for a request
+ * whose answer lacks one, until every id comes back), a request's body and the reading of its answer. */
+typedef struct rembc_kind {
+    const char *path;                  /* the scoring route, e.g. "/v1/completions" */
+    int n_stages;                      /* ways of asking for the label ids */
+    const char *const *stage_names;    /* each way, for messages */
+    const char *hint;                  /* said when no way returned every id */
+    /* may this way be tried for this plan (NULL: every way may) */
+    int (*usable)(const rplan *p, int stage);
+    /* the body of a request for queries first .. first+n-1 of p, asking the stage's way; NULL: no memory */
+    char *(*build)(lm *m, struct rembc *c, const lm_batch *b, const rplan *p, int first, int n, int stage);
+    /* the answer's log-probabilities into lp[i·p->n_ids + k] for i < n (left NaN where not answered): LM_OK, or
+     * LM_EREMOTE with m's message quoting the field of an answer of the wrong shape or with a value that is not a
+     * log-probability */
+    int (*read)(lm *m, const struct cJSON *answer, const rplan *p, int n, int stage, float *lp);
+} rembc_kind;
 
 typedef struct rembc {
     rhttp *http;
     lm_remote_stats *stats;
     remb emb;
-    rembc_send send;
+    const rembc_kind *kind;
     char *model;   /* vllm: the requests' "model" */
     lm_wire wire;  /* vllm: the tensors' dtype */
-    int stage;     /* vllm: how label log-probabilities are asked for (vllm_wire.c), kept once one works */
+    int per_request; /* sequences per request */
+    int stage;     /* how label log-probabilities are asked for, kept once one works */
 } rembc;
 
 /* Open the shared part: the local copy (--embeddings), info and tokenizer adopted; the backend owns http and stats
- * once this succeeds (on failure the caller frees them). ops is the kind's table (REMBC_OPS). */
-int rembc_open(lm *m, rhttp *http, lm_remote_stats *stats, rembc_send send, const lm_ops *ops, const char *arch);
+ * once this succeeds (on failure the caller frees them). ops is the kind's table (REMBC_OPS).
+ * lm_score then sends its sequences in requests of at most lm_options.request_seqs (0: REMB_MAX_PER_REQUEST), all
+ * in flight together (rhttp_perform, up to lm_options.max_inflight), and adds the answers up in sequence order: the
+ * scores depend neither on the request size nor on the order in which the answers arrive. */
+int rembc_open(lm *m, rhttp *http, lm_remote_stats *stats, const rembc_kind *kind, const lm_ops *ops, const char *arch);
 
 /* The operations both kinds share, and their table. */
 void rembc_close(void *impl);
@@ -96,5 +117,7 @@ void rembc_abandon(lm *m);
 /* The body of a 200 answer parsed as JSON (an object or a list); else NULL with m's message naming the endpoint, the
  * route, the status and the server's text (LM_EIO in *rc after the retries, LM_EREMOTE for any other answer). */
 struct cJSON *rembc_call(lm *m, const char *path, const char *body, int *rc);
+/* The same for a reply that rhttp_perform brought back. */
+struct cJSON *rembc_answer(lm *m, const rhttp_req *q, int *rc);
 
 #endif

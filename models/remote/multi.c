@@ -1,7 +1,14 @@
 /* multi.c — several endpoints of the same model as one lm: the candidates of a projected call (bbt serve), or the
  * sequences of a dense one (vllm, sglang), are split across them (contiguous parts, sized by each endpoint's measured
- * speed), scored concurrently (one thread per endpoint, each with its own handle) and put back in order. Every candidate's scores come from one forward pass on one server and do not
- * depend on its neighbours, so the result does not depend on the number of endpoints or the split.
+ * speed), scored concurrently and put back in order. Each endpoint is a whole backend of its own (its handle, its
+ * uploads, its libcurl multi handle with that endpoint's requests in flight together), driven by one thread per
+ * endpoint: the endpoints' backends keep state between calls (example handles, the way label ids are asked for), so
+ * a thread each keeps them apart without splitting every backend's calls into send and receive halves. Every
+ * candidate's scores come from one forward pass on one server and do not depend on its neighbours, so the result does
+ * not depend on the number of endpoints, the split or the order in which answers arrive.
+ *
+ * lm_options.max_inflight bounds the requests in flight over all endpoints: min(N, endpoints) endpoints work at once
+ * (in waves when N is smaller), each with N / that many requests of its own in flight.
  */
 #include <pthread.h>
 #include <stdio.h>
@@ -263,14 +270,20 @@ int remote_open_multi(lm *m, const char *urls)
     }
     m->impl = mu;
     m->ops = &multi_ops;
-    int rc = LM_OK;
+    int rc = LM_OK, n_urls = 1;
+    for (const char *c = urls; *c; c++)
+        n_urls += *c == ',';
+    lm_options o = m->opts; /* each endpoint's share of the requests in flight */
+    int at_once = o.max_inflight > 0 && o.max_inflight < n_urls ? o.max_inflight : n_urls;
+    if (o.max_inflight > 0)
+        o.max_inflight = o.max_inflight / at_once;
     for (char *u = strtok_r(list, ",", &save); u && !rc; u = strtok_r(NULL, ",", &save)) {
         if (mu->n == MAX_ENDPOINTS) {
             rc = lm_fail(m, LM_EINVAL, "more than %d endpoints", MAX_ENDPOINTS);
             break;
         }
         char err[1024];
-        rc = lm_open(&mu->ep[mu->n], u, &m->opts, err, sizeof err);
+        rc = lm_open(&mu->ep[mu->n], u, &o, err, sizeof err);
         if (rc)
             lm_fail(m, rc, "%s", err);
         else if (++mu->n > 1)

@@ -16,8 +16,8 @@ int remote_open(lm *m, const char *url)
     lm_remote_stats *stats = calloc(1, sizeof *stats);
     rhttp *http = calloc(1, sizeof *http);
     char msg[1024];
-    int rc = stats && http ? rhttp_init(http, url, m->opts.api_key, m->opts.timeout_s, m->opts.retries, stats, msg,
-                                        sizeof msg)
+    int rc = stats && http ? rhttp_init(http, url, m->opts.api_key, m->opts.timeout_s, m->opts.retries,
+                                        m->opts.max_inflight, stats, msg, sizeof msg)
                            : (snprintf(msg, sizeof msg, "out of memory"), LM_ENOMEM);
     if (!rc && embeds) { /* these engines say nothing about themselves that bbt needs: the local copy does */
         rc = !strcmp(kind, "vllm") ? rvllm_open(m, http, stats) : rsglang_open(m, http, stats);

@@ -1,6 +1,9 @@
 /* sglang_wire.c — an SGLang server as an lm backend: POST /generate with batch-form `input_embeds`
  * ([batch][tokens][hidden] JSON numbers) and `token_ids_logprob` = the label ids, read from
  * meta_info.output_token_ids_logprobs (one [logprob, token_id, text] triple per asked id at the generated position).
+ * A server that ignores token_ids_logprob (older SGLang) answers without them; then the request is sent again asking
+ * also for the 20 most likely tokens (`top_logprobs_num`, read from meta_info.output_top_logprobs, the same triples),
+ * and only a label id missing from both stops the call.
  *
  * SGLang tells one sequence from a batch by whether input_embeds[0][0] is a number, so the batch form is always sent,
  * and every number is printed with a '.' or an exponent (never "0": a JSON integer). f32 values are printed with 9
@@ -15,6 +18,8 @@
 
 #include "models/remote/embeds.h"
 #include "models/remote/remote.h"
+
+#define TOP_N "20" /* the fallback: the most likely tokens asked for (SGLang's usual cap) */
 
 typedef struct sbuf {
     char *p;
@@ -52,8 +57,9 @@ static void put_float(sbuf *s, float v)
     put(s, t, (size_t)n);
 }
 
-static char *request(rembc *c, const lm_batch *b, const rplan *p, int first, int n, int hidden)
+static char *request(lm *m, rembc *c, const lm_batch *b, const rplan *p, int first, int n, int stage)
 {
+    int hidden = m->info.hidden;
     sbuf s = {0};
     puts_(&s, "{\"input_embeds\":[");
     for (int i = first; i < first + n && !s.oom; i++) {
@@ -77,7 +83,9 @@ static char *request(rembc *c, const lm_batch *b, const rplan *p, int first, int
         free(rows);
     }
     puts_(&s, "],\"sampling_params\":{\"max_new_tokens\":1,\"temperature\":0.0},\"return_logprob\":true,"
-              "\"logprob_start_len\":-1,\"top_logprobs_num\":0,\"token_ids_logprob\":[");
+              "\"logprob_start_len\":-1,\"top_logprobs_num\":");
+    puts_(&s, stage == 0 ? "0" : TOP_N);
+    puts_(&s, ",\"token_ids_logprob\":[");
     for (int k = 0; k < p->n_ids; k++) {
         char t[16];
         snprintf(t, sizeof t, "%s%d", k ? "," : "", p->ids[k]);
@@ -89,68 +97,65 @@ static char *request(rembc *c, const lm_batch *b, const rplan *p, int first, int
     return s.oom ? NULL : s.p;
 }
 
-/* One sequence's answer: lp[k] for the asked ids (NaN where absent). */
-static int read_one(lm *m, const cJSON *e, int i, const rplan *p, float *lp)
+/* The triples [logprob, token_id, text] of meta_info.<field>[0] (the generated position) into lp[k] for the asked
+ * ids. An absent or null field is no answer (lp stays NaN: a server that ignored the request); anything else that is
+ * not that shape, or a value that is not a log-probability, is an error quoting the field. */
+static int read_triples(lm *m, const cJSON *meta, const char *field, int i, const rplan *p, float *lp)
 {
     const char *base = ((rembc *)m->impl)->http->base;
-    const cJSON *meta = cJSON_GetObjectItemCaseSensitive(e, "meta_info");
-    const cJSON *pos = cJSON_GetObjectItemCaseSensitive(meta, "output_token_ids_logprobs");
+    const cJSON *pos = cJSON_GetObjectItemCaseSensitive(meta, field);
+    if (!pos || cJSON_IsNull(pos))
+        return LM_OK;
     if (!cJSON_IsArray(pos) || !cJSON_IsArray(pos->child))
-        return lm_fail(m, LM_EREMOTE, "%s: POST /generate: [%d].meta_info.output_token_ids_logprobs must be a list "
-                       "holding the generated position's list", base, i);
+        return lm_fail(m, LM_EREMOTE, "%s: POST /generate: [%d].meta_info.%s must be a list holding the generated "
+                       "position's list", base, i, field);
     int t = 0;
     for (const cJSON *tr = pos->child->child; tr; tr = tr->next, t++) {
         const cJSON *v = cJSON_GetArrayItem(tr, 0), *id = cJSON_GetArrayItem(tr, 1);
         if (!cJSON_IsArray(tr) || !cJSON_IsNumber(id))
-            return lm_fail(m, LM_EREMOTE, "%s: POST /generate: [%d].meta_info.output_token_ids_logprobs[0][%d] is not "
-                           "[logprob, token_id, text]", base, i, t);
+            return lm_fail(m, LM_EREMOTE, "%s: POST /generate: [%d].meta_info.%s[0][%d] is not [logprob, token_id, "
+                           "text]", base, i, field, t);
         int k = rplan_id_index(p, (int)id->valuedouble);
         if (k < 0 || id->valuedouble != floor(id->valuedouble))
             continue;
         if (!cJSON_IsNumber(v) || !isfinite(v->valuedouble) || v->valuedouble > 1e-3)
-            return lm_fail(m, LM_EREMOTE, "%s: POST /generate: [%d].meta_info.output_token_ids_logprobs[0][%d][0] "
-                           "(token %d) is not a log-probability", base, i, t, (int)id->valuedouble);
+            return lm_fail(m, LM_EREMOTE, "%s: POST /generate: [%d].meta_info.%s[0][%d][0] (token %d) is not a "
+                           "log-probability", base, i, field, t, (int)id->valuedouble);
         lp[k] = (float)v->valuedouble;
     }
     return LM_OK;
 }
 
-static int sglang_send(lm *m, rembc *c, const lm_batch *b, const rplan *p, int first, int n, float *scores)
+/* The answer: a list of n objects, one per sequence, each read into lp[i·n_ids + k]. */
+static int read_answer(lm *m, const cJSON *o, const rplan *p, int n, int stage, float *lp)
 {
-    char *body = request(c, b, p, first, n, m->info.hidden);
-    float *lp = malloc((size_t)p->n_ids * sizeof *lp);
-    if (!body || !lp) {
-        free(body), free(lp);
-        return lm_fail(m, LM_ENOMEM, "out of memory for a request of %d sequences", n);
+    if (!cJSON_IsArray(o) || cJSON_GetArraySize(o) != n)
+        return lm_fail(m, LM_EREMOTE, "%s: POST /generate must answer a list of %d objects, one per sequence",
+                       ((rembc *)m->impl)->http->base, n);
+    int i = 0, rc = LM_OK;
+    for (const cJSON *e = o->child; e && !rc; e = e->next, i++) {
+        const cJSON *meta = cJSON_GetObjectItemCaseSensitive(e, "meta_info");
+        rc = read_triples(m, meta, "output_token_ids_logprobs", i, p, lp + (size_t)i * p->n_ids);
+        if (!rc && stage > 0)
+            rc = read_triples(m, meta, "output_top_logprobs", i, p, lp + (size_t)i * p->n_ids);
     }
-    c->stats->bytes_up_scoring += (long long)strlen(body);
-    int rc;
-    cJSON *o = rembc_call(m, "/generate", body, &rc);
-    free(body);
-    if (!rc && (!cJSON_IsArray(o) || cJSON_GetArraySize(o) != n))
-        rc = lm_fail(m, LM_EREMOTE, "%s: POST /generate must answer a list of %d objects, one per sequence",
-                     c->http->base, n);
-    int i = 0, ids[b->n_labels];
-    for (const cJSON *e = o && !rc ? o->child : NULL; e && !rc; e = e->next, i++) {
-        for (int k = 0; k < p->n_ids; k++)
-            lp[k] = NAN;
-        rc = read_one(m, e, i, p, lp);
-        int nq = rc ? 0 : rplan_query_ids(p, b, first + i, ids);
-        for (int k = 0; k < nq && !rc; k++)
-            if (isnan(lp[rplan_id_index(p, ids[k])]))
-                rc = lm_fail(m, LM_EREMOTE, "%s: POST /generate: label id %d did not come back for sequence %d "
-                             "(token_ids_logprob)", c->http->base, ids[k], first + i);
-        if (!rc)
-            rplan_add(p, b, first + i, lp, scores);
-    }
-    cJSON_Delete(o);
-    free(lp);
     return rc;
 }
+
+static const char *const stage_names[] = {"token_ids_logprob", "token_ids_logprob and top_logprobs_num " TOP_N};
+
+static const rembc_kind sglang_kind = {
+    .path = "/generate",
+    .n_stages = 2,
+    .stage_names = stage_names,
+    .hint = "an SGLang that supports token_ids_logprob answers them",
+    .build = request,
+    .read = read_answer,
+};
 
 static const lm_ops sglang_ops = REMBC_OPS("remote:sglang");
 
 int rsglang_open(lm *m, rhttp *http, lm_remote_stats *stats)
 {
-    return rembc_open(m, http, stats, sglang_send, &sglang_ops, "remote:sglang");
+    return rembc_open(m, http, stats, &sglang_kind, &sglang_ops, "remote:sglang");
 }

@@ -72,9 +72,9 @@ static int key_id(const char *key)
     return *end || v < 0 || v > (1L << 30) ? -1 : (int)v;
 }
 
-/* The answer's log-probabilities into lp[(i - first)·n_ids + k] (NaN: not answered). Returns LM_OK, or LM_EREMOTE
+/* The answer's log-probabilities into lp[i·n_ids + k] for choice index i (NaN: not answered). Returns LM_OK, or LM_EREMOTE
  * for an answer of the wrong shape or with a value that is not a log-probability (the message quotes the field). */
-static int read_answer(lm *m, const cJSON *o, const rplan *p, int n, float *lp, char *seen)
+static int read_choices(lm *m, const cJSON *o, const rplan *p, int n, float *lp, char *seen)
 {
     const char *base = ((rembc *)m->impl)->http->base;
     const cJSON *ch = cJSON_GetObjectItemCaseSensitive(o, "choices");
@@ -108,65 +108,26 @@ static int read_answer(lm *m, const cJSON *o, const rplan *p, int n, float *lp, 
     return LM_OK;
 }
 
-/* The first label id query i was not answered, or -1 when all were. */
-static int missing_id(const rplan *p, const lm_batch *b, int qi, const float *lp)
+static int read_answer(lm *m, const cJSON *o, const rplan *p, int n, int stage, float *lp)
 {
-    int ids[b->n_labels];
-    int n = rplan_query_ids(p, b, qi, ids);
-    for (int k = 0; k < n; k++)
-        if (isnan(lp[rplan_id_index(p, ids[k])]))
-            return ids[k];
-    return -1;
-}
-
-static int vllm_send(lm *m, rembc *c, const lm_batch *b, const rplan *p, int first, int n, float *scores)
-{
-    float *lp = malloc((size_t)n * p->n_ids * sizeof *lp);
-    char *seen = malloc((size_t)n);
-    if (!lp || !seen) {
-        free(lp), free(seen);
-        return lm_fail(m, LM_ENOMEM, "out of memory");
-    }
-    int rc = LM_OK;
-    char why[400] = "";
-    for (int stage = c->stage; stage < N_STAGES; stage++) {
-        if (stage == 1 && p->n_ids > MAX_LOGPROBS)
-            continue;
-        char *body = request(m, c, b, p, first, n, stage);
-        if (!body) {
-            rc = lm_fail(m, LM_ENOMEM, "out of memory for a request of %d prompts", n);
-            break;
-        }
-        c->stats->bytes_up_scoring += (long long)strlen(body);
-        cJSON *o = rembc_call(m, "/v1/completions", body, &rc);
-        free(body);
-        for (size_t i = 0; i < (size_t)n * p->n_ids; i++)
-            lp[i] = NAN;
-        memset(seen, 0, (size_t)n);
-        if (!rc)
-            rc = read_answer(m, o, p, n, lp, seen);
-        cJSON_Delete(o);
-        if (rc)
-            break;
-        int miss = -1, at = 0;
-        for (; at < n && miss < 0; at++)
-            miss = missing_id(p, b, first + at, lp + (size_t)at * p->n_ids);
-        if (miss < 0) {
-            for (int i = 0; i < n; i++)
-                rplan_add(p, b, first + i, lp + (size_t)i * p->n_ids, scores);
-            c->stage = stage;
-            break;
-        }
-        snprintf(why + strlen(why), sizeof why - strlen(why), "%sasked with %s, label id %d of prompt %d did not "
-                 "come back", why[0] ? "; " : "", stage_names[stage], miss, first + at - 1);
-        if (stage == N_STAGES - 1)
-            rc = lm_fail(m, LM_EREMOTE, "%s: POST /v1/completions: %s (a vLLM with logprob_token_ids, or one started "
-                         "with --logprobs-mode processed_logprobs, answers them)", c->http->base, why);
-    }
-    free(lp);
+    (void)stage; /* every way answers in the same shape */
+    char *seen = calloc((size_t)n + 1, 1);
+    int rc = seen ? read_choices(m, o, p, n, lp, seen) : lm_fail(m, LM_ENOMEM, "out of memory");
     free(seen);
     return rc;
 }
+
+static int usable(const rplan *p, int stage) { return stage != 1 || p->n_ids <= MAX_LOGPROBS; }
+
+static const rembc_kind vllm_kind = {
+    .path = "/v1/completions",
+    .n_stages = N_STAGES,
+    .stage_names = stage_names,
+    .hint = "a vLLM with logprob_token_ids, or one started with --logprobs-mode processed_logprobs, answers them",
+    .usable = usable,
+    .build = request,
+    .read = read_answer,
+};
 
 /* The served model's name: the one given, which must be listed, or the first GET /v1/models lists. */
 static int find_model(lm *m, rembc *c)
@@ -195,7 +156,7 @@ static const lm_ops vllm_ops = REMBC_OPS("remote:vllm");
 
 int rvllm_open(lm *m, rhttp *http, lm_remote_stats *stats)
 {
-    int rc = rembc_open(m, http, stats, vllm_send, &vllm_ops, "remote:vllm");
+    int rc = rembc_open(m, http, stats, &vllm_kind, &vllm_ops, "remote:vllm");
     if (!rc && (rc = find_model(m, m->impl)))
         rembc_abandon(m);
     return rc;
