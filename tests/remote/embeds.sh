@@ -4,8 +4,11 @@
 # `--endpoint-kind sglang` (tests/remote/fake_sglang.py turns SGLang's /generate into that route, checking the request
 # as SGLang reads it) reproduce the local run: every log.jsonl number within 1e-5 relative and the same prompt.json.
 # The label words are several tokens each here, so the first run exercises the extension of sequences by label tokens;
-# the others score first tokens only (--first-token-only: a tenth of the sequences). Two vllm endpoints share the
-# sequences with the same result; the default bf16 wire runs and records its upload; a server that never returns the label ids stops the run resumably
+# the others score first tokens only (--first-token-only: a tenth of the sequences). Two vllm endpoints (--endpoint
+# repeated) share the sequences with the same result; a generation's requests are in flight together (seen by
+# faulty_proxy.py), and a 500, a 429 and a dropped connection among them cost retries only; --max-inflight 1 sends one
+# at a time; the default bf16 wire runs and records its upload; SGLang falls back to top_logprobs_num when
+# token_ids_logprob is ignored; a server that never returns the label ids stops the run resumably
 # (exit 3, a message naming the fallbacks tried), and --resume finishes it with the undisturbed result; so does a
 # service gone while the untuned prompt is scored (before the run's first checkpoint).
 # A small set (8 training, 8 dev examples) and budget keep it short under ASan. Run from the repository root with BUILD.
@@ -79,13 +82,40 @@ timeout 60 "$BBT" tune "${RUN[@]}" --endpoint $url --endpoint-kind vllm --embedd
 [ $rc = 2 ] && grep -q "does not list --endpoint-model nope" "$tmp/nope.err" ||
     fail "an unknown --endpoint-model: exit $rc: $(cat "$tmp/nope.err")"
 
-# 1b. two servers share each generation's sequences: the same result (each sequence is scored on its own)
+# 1b. two servers (--endpoint repeated) share each generation's sequences: the same result (each sequence is scored
+# on its own); config.json records the list, which --resume reconnects to
 start 2
 url2=http://127.0.0.1:$port
-timeout 120 "$BBT" tune "${FIRST[@]}" --endpoint "$url,$url2" --endpoint-kind vllm --embeddings $MODEL --wire f32 \
-    --out "$tmp/two" > /dev/null 2> "$tmp/two.err" || fail "two vllm endpoints: $(cat "$tmp/two.err")"
+timeout 120 "$BBT" tune "${FIRST[@]}" --endpoint "$url" --endpoint "$url2" --endpoint-kind vllm --embeddings $MODEL \
+    --wire f32 --out "$tmp/two" > /dev/null 2> "$tmp/two.err" || fail "two vllm endpoints: $(cat "$tmp/two.err")"
 close_run "$tmp/localf" "$tmp/two"
 grep -q 'POST /v1/completions 200' "$tmp/access2.log" || fail "the second endpoint scored nothing"
+grep -qF '"endpoint":	"'"$url,$url2"'"' "$tmp/two/config.json" || fail "config.json does not record both endpoints"
+
+# 1c. a generation's requests in flight together (--request-seqs 8: four requests of the 32 sequences), through
+# tests/remote/faulty_proxy.py, which holds each until two are in flight at once and counts the most it saw; a 500,
+# a 429 with Retry-After and a dropped connection among them are retried, that request alone: the same result
+proxy() { # the proxy in front of $url with the faults "$1"; sets purl
+    [ -n "$ppid" ] && { kill $ppid 2>/dev/null || true; wait $ppid 2>/dev/null || true; }
+    rm -f "$tmp/pport" "$tmp/pport.max"
+    python3 tests/remote/faulty_proxy.py "$url" "$1" "$tmp/pport" & ppid=$!
+    for _ in $(seq 200); do [ -f "$tmp/pport" ] && break; sleep 0.05; done
+    purl=http://127.0.0.1:$(cat "$tmp/pport")
+}
+VLLM=(--endpoint-kind vllm --embeddings $MODEL --wire f32 --request-seqs 8)
+proxy "gather=2,2=500,4=429,6=drop"
+timeout 120 "$BBT" tune "${FIRST[@]}" "${VLLM[@]}" --endpoint "$purl" --retries 2 --out "$tmp/inflight" > /dev/null \
+    2> "$tmp/inflight.err" || fail "requests in flight together: $(cat "$tmp/inflight.err")"
+close_run "$tmp/localf" "$tmp/inflight"
+[ "$(cat "$tmp/pport.max")" -ge 2 ] || fail "the requests of a generation were not in flight together"
+grep -q '"retries":3' "$tmp/inflight/log.jsonl" || fail "the log does not count the 3 retries"
+# --max-inflight 1: one request at a time, over both endpoints (the proxy named twice), the same result
+proxy ""
+timeout 120 "$BBT" tune "${FIRST[@]}" "${VLLM[@]}" --endpoint "$purl" --endpoint "$purl/" --max-inflight 1 \
+    --out "$tmp/one" > /dev/null 2> "$tmp/one.err" || fail "--max-inflight 1: $(cat "$tmp/one.err")"
+close_run "$tmp/localf" "$tmp/one"
+[ "$(cat "$tmp/pport.max")" = 1 ] || fail "--max-inflight 1: $(cat "$tmp/pport.max") requests were in flight at once"
+kill $ppid; wait $ppid 2>/dev/null || true; ppid=
 
 # 2. the default bf16 wire: runs, half the tensor bytes (scores differ from f32 by bf16's rounding of the rows)
 timeout 120 "$BBT" tune "${FIRST[@]}" --endpoint $url --endpoint-kind vllm --embeddings $MODEL --out "$tmp/bf16" \
@@ -100,8 +130,30 @@ python3 tests/remote/fake_sglang.py $url "$tmp/sport" & ppid=$!
 for _ in $(seq 200); do [ -f "$tmp/sport" ] && break; sleep 0.05; done
 surl=http://127.0.0.1:$(cat "$tmp/sport")
 timeout 120 "$BBT" tune "${FIRST[@]}" --endpoint "$surl" --endpoint-kind sglang --embeddings $MODEL --out "$tmp/sglang" \
-    > /dev/null 2> "$tmp/sglang.err" || fail "sglang run: $(cat "$tmp/sglang.err")"
+    --request-seqs 12 > /dev/null 2> "$tmp/sglang.err" || fail "sglang run: $(cat "$tmp/sglang.err")"
 close_run "$tmp/localf" "$tmp/sglang"
+kill $ppid; wait $ppid 2>/dev/null || true; ppid=
+# 3b. an SGLang that ignores token_ids_logprob: the client asks again with top_logprobs_num, the same result; one that
+# answers the label ids neither way stops the run resumably, naming both ways
+sglang() { # the fake with FAULT $1; sets surl
+    rm -f "$tmp/sport"
+    python3 tests/remote/fake_sglang.py $url "$tmp/sport" "$1" & ppid=$!
+    for _ in $(seq 200); do [ -f "$tmp/sport" ] && break; sleep 0.05; done
+    surl=http://127.0.0.1:$(cat "$tmp/sport")
+}
+sglang old
+timeout 120 "$BBT" tune "${FIRST[@]}" --endpoint "$surl" --endpoint-kind sglang --embeddings $MODEL --out "$tmp/sold" \
+    > /dev/null 2> "$tmp/sold.err" || fail "sglang without token_ids_logprob: $(cat "$tmp/sold.err")"
+close_run "$tmp/localf" "$tmp/sold"
+kill $ppid; wait $ppid 2>/dev/null || true; ppid=
+sglang none
+rc=0
+timeout 120 "$BBT" tune "${FIRST[@]}" --endpoint "$surl" --endpoint-kind sglang --embeddings $MODEL --out "$tmp/snone" \
+    > /dev/null 2> "$tmp/snone.err" || rc=$?
+[ $rc = 3 ] && grep -q "asked with token_ids_logprob, label id" "$tmp/snone.err" &&
+    grep -q "asked with token_ids_logprob and top_logprobs_num 20, label id" "$tmp/snone.err" ||
+    fail "sglang answering no label id: exit $rc (expected 3, both ways named): $(cat "$tmp/snone.err")"
+[ ! -s "$tmp/snone/log.jsonl" ] || fail "sglang answering no label id: a score was logged"
 kill $ppid; wait $ppid 2>/dev/null || true; ppid=
 
 # 4. a server that stops returning the label ids (an old vLLM ignoring logprob_token_ids, started without

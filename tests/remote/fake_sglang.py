@@ -7,8 +7,10 @@ UPSTREAM_URL's vLLM route (/v1/completions with prompt_embeds, f32 torch.save te
 through it must reproduce the local run. It checks the request strictly as SGLang reads it: the batch form
 [batch][tokens][hidden], every number of input_embeds written with a '.' or an exponent (SGLang takes a bare integer
 for a token id), max_new_tokens 1, temperature 0, return_logprob, token_ids_logprob a list of ids. A request that
-breaks a rule gets a 400 naming it. FAULT "noid" drops the first asked id from every answer. Writes its port to
-PORT_FILE once listening.
+breaks a rule gets a 400 naming it. FAULT "old" plays an SGLang that ignores token_ids_logprob
+(output_token_ids_logprobs null) but answers top_logprobs_num in output_top_logprobs (with the asked ids among the
+most likely tokens, as for a model whose label words are likely); "none" answers no asked id either way. Writes its
+port to PORT_FILE once listening.
 """
 import base64
 import http.server
@@ -107,6 +109,9 @@ class Handler(http.server.BaseHTTPRequestHandler):
         if why:
             return self.answer(400, {"error": {"message": why}})
         ids = req["token_ids_logprob"]
+        top_n = req.get("top_logprobs_num", 0)
+        if not (isinstance(top_n, int) and 0 <= top_n <= 20):
+            return self.answer(400, {"error": {"message": "top_logprobs_num must be 0 .. 20"}})
         model = call("/v1/models")["data"][0]["id"]
         out = call("/v1/completions", json.dumps({
             "model": model, "max_tokens": 1, "temperature": 0.0, "logprobs": min(20, len(ids)),
@@ -115,12 +120,15 @@ class Handler(http.server.BaseHTTPRequestHandler):
         res = [None] * len(req["input_embeds"])
         for ch in out["choices"]:
             top = ch["logprobs"]["top_logprobs"][0]
-            asked = [i for i in ids if not (fault == "noid" and i == ids[0])]
-            triples = [[top["token_id:%d" % i], i, None] for i in asked]
-            res[ch["index"]] = {"text": "", "meta_info": {
-                "prompt_tokens": len(req["input_embeds"][ch["index"]]), "completion_tokens": 1,
-                "output_token_logprobs": [triples[0] if triples else [0.0, 0, None]],
-                "output_token_ids_logprobs": [triples]}}
+            triples = [[top["token_id:%d" % i], i, None] for i in ids]
+            # the most likely tokens: here the asked ones ("none": a token that was not asked for instead)
+            best = sorted(triples, reverse=True)[:top_n] if fault != "none" else [[-0.5, max(ids) + 1, None]] * top_n
+            meta = {"prompt_tokens": len(req["input_embeds"][ch["index"]]), "completion_tokens": 1,
+                    "output_token_logprobs": [triples[0]],
+                    "output_token_ids_logprobs": None if fault in ("old", "none") else [triples]}
+            if top_n:
+                meta["output_top_logprobs"] = [best]
+            res[ch["index"]] = {"text": "", "meta_info": meta}
         self.answer(200, res)
 
 

@@ -8,6 +8,11 @@ counting from 1) gets the fault named in FAULTS ("3=500,4=429,5=slow:3,6=drop,7=
 one candidate missing / a NaN token / (down) the proxy stops answering for good / (noid) from then on every
 /v1/completions answer lacks the label ids (as from a server that ignores logprob_token_ids). Writes its port to
 PORT_FILE once listening.
+
+It also counts the scoring calls in flight at once: PORT_FILE.max holds the most seen so far (rewritten as it grows).
+"gather=N" in FAULTS holds each forwarded scoring call (for at most a second) until N have been in flight together
+once, so that a client that does send its calls together is seen doing so however fast the upstream answers, and one
+that does not costs a second and leaves PORT_FILE.max below N.
 """
 import http.server
 import json
@@ -19,9 +24,33 @@ import time
 import urllib.request
 
 upstream, spec, port_file = sys.argv[1], sys.argv[2], sys.argv[3]
-faults = dict((int(k), v) for k, v in (item.split("=", 1) for item in spec.split(",") if item))
-state = {"score": 0, "down": False, "noid": False}
-lock = threading.Lock()
+items = dict(item.split("=", 1) for item in spec.split(",") if item)
+gather = int(items.pop("gather", "0"))
+faults = dict((int(k), v) for k, v in items.items())
+state = {"score": 0, "down": False, "noid": False, "inflight": 0, "max": 0}
+lock = threading.Condition()
+
+
+def enter():
+    """One more scoring call in flight; the most so far goes to PORT_FILE.max."""
+    with lock:
+        state["inflight"] += 1
+        if state["inflight"] > state["max"]:
+            state["max"] = state["inflight"]
+            with open(port_file + ".max.tmp", "w") as f:
+                f.write(str(state["max"]))
+            os.rename(port_file + ".max.tmp", port_file + ".max")
+        lock.notify_all()
+
+
+def leave():
+    with lock:
+        state["inflight"] -= 1
+
+
+def wait_gathered():
+    with lock:
+        lock.wait_for(lambda: state["max"] >= gather, timeout=1.0)
 
 
 class Handler(http.server.BaseHTTPRequestHandler):
@@ -55,11 +84,21 @@ class Handler(http.server.BaseHTTPRequestHandler):
             pass  # the client gave up first (the slow fault): that is the point
 
     def handle_any(self):
+        scoring = self.path in ("/bbt/v1/score", "/v1/completions")
+        if scoring:
+            enter()
+        try:
+            self.handle_one(scoring)
+        finally:
+            if scoring:
+                leave()
+
+    def handle_one(self, scoring):
         n = int(self.headers.get("Content-Length") or 0)
         body = self.rfile.read(n) if n else None
         fault = None
         with lock:
-            if self.path in ("/bbt/v1/score", "/v1/completions"):
+            if scoring:
                 state["score"] += 1
                 fault = faults.get(state["score"])
                 if fault == "down":
@@ -81,6 +120,8 @@ class Handler(http.server.BaseHTTPRequestHandler):
             return self.answer(429, b'{"error": {"message": "slow down"}}', [("Retry-After", "1")])
         if fault and fault.startswith("slow:"):
             time.sleep(float(fault[5:]))
+        if scoring and gather:
+            wait_gathered()
         status, data = self.forward(body)
         if fault == "trunc":
             data = data[: len(data) // 2]

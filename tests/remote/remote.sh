@@ -2,7 +2,8 @@
 # tests/remote/remote.sh — `bbt tune --endpoint` against `bbt serve` (loopback, stories260K, f32): the remote run
 # reproduces the local one exactly (log.jsonl losses, prompt.json, prompt.safetensors); a server killed mid-run stops the
 # run resumably (exit 3, a message naming the endpoint) and `--resume` against the restarted server gives the
-# uninterrupted result; two endpoints give the one-endpoint result; a wrong API key is refused with a clear message. Bounded in time (timeouts on every step).
+# uninterrupted result; two endpoints (--endpoint repeated) give the one-endpoint result, their calls in flight together
+# (a 500 in one of them costs a retry); a wrong API key is refused with a clear message. Bounded in time (timeouts on every step).
 # Run from the repository root with BUILD set (default build).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
@@ -80,7 +81,7 @@ cmp -s "$tmp/pred_remote" "$tmp/pred_local" || fail "predict --endpoint: $(cat "
 stop
 
 echo "remote.sh: native route ${SECONDS}s" >&2
-# 2. two servers share each generation: the same result
+# 2. two servers (--endpoint repeated; URL,URL is the same) share each generation: the same result
 port=
 start
 url1=http://127.0.0.1:$port
@@ -88,8 +89,9 @@ pid1=$pid
 port=
 start
 url2=http://127.0.0.1:$port
-timeout 120 "$BBT" tune "${RUN[@]}" --endpoint "$url1,$url2" --out "$tmp/two" > /dev/null 2> "$tmp/two.err" ||
+timeout 120 "$BBT" tune "${RUN[@]}" --endpoint "$url1" --endpoint "$url2" --out "$tmp/two" > /dev/null 2> "$tmp/two.err" ||
     fail "two endpoints: $(cat "$tmp/two.err")"
+grep -qF '"endpoint":	"'"$url1,$url2"'"' "$tmp/two/config.json" || fail "config.json does not record both endpoints"
 # each server now scores half the candidates in a batch of another shape: f32 matrix products of other shapes round
 # differently (models/README), so the losses agree within 1e-5 (not bit for bit), and CMA-ES, which uses ranks only,
 # takes the same steps: the same kept prompt
@@ -147,7 +149,7 @@ if command -v python3 > /dev/null; then
     url=http://127.0.0.1:$port
     proxy() { # start the proxy with the faults "$1"; sets purl
         [ -n "$ppid" ] && { kill $ppid 2>/dev/null || true; wait $ppid 2>/dev/null || true; }
-        rm -f "$tmp/pport"
+        rm -f "$tmp/pport" "$tmp/pport.max"
         python3 tests/remote/faulty_proxy.py "$url" "$1" "$tmp/pport" & ppid=$!
         for _ in $(seq 200); do [ -f "$tmp/pport" ] && break; sleep 0.05; done
         purl=http://127.0.0.1:$(cat "$tmp/pport")
@@ -159,6 +161,14 @@ if command -v python3 > /dev/null; then
         2> "$tmp/flaky.err" || fail "transient faults were not recovered: $(cat "$tmp/flaky.err")"
     same_run "$tmp/local" "$tmp/flaky"
     grep -q '"retries":4' "$tmp/flaky/log.jsonl" || fail "the log does not count the 4 retries"
+    # two endpoints (the proxy named twice): their calls are in flight together (the proxy holds each until two are),
+    # and a 500 in one of them is retried alone: the local run's losses within 1e-5 and its prompt
+    proxy "gather=2,3=500"
+    timeout 120 "$BBT" tune "${RUN[@]}" --endpoint "$purl" --endpoint "$purl/" --out "$tmp/gather" > /dev/null \
+        2> "$tmp/gather.err" || fail "two endpoints in flight: $(cat "$tmp/gather.err")"
+    close_logs "$tmp/local" "$tmp/gather"
+    cmp -s "$tmp/local/prompt.json" "$tmp/gather/prompt.json" || fail "two endpoints in flight: another prompt"
+    [ "$(cat "$tmp/pport.max")" -ge 2 ] || fail "the two endpoints' calls were not in flight together"
     for f in trunc shape nan; do
         proxy "3=$f"
         rc=0
