@@ -8,7 +8,8 @@
  *   - "cat" mode: the L prompt rows are inserted at {prompt}; p0 is zero or a given prompt.
  *   - masked LM: the sequence is read at <mask>; causal LM: everything after <mask> is dropped and the sequence is read at
  *     its last token, each label word being scored as the continuation.
- * Sequences longer than the model allows are shortened by dropping whole words from the end of the longest text field.
+ * Sequences longer than the model allows are shortened by dropping whole words from the end of the longest text field,
+ * one word at a time in effect (the fewest that make it fit), found by bisection over the count.
  */
 #ifndef BBT_ENCODE_H
 #define BBT_ENCODE_H

@@ -560,6 +560,51 @@ Test(encode, cat_mode_inserts_rows_and_long_texts_are_shortened_to_fit)
     scorer_close(&s);
 }
 
+/* The first `words` words of a fixed list of varied words, then `tail` ("" or the space a dropped word leaves). */
+static void first_words(char *text, int words, const char *tail)
+{
+    static const char *const pool[] = {"a", "story", "of", "little", "Tim", "who", "went", "far", "beyond", "the", "hill"};
+    text[0] = 0;
+    for (int i = 0; i < words; i++) {
+        strcat(text, i ? " " : "");
+        strcat(text, pool[(i * 7) % 11]);
+    }
+    strcat(text, tail);
+}
+
+Test(encode, a_long_text_keeps_the_most_words_that_fit)
+{
+    /* the bisection over words to drop gives what dropping them one at a time gives: the longest prefix of words that
+     * fits (followed by the space the dropped word leaves); a prefix one word longer does not */
+    scorer s;
+    open_scorer(&s, "cat", 400, 0);
+    static char text[8192];
+    first_words(text, 600, "");
+    example e = {text, NULL, 0, 7};
+    int *ids, truncated, *ids_k;
+    lm_seq seq, seq_k;
+    bbt_error err;
+    cr_assert_eq(encode_example(s.model, &s.task, &e, &s.enc, &ids, &seq, &truncated, &err), 0, "%s", err.msg);
+    cr_assert_eq(truncated, 1);
+    int fit = 0;   /* the most words whose text fits unshortened */
+    for (int k = 1; k < 600; k++) {
+        first_words(text, k, " ");
+        cr_assert_eq(encode_example(s.model, &s.task, &e, &s.enc, &ids_k, &seq_k, &truncated, &err), 0, "%s", err.msg);
+        free(ids_k);
+        if (truncated)
+            break;
+        fit = k;
+    }
+    cr_assert_gt(fit, 0);
+    first_words(text, fit, " ");
+    cr_assert_eq(encode_example(s.model, &s.task, &e, &s.enc, &ids_k, &seq_k, &truncated, &err), 0, "%s", err.msg);
+    cr_assert_eq(seq_k.n, seq.n, "%d words fit: %d ids, the shortened text gave %d", fit, seq_k.n, seq.n);
+    cr_assert(!memcmp(ids_k, ids, (size_t)seq.n * sizeof(int)));
+    free(ids_k);
+    free(ids);
+    scorer_close(&s);
+}
+
 Test(scorer, first_token_only_scores_the_first_label_token)
 {
     scorer all, first;
