@@ -467,6 +467,26 @@ Test(options, values_flags_and_errors)
     free(name);
 }
 
+/* A repeatable option: the values of one command line joined with commas; a value held before parsing (a default)
+ * is replaced, not extended; a plain string option keeps its last value. */
+Test(options, repeated_list)
+{
+    char *list = xstrdup("http://default"), *one = NULL;
+    const opt opts[] = {{"endpoint", OPT_STRS, &list, "URL", ""}, {"name", OPT_STR, &one, "S", ""}};
+    const opt_spec spec = {"t", "", opts, 2, 0};
+    char *argv[] = {"t", "--endpoint", "http://a", "--name", "x", "--endpoint=http://b,http://c", "--name", "y",
+                    "--endpoint", "http://d"};
+    int n_pos;
+    cr_assert_eq(opt_parse(&spec, 10, argv, NULL, &n_pos), 0);
+    cr_assert_str_eq(list, "http://a,http://b,http://c,http://d");
+    cr_assert_str_eq(one, "y");
+    char *again[] = {"t", "--endpoint", "http://e"}; /* a second parse starts the list again */
+    cr_assert_eq(opt_parse(&spec, 3, again, NULL, &n_pos), 0);
+    cr_assert_str_eq(list, "http://e");
+    free(list);
+    free(one);
+}
+
 /* ---- encoding examples for the real stories260K model (llama2.c tokenizer, causal) ---- */
 
 #include "bbt/scorer.h"
