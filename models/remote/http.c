@@ -251,13 +251,19 @@ static int start_ready(batch *bt, double now)
     return 0;
 }
 
-/* Milliseconds until the next event: a due retry, or libcurl's own timer (capped, as a transfer may end sooner). */
+/* Milliseconds until the next event: none when a request may start now (a transfer just ended and freed its place:
+ * no socket would wake the poll for it), else a due retry, or libcurl's own timer (capped, as a transfer may end
+ * sooner). */
 static int wait_ms(const batch *bt, double now)
 {
     double ms = 1000;
-    for (int i = 0; i < bt->n; i++)
-        if (bt->reqs[i].state == R_WAITING && (bt->reqs[i].due - now) * 1e3 < ms)
-            ms = (bt->reqs[i].due - now) * 1e3;
+    for (int i = 0; i < bt->n; i++) {
+        const rhttp_req *q = &bt->reqs[i];
+        if (bt->active < bt->h->max_inflight && (q->state == R_NEW || (q->state == R_WAITING && q->due <= now)))
+            return 0;
+        if (q->state == R_WAITING && (q->due - now) * 1e3 < ms)
+            ms = (q->due - now) * 1e3;
+    }
     long t = -1;
     if (bt->active && curl_multi_timeout(bt->h->multi, &t) == CURLM_OK && t >= 0 && (double)t < ms)
         ms = (double)t;
@@ -300,7 +306,8 @@ static int run(batch *bt)
         while ((msg = curl_multi_info_read(h->multi, &left)))
             if (msg->msg == CURLMSG_DONE)
                 finish(bt, msg->easy_handle, msg->data.result);
-        if (bt->done < bt->n && curl_multi_poll(h->multi, NULL, 0, wait_ms(bt, wall_seconds()), NULL) != CURLM_OK)
+        int ms = bt->done < bt->n ? wait_ms(bt, wall_seconds()) : 0;
+        if (ms > 0 && curl_multi_poll(h->multi, NULL, 0, ms, NULL) != CURLM_OK)
             return abandon(bt, "libcurl's multi handle failed"), -1;
     }
     return 0;
