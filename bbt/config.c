@@ -298,7 +298,8 @@ int tune_config_check(const tune_config *c, bbt_error *err)
                         "--embeddings DIR", c->endpoint_kind == ENDPOINT_VLLM ? "vllm" : "sglang");
     for (const char *u = c->endpoint; u; u = strchr(u, ',') ? strchr(u, ',') + 1 : NULL) /* URL[,URL…] */
         if (strncmp(u, "http://", 7) && strncmp(u, "https://", 8))
-            return bbt_fail(err, "--endpoint %s: expected http:// or https:// URLs, separated by commas", c->endpoint);
+            return bbt_fail(err, "--endpoint %s: expected http:// or https:// URLs (--endpoint repeated, or URL,URL,…)",
+                            c->endpoint);
     if (c->threads < 0 || c->threads > MAX_THREADS)
         return bbt_fail(err, "--threads %d: must be 0 (all cores) .. %d", c->threads, MAX_THREADS);
     if (c->deep_layers < 0 || c->deep_layers > 100000)

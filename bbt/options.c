@@ -103,8 +103,8 @@ int opt_parse(const opt_spec *spec, int argc, char **argv, char **pos, int *n_po
     char cmd[64];
     command_of(spec->usage, cmd, sizeof cmd);
     *n_pos = 0;
-    const opt *seen[8]; /* the repeatable options given so far (a command has a few at most) */
-    int n_seen = 0;
+    char seen[spec->n_opts + 1]; /* which options were given so far on this command line (a repeatable one appends) */
+    memset(seen, 0, sizeof seen);
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
         if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
@@ -139,11 +139,8 @@ int opt_parse(const opt_spec *spec, int argc, char **argv, char **pos, int *n_po
             fprintf(stderr, "%s: --%s needs a value (%s)\n", cmd, o->name, o->metavar);
             return -1;
         }
-        int again = 0;
-        for (int k = 0; k < n_seen; k++)
-            again |= seen[k] == o;
-        if (o->kind == OPT_STRS && !again && n_seen < (int)(sizeof seen / sizeof seen[0]))
-            seen[n_seen++] = o;
+        int again = seen[o - spec->opts];
+        seen[o - spec->opts] = 1;
         if (set_value(o, text, cmd, again))
             return -1;
     }
