@@ -56,7 +56,7 @@ static int run_open(run_handle *r, const char *dir, const run_options *o, bbt_er
                         dir, dir);
     }
     if (runfiles_read_prompt(dir, &r->cfg, &r->z, err) || scorer_open(&r->sc, &r->cfg, err) ||
-        deep_open(&r->sc.deep, &r->cfg, r->sc.model, NULL, r->sc.proj.p0, r->sc.embedding_std, dir, err)) {
+        deep_open(&r->sc.deep, &r->cfg, r->sc.model, NULL, r->sc.embedding_std, dir, err)) {
         scorer_close(&r->sc);
         free(r->z);
         tune_config_free(&r->cfg);

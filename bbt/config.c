@@ -306,10 +306,13 @@ int tune_config_check(const tune_config *c, bbt_error *err)
         return bbt_fail(err, "--deep-layers %d: must be 0 (every layer) .. the model's layers", c->deep_layers);
     if (c->deep && c->baseline != BASELINE_NONE)
         return bbt_fail(err, "--deep with --baseline: a baseline tunes no prompt, deep or not");
-    if (c->deep && c->endpoint) /* the seam: bbt/README.md, "BBTv2: deep prompts", Remote models */
-        return bbt_fail(err, "--deep with --endpoint: bbt serve's native route takes one projection per candidate, "
-                             "not BBTv2's per-layer prompts (nor does it report hidden states to scale them); run "
-                             "BBTv2 on a local model");
+    if (c->deep && c->endpoint && (c->endpoint_kind == ENDPOINT_VLLM || c->endpoint_kind == ENDPOINT_SGLANG))
+        return bbt_fail(err, "--deep with --endpoint-kind %s: that engine takes input embeddings only, not BBTv2's "
+                             "prompts at every layer; BBTv2 runs remotely on bbt serve's native route "
+                             "(--endpoint-kind bbt or auto)", choice_name(endpoint_kinds, c->endpoint_kind));
+    if (c->deep && c->endpoint && c->init_prompt) /* the native route rebuilds A_l·z_l, not a given p0 */
+        return bbt_fail(err, "--deep with --endpoint and --init-prompt: bbt serve's native route rebuilds the "
+                             "projections but takes no initial prompt p0; run this one on a local model");
     if (c->deep_layers && !c->deep)
         return bbt_fail(err, "--deep-layers %d is for BBTv2: give --deep too", c->deep_layers);
     return 0;

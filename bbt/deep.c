@@ -64,12 +64,12 @@ static double clipped_std(double *v, size_t n)
 #define MEASURE_BYTES ((size_t)512 << 20)
 
 /* Layers [l0, l1)'s input rows of every training sequence into vals (layer after layer, total_rows × H each). */
-static int collect_hidden(lm *m, const encoded_set *train, const float *prompt, int L, int l0, int l1, float *hs,
+static int collect_hidden(lm *m, const lm_batch *train, const float *prompt, int l0, int l1, float *hs,
                           size_t total_rows, double *vals, bbt_error *err)
 {
-    int H = lm_get_info(m)->hidden;
+    int H = lm_get_info(m)->hidden, L = train->prompt_len;
     size_t at = 0;
-    for (int i = 0; i < train->n; i++) {
+    for (int i = 0; i < train->n_seqs; i++) {
         lm_seq q = train->seqs[i];
         q.prompt = 0;
         lm_batch b = {0};
@@ -89,13 +89,13 @@ static int collect_hidden(lm *m, const encoded_set *train, const float *prompt, 
     return 0;
 }
 
-int deep_measure_std(lm *m, const encoded_set *train, int prompt_len, const float *p0, int layers, double *std,
-                     bbt_error *err)
+/* The measurement on this process's model (a local engine, or bbt serve's on behalf of a client). */
+static int measure_here(lm *m, const lm_batch *train, int layers, double *std, bbt_error *err)
 {
     const lm_info *info = lm_get_info(m);
-    int H = info->hidden, L = prompt_len;
+    int H = info->hidden, L = train->prompt_len;
     size_t total_rows = 0, max_rows = 0;
-    for (int i = 0; i < train->n; i++) {
+    for (int i = 0; i < train->n_seqs; i++) {
         size_t r = (size_t)train->seqs[i].n + (train->seqs[i].mode == LM_PROMPT_CAT ? (size_t)L : 0);
         total_rows += r;
         max_rows = r > max_rows ? r : max_rows;
@@ -104,14 +104,14 @@ int deep_measure_std(lm *m, const encoded_set *train, int prompt_len, const floa
     int group = layer_bytes ? (int)(MEASURE_BYTES / layer_bytes) : 1;
     group = group < 1 ? 1 : group > layers ? layers : group;
     float *prompt = xcalloc((size_t)L * H, sizeof *prompt);
-    if (p0)
-        memcpy(prompt, p0, (size_t)L * H * sizeof *prompt);
+    if (train->prompts)
+        memcpy(prompt, train->prompts, (size_t)L * H * sizeof *prompt);
     float *hs = xmalloc((size_t)(info->layers + 1) * max_rows * H * sizeof *hs);
     double *vals = xmalloc((size_t)group * total_rows * H * sizeof *vals);
     int rc = 0;
     for (int l0 = 1; l0 < layers && !rc; l0 += group) {
         int l1 = l0 + group < layers ? l0 + group : layers;
-        rc = collect_hidden(m, train, prompt, L, l0, l1, hs, total_rows, vals, err);
+        rc = collect_hidden(m, train, prompt, l0, l1, hs, total_rows, vals, err);
         for (int l = l0; l < l1 && !rc; l++) {
             std[l] = clipped_std(vals + (size_t)(l - l0) * total_rows * H, total_rows * H);
             if (!(std[l] > 0) || !isfinite(std[l]))
@@ -123,6 +123,16 @@ int deep_measure_std(lm *m, const encoded_set *train, int prompt_len, const floa
     free(hs);
     free(prompt);
     return rc;
+}
+
+int deep_measure_std(lm *m, const lm_batch *train, int layers, double *std, bbt_error *err)
+{
+    if (!lm_can_project(m))
+        return measure_here(m, train, layers, std, err);
+    /* bbt serve: its own model's hidden states, measured there by this file's measure_here (route_layer_std.c) */
+    if (lm_layer_std(m, train, layers, std) != LM_OK)
+        return bbt_fail(err, "BBTv2: measuring the layer scales σ̂_l: %s", lm_errmsg(m));
+    return 0;
 }
 
 /* ---- deep.json ---- */
@@ -195,26 +205,37 @@ static deep_prompt *deep_alloc(const tune_config *cfg, const lm_info *info)
     return dp;
 }
 
+int deep_layer_projection(projection *p, int rows, int dim, uint64_t seed, int layer, projection_kind kind,
+                          double alpha, double sigma0, double layer_std, bbt_error *err)
+{
+    if (projection_init_stream(p, rows, dim, seed, PROJECTION_STREAM + (uint64_t)layer, kind, alpha, sigma0,
+                               layer_std, NULL, err))
+        return bbt_prefix(err, "BBTv2 layer %d: ", layer);
+    return 0;
+}
+
 static int draw_projections(deep_prompt *dp, const tune_config *cfg, bbt_error *err)
 {
     for (int l = 1; l < dp->layers; l++)
-        if (projection_init_stream(&dp->proj[l - 1], dp->rows, dp->dim, (uint64_t)cfg->seed,
-                                   PROJECTION_STREAM + (uint64_t)l, cfg->projection, cfg->alpha, cfg->sigma0,
-                                   dp->layer_std[l], NULL, err))
-            return bbt_prefix(err, "BBTv2 layer %d: ", l);
+        if (deep_layer_projection(&dp->proj[l - 1], dp->rows, dp->dim, (uint64_t)cfg->seed, l, cfg->projection,
+                                  cfg->alpha, cfg->sigma0, dp->layer_std[l], err))
+            return -1;
     return 0;
 }
 
 /* A_1..A_{N−1} in memory: (N − 1)·L·H·d floats. */
 #define MAX_DEEP_PROJECTION_BYTES ((size_t)16 << 30)
 
-int deep_open(deep_prompt **out, const tune_config *cfg, lm *m, const encoded_set *train, const float *p0,
-              double embedding_std, const char *dir, bbt_error *err)
+int deep_open(deep_prompt **out, const tune_config *cfg, lm *m, const lm_batch *train, double embedding_std,
+              const char *dir, bbt_error *err)
 {
     *out = NULL;
     if (!cfg->deep)
         return 0;
     const lm_info *info = lm_get_info(m);
+    if (!strncmp(info->arch, "remote:", 7) && !lm_can_project(m))
+        return bbt_fail(err, "BBTv2: %s takes input embeddings only (a vLLM or SGLang endpoint), not prompts at every "
+                             "layer; BBTv2 runs remotely on bbt serve's native route", cfg->endpoint);
     if (cfg->deep_layers < 1 || cfg->deep_layers > info->layers)
         return bbt_fail(err, "BBTv2: deep_layers %d: the model has %d layers", cfg->deep_layers, info->layers);
     size_t bytes = (size_t)(cfg->deep_layers - 1) * (size_t)cfg->prompt_len * (size_t)info->hidden *
@@ -225,7 +246,7 @@ int deep_open(deep_prompt **out, const tune_config *cfg, lm *m, const encoded_se
                         cfg->deep_layers - 1, (double)bytes / (1 << 30));
     deep_prompt *dp = deep_alloc(cfg, info);
     dp->layer_std[0] = embedding_std;
-    int rc = train ? deep_measure_std(m, train, cfg->prompt_len, p0, dp->layers, dp->layer_std, err) ||
+    int rc = train ? deep_measure_std(m, train, dp->layers, dp->layer_std, err) ||
                          write_deep_file(dir, cfg, dp->layer_std, err)
                    : read_deep_file(dir, cfg, dp->layer_std, err);
     if (!rc)
@@ -250,30 +271,42 @@ void deep_free(deep_prompt *dp)
 }
 
 /* Block l of count deep vectors, contiguous (count × d). */
-static void gather_block(const deep_prompt *dp, const double *z, int count, int l, double *out)
+static void gather_block(int layers, int dim, const double *z, int count, int l, double *out)
 {
-    size_t d = (size_t)dp->dim, zdim = (size_t)dp->layers * d;
+    size_t d = (size_t)dim, zdim = (size_t)layers * d;
     for (int c = 0; c < count; c++)
         memcpy(out + (size_t)c * d, z + (size_t)c * zdim + (size_t)l * d, d * sizeof *out);
 }
 
-void deep_apply(const deep_prompt *dp, const projection *proj0, const double *z, int count, float *prompts,
-                float *deep)
+void deep_apply_projections(const projection *const *proj, int layers, int model_layers, const double *z, int count,
+                            float *prompts, float *deep)
 {
-    size_t rows = (size_t)dp->rows, per = (size_t)dp->model_layers * rows;
-    double *block = xmalloc((size_t)count * dp->dim * sizeof *block);
+    int dim = proj[0]->dim;
+    size_t rows = (size_t)proj[0]->rows, per = (size_t)model_layers * rows;
+    double *block = xmalloc((size_t)count * dim * sizeof *block);
     float *layer = xmalloc((size_t)count * rows * sizeof *layer);
-    gather_block(dp, z, count, 0, block);
-    projection_apply(proj0, block, count, prompts);
+    gather_block(layers, dim, z, count, 0, block);
+    projection_apply(proj[0], block, count, prompts);
     memset(deep, 0, (size_t)count * per * sizeof *deep);
-    for (int l = 1; l < dp->layers; l++) {
-        gather_block(dp, z, count, l, block);
-        projection_apply(&dp->proj[l - 1], block, count, layer);
+    for (int l = 1; l < layers; l++) {
+        gather_block(layers, dim, z, count, l, block);
+        projection_apply(proj[l], block, count, layer);
         for (int c = 0; c < count; c++)
             memcpy(deep + (size_t)c * per + (size_t)l * rows, layer + (size_t)c * rows, rows * sizeof *deep);
     }
     free(layer);
     free(block);
+}
+
+void deep_apply(const deep_prompt *dp, const projection *proj0, const double *z, int count, float *prompts,
+                float *deep)
+{
+    const projection **proj = xmalloc((size_t)dp->layers * sizeof *proj);
+    proj[0] = proj0;
+    for (int l = 1; l < dp->layers; l++)
+        proj[l] = &dp->proj[l - 1];
+    deep_apply_projections(proj, dp->layers, dp->model_layers, z, count, prompts, deep);
+    free(proj);
 }
 
 void deep_layer_prompt(const deep_prompt *dp, const double *z, int layer, float *out)

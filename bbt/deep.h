@@ -45,22 +45,35 @@ void deep_defaults(tune_config *cfg, int sigma0_given, int alpha_given);
 /* Resolve deep_layers = 0 (every layer) for a model, and check N against it. */
 int deep_resolve_layers(tune_config *cfg, int model_layers, bbt_error *err);
 
-/* σ̂_l of layers 1 .. N−1 into std[1 .. N−1] (std[0] untouched): the hidden states of every training sequence under the
- * untuned prompt (p0: L·H floats, or NULL for zero), clipped as above. */
-int deep_measure_std(lm *m, const encoded_set *train, int prompt_len, const float *p0, int layers, double *std,
-                     bbt_error *err);
+/* σ̂_l of layers 1 .. N−1 into std[1 .. N−1] (std[0] untouched): the hidden states of every training sequence
+ * (train->seqs, n_seqs of them) under the untuned prompt (train->prompts: L·H floats, or NULL for zero), clipped as
+ * above. A model that scores projected candidates (bbt serve behind models/remote) measures on its side, with this
+ * same code (lm_layer_std; train's labels are needed there: the set is uploaded once and scored later). */
+int deep_measure_std(lm *m, const lm_batch *train, int layers, double *std, bbt_error *err);
 
-/* The deep prompt of a run (cfg->deep set, deep_layers resolved). New run (train != NULL): measure σ̂_l on train and
- * write dir/deep.json. Otherwise read σ̂_l from dir/deep.json, checked against cfg and the model. embedding_std is A_0's
- * σ̂, p0 the untuned input prompt (NULL: zero). *out is NULL when cfg->deep is 0. */
-int deep_open(deep_prompt **out, const tune_config *cfg, lm *m, const encoded_set *train, const float *p0,
-              double embedding_std, const char *dir, bbt_error *err);
+/* The deep prompt of a run (cfg->deep set, deep_layers resolved). New run (train != NULL: the training examples with
+ * the untuned prompt, as for deep_measure_std): measure σ̂_l and write dir/deep.json. Otherwise read σ̂_l from
+ * dir/deep.json, checked against cfg and the model. embedding_std is A_0's σ̂. *out is NULL when cfg->deep is 0. */
+int deep_open(deep_prompt **out, const tune_config *cfg, lm *m, const lm_batch *train, double embedding_std,
+              const char *dir, bbt_error *err);
 void deep_free(deep_prompt *dp);
 
 /* The prompts of count deep vectors z (count × N·d doubles): prompts (count × L·H floats) = A_0·z_0 + p0 through
  * proj0, deep (count × model_layers × L·H floats) = 0 at layer 0 and at layers ≥ N, A_l·z_l at layer l. */
 void deep_apply(const deep_prompt *dp, const projection *proj0, const double *z, int count, float *prompts,
                 float *deep);
+
+/* A_l (l >= 1) of a run: rows × dim, from PCG stream PROJECTION_STREAM + l of the seed, the normal kind scaled by
+ * layer_std (σ̂_l) in place of the embedding table's σ̂. The one definition: deep_open and bbt serve's native route
+ * (which rebuilds a client's A_l) both draw through it. */
+int deep_layer_projection(projection *p, int rows, int dim, uint64_t seed, int layer, projection_kind kind,
+                          double alpha, double sigma0, double layer_std, bbt_error *err);
+
+/* deep_apply with the projections given: proj[0] = A_0 (with p0), proj[l] = A_l for l = 1 .. layers−1, all of one d
+ * and L·H. z: count × layers·d; prompts: count × L·H; deep: count × model_layers × L·H (zero at layer 0 and beyond
+ * layers). */
+void deep_apply_projections(const projection *const *proj, int layers, int model_layers, const double *z, int count,
+                            float *prompts, float *deep);
 
 /* One layer's prompt A_l·z_l (l ≥ 1) of one deep vector z into out (L·H floats). */
 void deep_layer_prompt(const deep_prompt *dp, const double *z, int layer, float *out);

@@ -164,8 +164,7 @@ int scorer_load(scorer *s, const char *path, int need_labels, dataset *d, encode
     return 0;
 }
 
-/* The compressed route: z and A's description instead of prompts (lm_score_projected). */
-static int score_projected(scorer *s, const encoded_set *e, const double *z, int count, float *scores, bbt_error *err)
+lm_batch scorer_examples(const scorer *s, const encoded_set *e)
 {
     lm_batch b = {0};
     b.prompt_len = s->enc.prompt_len;
@@ -175,8 +174,20 @@ static int score_projected(scorer *s, const encoded_set *e, const double *z, int
     b.labels = s->labels.labels;
     b.raw_logits = s->raw_logits;
     b.first_token_only = s->first_token_only;
+    return b;
+}
+
+/* The compressed route: z and A's description instead of prompts (lm_score_projected); with --deep, z's blocks and
+ * the scales σ̂_l, from which the service draws every A_l. */
+static int score_projected(scorer *s, const encoded_set *e, const double *z, int count, float *scores, bbt_error *err)
+{
+    lm_batch b = scorer_examples(s, e);
     lm_projection p = {(uint64_t)s->seed, s->projection_kind == PROJ_UNIFORM ? "uniform" : "normal", s->proj.dim,
-                       s->alpha, s->sigma0};
+                       s->alpha, s->sigma0, 0, NULL};
+    if (s->deep) {
+        p.layers = s->deep->layers;
+        p.layer_std = s->deep->layer_std;
+    }
     double t0 = now_seconds();
     int rc = lm_score_projected(s->model, &b, &p, z, count, scores);
     s->forward_s += now_seconds() - t0;
@@ -208,7 +219,7 @@ int scorer_score(scorer *s, const encoded_set *e, const double *z, int count, fl
     if (s->enc.mode == LM_PROMPT_NONE)
         return score_plain(s, e, scores, err);
     int untuned = z == NULL;
-    if (!untuned && !s->proj.p0 && !s->deep && lm_can_project(s->model)) /* a remote model that builds A itself */
+    if (!untuned && !s->proj.p0 && lm_can_project(s->model)) /* a remote model that builds A (and every A_l) itself */
         return score_projected(s, e, z, count, scores, err);
     if (untuned)
         count = 1;

@@ -57,6 +57,10 @@ int scorer_load(scorer *s, const char *path, int need_labels, dataset *d, encode
  * One lm_score call for the whole population. z == NULL scores the untuned prompt (z = 0) once. */
 int scorer_score(scorer *s, const encoded_set *e, const double *z, int count, float *scores, bbt_error *err);
 
+/* The examples of e as a batch without prompts (labels and scoring mode of the run): what lm_score_projected and
+ * BBTv2's σ̂_l measurement (deep_open) take. */
+lm_batch scorer_examples(const scorer *s, const encoded_set *e);
+
 /* Loss of each candidate from its scores (count values). */
 void scorer_losses(const scorer *s, const encoded_set *e, const float *scores, int count, double *losses);
 

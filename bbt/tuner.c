@@ -161,8 +161,13 @@ int tuner_create(tuner **out, const tune_config *cfg, const char *dir, bbt_error
     char *config_json = tune_config_to_json(&t->cfg);
     char *config_path = path_join(dir, "config.json");
     /* config.json before the first scoring: a remote service that fails there leaves a run to resume */
-    rc = rc || load_splits(t, err) ||
-         deep_open(&t->sc.deep, &t->cfg, t->sc.model, &t->etrain, t->sc.proj.p0, t->sc.embedding_std, dir, err) ||
+    lm_batch train = {0}; /* BBTv2's σ̂_l: the training set under the untuned prompt */
+    rc = rc || load_splits(t, err);
+    if (!rc) {
+        train = scorer_examples(&t->sc, &t->etrain);
+        train.prompts = t->sc.proj.p0;
+    }
+    rc = rc || deep_open(&t->sc.deep, &t->cfg, t->sc.model, &train, t->sc.embedding_std, dir, err) ||
          optimizer_open(&t->opt, &t->cfg, NULL, 0, err) ||
          write_file_atomic(config_path, config_json, strlen(config_json), err);
     int scored = !rc && score_untuned(t, err) ? TUNER_ESCORE : 0;
@@ -402,7 +407,7 @@ int tuner_resume_budget(tuner **out, const char *dir, int threads, long new_budg
     if (!rc && new_budget > 0 && new_budget != t->cfg.budget)
         rc = extend_budget(t, new_budget, err);
     rc = rc || scorer_open(&t->sc, &t->cfg, err) || load_splits(t, err) ||
-         deep_open(&t->sc.deep, &t->cfg, t->sc.model, NULL, t->sc.proj.p0, t->sc.embedding_std, dir, err) ||
+         deep_open(&t->sc.deep, &t->cfg, t->sc.model, NULL, t->sc.embedding_std, dir, err) ||
          open_log(t, err);
     if (rc) {
         tuner_free(t);

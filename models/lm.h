@@ -243,17 +243,30 @@ typedef struct lm_projection {
     const char *distribution; /* "normal" or "uniform" */
     int dim;                  /* d */
     double alpha, sigma0;
+    /* BBTv2 (deep prompts): 0 = BBT's one prompt. N >= 1: each candidate z is N blocks of d values (z_0 … z_{N−1});
+     * block 0 is projected as above, block l >= 1 by A_l, drawn from PCG stream PROJECTION_STREAM + l of the seed and
+     * scaled by layer_std[l] in place of σ̂, and A_l·z_l is added to layer l's input at the prompt rows. */
+    int layers;
+    const double *layer_std;  /* N values; [0] unused (A_0 keeps the service's σ̂); NULL when layers <= 1 */
 } lm_projection;
 
 /* 1 if m scores projected batches (a remote bbt endpoint), else 0. */
 int lm_can_project(const lm *m);
 
-/* Score `count` candidates z (count × dim doubles) on the examples of `examples`: its seqs are the n examples (their
+/* Score `count` candidates z (count × dim doubles; count × layers × dim with deep prompts) on the examples of `examples`: its seqs are the n examples (their
  * `prompt` index is ignored), prompts must be NULL, prompt_len, labels, first_token_only and raw_logits as for lm_score.
  * scores[(c·n + i)·n_labels + j] as lm_score would give for prompts A·z[c]. The example set is uploaded once and
  * recognised by its content on later calls (uploaded again if the service lost it). */
 int lm_score_projected(lm *m, const lm_batch *examples, const lm_projection *proj, const double *z, int count,
                        float *scores);
+
+/* BBTv2's per-layer scale, measured by the service on its own model: std[l] for l = 1 .. layers−1 (std[0] untouched)
+ * is the standard deviation of every entry of layer l's input hidden states (lm_hidden_states) over the sequences of
+ * `examples` under its one prompt (examples->prompts: 1 × prompt_len × hidden floats, or NULL for zero), clipped as
+ * bbt's deep.h describes — the service runs that same code, so the numbers are a local run's. examples as for
+ * lm_score_projected (labels included: the set is uploaded once and scored later under the same handle).
+ * LM_EUNSUPPORTED for a model without the route (every local engine: measure with lm_hidden_states). */
+int lm_layer_std(lm *m, const lm_batch *examples, int layers, double *std);
 
 /* What remote calls have cost since lm_open (all zero for a local model). */
 typedef struct lm_remote_stats {

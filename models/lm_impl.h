@@ -31,6 +31,7 @@ typedef struct lm_ops {
     int (*detokenize)(lm *m, const int *ids, int n, char *buf, size_t cap);
     int (*score_projected)(lm *m, const lm_batch *examples, const lm_projection *p, const double *z, int count,
                            float *scores);
+    int (*layer_std)(lm *m, const lm_batch *examples, int layers, double *std); /* lm_layer_std, checked */
     void (*remote_stats)(const lm *m, lm_remote_stats *out);
 } lm_ops;
 

@@ -32,6 +32,7 @@ static const route routes[] = {
     {"GET", "/bbt/v1/info", route_info, 0},
     {"POST", "/bbt/v1/examples", route_examples, 0},
     {"POST", "/bbt/v1/score", route_score, 0},
+    {"POST", "/bbt/v1/layer_std", route_layer_std, 0},
     {"POST", "/v1/completions", route_completions, 0},
     {"GET", "/v1/models", route_models, 0},
     {"POST", "/tokenize", route_tokenize, 0},

@@ -4,6 +4,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "bbt/deep.h"
+
 void projcache_init(proj_cache *c, int hidden, double embedding_std)
 {
     memset(c, 0, sizeof *c);
@@ -29,7 +31,7 @@ void projcache_free(proj_cache *c)
 static int same_key(const proj_key *a, const proj_key *b)
 {
     return a->seed == b->seed && a->kind == b->kind && a->dim == b->dim && a->prompt_len == b->prompt_len &&
-           a->alpha == b->alpha && a->sigma0 == b->sigma0;
+           a->alpha == b->alpha && a->sigma0 == b->sigma0 && a->layer == b->layer && a->layer_std == b->layer_std;
 }
 
 static proj_entry *lookup(proj_cache *c, const proj_key *key)
@@ -93,8 +95,12 @@ proj_entry *projcache_get(proj_cache *c, const proj_key *key, bbt_error *err)
         return NULL;
     }
     e->key = *key;
-    if (projection_init(&e->proj, key->prompt_len * c->hidden, key->dim, key->seed, key->kind, key->alpha,
-                        key->sigma0, c->embedding_std, NULL, err)) {
+    int rows = key->prompt_len * c->hidden;
+    int rc = key->layer ? deep_layer_projection(&e->proj, rows, key->dim, key->seed, key->layer, key->kind, key->alpha,
+                                                key->sigma0, key->layer_std, err)
+                        : projection_init(&e->proj, rows, key->dim, key->seed, key->kind, key->alpha, key->sigma0,
+                                          c->embedding_std, NULL, err);
+    if (rc) {
         free(e);
         return NULL;
     }

@@ -30,7 +30,7 @@ static int compatible(const score_job *a, const score_job *b)
 {
     return a->prompt_len == b->prompt_len && a->raw_logits == b->raw_logits &&
            a->first_token_only == b->first_token_only && (a->prompts != NULL) == (b->prompts != NULL) &&
-           labels_equal(a, b);
+           !a->deep_prompts && !b->deep_prompts && labels_equal(a, b);
 }
 
 /* Take the oldest job and the queued jobs that can share its forward pass (lock held). Returns the count. */
@@ -90,6 +90,7 @@ static int run_merged(score_queue *q, score_job **jobs, int n, double *seconds)
     b.n_prompts = P;
     b.prompt_len = f->prompt_len;
     b.prompts = prompts ? prompts : f->prompts;
+    b.deep_prompts = f->deep_prompts; /* a deep job is never merged (compatible), so n is 1 */
     b.n_seqs = S;
     b.seqs = seqs;
     b.n_labels = f->n_labels;

@@ -18,6 +18,8 @@ typedef struct score_job {
     /* the job's batch; sequences index this job's own prompts */
     int n_prompts, prompt_len;
     const float *prompts;       /* n_prompts × prompt_len × hidden */
+    const float *deep_prompts;  /* BBTv2: n_prompts × layers × prompt_len × hidden (lm_batch.deep_prompts), or NULL.
+                                   Such a job runs alone: its batch is the client's whole generation, as locally */
     int n_seqs;
     const lm_seq *seqs;
     int n_labels;

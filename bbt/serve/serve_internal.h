@@ -81,6 +81,7 @@ void route_metrics(server *s, const request *rq, reply *rp);
 void route_models(server *s, const request *rq, reply *rp);
 void route_examples(server *s, const request *rq, reply *rp);
 void route_score(server *s, const request *rq, reply *rp);
+void route_layer_std(server *s, const request *rq, reply *rp);
 void route_completions(server *s, const request *rq, reply *rp);
 void route_tokenize(server *s, const request *rq, reply *rp);
 void route_detokenize(server *s, const request *rq, reply *rp);

@@ -409,6 +409,60 @@ static int score_examples(lm *m, const lm_batch *ex, int count, cJSON *req, floa
     return rc;
 }
 
+/* Which of the blocks (layers × dim each) differ between candidates, into vary[]; returns how many do. */
+static int varying_blocks(const float *zf, int count, int dim, int blocks, int *vary)
+{
+    size_t per = (size_t)dim * (size_t)blocks;
+    int k = 0;
+    for (int l = 0; l < blocks; l++) {
+        int differs = 0;
+        for (int c = 1; c < count && !differs; c++)
+            differs = memcmp(zf + (size_t)c * per + (size_t)l * dim, zf + (size_t)l * dim, (size_t)dim * sizeof *zf);
+        if (differs)
+            vary[k++] = l;
+    }
+    return k;
+}
+
+/* base64 of n floats as field `key` of req. */
+static int add_floats(lm *m, cJSON *req, const char *key, const float *v, size_t n)
+{
+    char *b64 = common_b64_encode(v, n * sizeof *v);
+    if (!b64)
+        return lm_fail(m, LM_ENOMEM, "out of memory");
+    cJSON_AddStringToObject(req, key, b64);
+    free(b64);
+    return LM_OK;
+}
+
+/* z as base64 f32 (count × blocks × dim): the server rounds z to f32 whatever form it comes in (as the local
+ * projection does), so this is exact, 4/3 · 4 bytes per value (2,668 bytes per candidate and block at d = 500; JSON
+ * numbers take ~5x more). A BBTv2 generation moves one layer's block and holds the others at their best, so the blocks
+ * every candidate shares go once ("z_shared_b64") and each candidate sends only those that vary ("z_layers"). */
+static int add_z(lm *m, cJSON *req, const float *zf, int count, int dim, int blocks)
+{
+    cJSON_AddStringToObject(req, "z_dtype", "f32");
+    cJSON_AddNumberToObject(req, "count", count);
+    int vary[blocks > 0 ? blocks : 1];
+    int k = blocks > 1 && count > 1 ? varying_blocks(zf, count, dim, blocks, vary) : blocks;
+    if (k == blocks)
+        return add_floats(m, req, "z_b64", zf, (size_t)count * (size_t)dim * (size_t)blocks);
+    if (k == 0) /* every candidate the same: one block still goes per candidate (the route wants at least one) */
+        vary[k++] = 0;
+    float *own = malloc((size_t)count * (size_t)k * (size_t)dim * sizeof *own);
+    if (!own)
+        return lm_fail(m, LM_ENOMEM, "out of memory");
+    size_t per = (size_t)dim * (size_t)blocks;
+    for (int c = 0; c < count; c++)
+        for (int j = 0; j < k; j++)
+            memcpy(own + ((size_t)c * k + j) * dim, zf + (size_t)c * per + (size_t)vary[j] * dim,
+                   (size_t)dim * sizeof *own);
+    cJSON_AddItemToObject(req, "z_layers", cJSON_CreateIntArray(vary, k));
+    int rc = add_floats(m, req, "z_shared_b64", zf, per) || add_floats(m, req, "z_b64", own, (size_t)count * k * dim);
+    free(own);
+    return rc ? LM_ENOMEM : LM_OK;
+}
+
 static int rbbt_score_projected(lm *m, const lm_batch *ex, const lm_projection *p, const double *z, int count,
                                 float *scores)
 {
@@ -420,28 +474,117 @@ static int rbbt_score_projected(lm *m, const lm_batch *ex, const lm_projection *
     cJSON_AddNumberToObject(pj, "alpha", p->alpha);
     cJSON_AddNumberToObject(pj, "sigma0", p->sigma0);
     cJSON_AddStringToObject(pj, "mode", ex->seqs[0].mode == LM_PROMPT_CAT ? "cat" : "add");
-    /* z as base64 f32: the server rounds z to f32 whatever form it comes in (as the local projection does), so this
-     * is exact and 4/3 · 4 bytes per dimension (2,668 bytes per candidate at d = 500; JSON numbers take ~5x more) */
-    size_t nz = (size_t)count * (size_t)p->dim;
+    int blocks = p->layers > 1 ? p->layers : 1;
+    if (p->layers >= 1) { /* BBTv2: the server draws A_l (l >= 1) from the seed's stream l, scaled by σ̂_l */
+        cJSON_AddNumberToObject(pj, "layers", p->layers);
+        cJSON *ls = cJSON_AddArrayToObject(pj, "layer_std");
+        for (int l = 1; l < p->layers; l++) {
+            /* 17 significant digits read back bit for bit (cJSON's own printing may drop the last ulp) */
+            char num[40];
+            snprintf(num, sizeof num, "%.17g", p->layer_std[l]);
+            cJSON_AddItemToArray(ls, cJSON_CreateRaw(num));
+        }
+    }
+    size_t nz = (size_t)count * (size_t)p->dim * (size_t)blocks;
     float *zf = malloc(nz * sizeof *zf);
-    char *b64 = NULL;
-    if (zf) {
-        for (size_t i = 0; i < nz; i++)
-            zf[i] = (float)z[i];
-        b64 = common_b64_encode(zf, nz * sizeof *zf);
-    }
+    int rc = zf ? LM_OK : lm_fail(m, LM_ENOMEM, "out of memory");
+    for (size_t i = 0; zf && i < nz; i++)
+        zf[i] = (float)z[i];
+    if (zf)
+        rc = add_z(m, req, zf, count, p->dim, blocks);
     free(zf);
-    if (!b64) {
-        cJSON_Delete(req);
-        return lm_fail(m, LM_ENOMEM, "out of memory");
-    }
-    cJSON_AddStringToObject(req, "z_b64", b64);
-    cJSON_AddStringToObject(req, "z_dtype", "f32");
-    cJSON_AddNumberToObject(req, "count", count);
-    free(b64);
-    int rc = score_examples(m, ex, count, req, scores);
+    if (!rc)
+        rc = score_examples(m, ex, count, req, scores);
     cJSON_Delete(req);
     return rc;
+}
+
+/* ---- BBTv2's layer scales: POST /bbt/v1/layer_std on the uploaded parts of the set ---- */
+
+/* The request for every part of the set (uploaded when the client holds no handle for it). NULL on failure. */
+static cJSON *layer_std_request(lm *m, const lm_batch *ex, int layers)
+{
+    cJSON *req = cJSON_CreateObject(), *hs = cJSON_AddArrayToObject(req, "handles");
+    for (int first = 0; first < ex->n_seqs; first += SEQS_PER_UPLOAD) {
+        int n = ex->n_seqs - first < SEQS_PER_UPLOAD ? ex->n_seqs - first : SEQS_PER_UPLOAD;
+        uint64_t key = set_key(ex, first, n);
+        handle_slot *slot = find_handle(impl(m), key);
+        if (!slot && !(slot = upload(m, ex, first, n, key))) {
+            cJSON_Delete(req);
+            return NULL;
+        }
+        cJSON_AddItemToArray(hs, cJSON_CreateString(slot->id));
+    }
+    cJSON_AddNumberToObject(req, "layers", layers);
+    if (ex->prompts) { /* the untuned prompt; none means zero */
+        char *b64 = common_b64_encode(ex->prompts, (size_t)ex->prompt_len * (size_t)m->info.hidden * sizeof(float));
+        if (!b64) {
+            cJSON_Delete(req);
+            lm_fail(m, LM_ENOMEM, "out of memory");
+            return NULL;
+        }
+        cJSON_AddStringToObject(req, "prompt_b64", b64);
+        free(b64);
+    }
+    return req;
+}
+
+/* "layer_std": σ̂_1 .. σ̂_{layers−1}, each a positive finite number, into std[1 ..]. */
+static int read_layer_std(lm *m, const cJSON *o, int layers, double *std)
+{
+    const cJSON *a = cJSON_GetObjectItemCaseSensitive(o, "layer_std");
+    if (!cJSON_IsArray(a) || cJSON_GetArraySize(a) != layers - 1)
+        return lm_fail(m, LM_EREMOTE, "%s: POST /bbt/v1/layer_std: \"layer_std\" must hold %d numbers (layers 1 .. %d)",
+                       m->path, layers - 1, layers - 1);
+    int l = 1;
+    for (const cJSON *v = a->child; v; v = v->next, l++) {
+        if (!cJSON_IsNumber(v) || !(v->valuedouble > 0) || !isfinite(v->valuedouble))
+            return lm_fail(m, LM_EREMOTE, "%s: POST /bbt/v1/layer_std: layer_std[%d] is not a positive number", m->path,
+                           l - 1);
+        std[l] = v->valuedouble;
+    }
+    const cJSON *ms = cJSON_GetObjectItemCaseSensitive(o, "compute_ms");
+    if (cJSON_IsNumber(ms) && ms->valuedouble >= 0)
+        impl(m)->stats->server_s += ms->valuedouble / 1e3;
+    return LM_OK;
+}
+
+/* Forget the handles of the set's parts (the server lost one of them). */
+static void drop_handles(rbbt *r, const lm_batch *ex)
+{
+    for (int first = 0; first < ex->n_seqs; first += SEQS_PER_UPLOAD) {
+        int n = ex->n_seqs - first < SEQS_PER_UPLOAD ? ex->n_seqs - first : SEQS_PER_UPLOAD;
+        handle_slot *slot = find_handle(r, set_key(ex, first, n));
+        if (slot) {
+            free(slot->id);
+            slot->id = NULL;
+        }
+    }
+}
+
+static int rbbt_layer_std(lm *m, const lm_batch *ex, int layers, double *std)
+{
+    if (layers < 2)
+        return LM_OK; /* layer 0's scale is the embedding table's: nothing to measure */
+    for (int attempt = 0; attempt < 2; attempt++) {
+        cJSON *req = layer_std_request(m, ex, layers);
+        if (!req)
+            return m->err[0] && strstr(m->err, "attempt") ? LM_EIO : LM_EREMOTE;
+        char *body = cJSON_PrintUnformatted(req);
+        cJSON_Delete(req);
+        long status = 0;
+        cJSON *o = body ? call_json(m, "/bbt/v1/layer_std", body, &status) : NULL;
+        free(body);
+        if (o) {
+            int rc = read_layer_std(m, o, layers, std);
+            cJSON_Delete(o);
+            return rc;
+        }
+        if (status != 404)
+            return status == 0 ? LM_EIO : LM_EREMOTE;
+        drop_handles(impl(m), ex); /* restarted or expired: upload again, once */
+    }
+    return LM_EREMOTE;
 }
 
 /* ---- the dense form (lm_score): prompts travel as base64 f32, for batches that are candidates × examples ---- */
@@ -501,6 +644,7 @@ static const lm_ops rbbt_ops = {
     .tokenize = rbbt_tokenize,
     .detokenize = rbbt_detokenize,
     .score_projected = rbbt_score_projected,
+    .layer_std = rbbt_layer_std,
     .remote_stats = rbbt_stats,
 };
 

@@ -60,7 +60,8 @@ static void *run_part(void *arg)
 {
     part *pt = arg;
     double t0 = now_s();
-    pt->rc = lm_score_projected(pt->m, pt->ex, pt->p, pt->z + (size_t)pt->first * pt->p->dim, pt->count,
+    size_t per = (size_t)pt->p->dim * (size_t)(pt->p->layers > 1 ? pt->p->layers : 1); /* z's values per candidate */
+    pt->rc = lm_score_projected(pt->m, pt->ex, pt->p, pt->z + (size_t)pt->first * per, pt->count,
                                 pt->scores + (size_t)pt->first * pt->ex->n_seqs * pt->ex->n_labels);
     pt->seconds = now_s() - t0;
     return NULL;
@@ -205,6 +206,14 @@ static int multi_detokenize(lm *m, const int *ids, int n, char *buf, size_t cap)
     return rc < 0 ? lm_fail(m, rc, "%s", lm_errmsg(mu->ep[0])) : rc;
 }
 
+/* BBTv2's layer scales: one endpoint measures them (every endpoint serves the same model, so any gives the same) */
+static int multi_layer_std(lm *m, const lm_batch *ex, int layers, double *std)
+{
+    multi *mu = m->impl;
+    int rc = lm_layer_std(mu->ep[0], ex, layers, std);
+    return rc ? lm_fail(m, rc, "%s", lm_errmsg(mu->ep[0])) : LM_OK;
+}
+
 static void multi_stats(const lm *m, lm_remote_stats *out)
 {
     const multi *mu = m->impl;
@@ -230,6 +239,7 @@ static const lm_ops multi_ops = {
     .tokenize = multi_tokenize,
     .detokenize = multi_detokenize,
     .score_projected = multi_score_projected,
+    .layer_std = multi_layer_std,
     .remote_stats = multi_stats,
 };
 

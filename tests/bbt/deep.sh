@@ -109,11 +109,12 @@ expect() {
     grep -qE -- "$pattern" "$work/err" || fail "$*: stderr lacks /$pattern/: $(cat "$work/err")"
 }
 expect 1 'deep-layers 3 is for BBTv2: give --deep' "$BBT" tune --deep-layers 3 --out "$work/x1"
-expect 1 '--deep with --endpoint' "$BBT" tune --deep --endpoint http://127.0.0.1:9 --out "$work/x2"
+expect 1 '--deep with --endpoint-kind vllm' "$BBT" tune --deep --endpoint http://127.0.0.1:9 --endpoint-kind vllm \
+    --embeddings ../shared/assets/models/stories260K --out "$work/x2"   # (bbt serve's route: tests/remote/deep.sh)
 expect 1 '--deep with --baseline' "$BBT" tune --deep --baseline manual --out "$work/x4"
 expect 2 'deep-layers 9: the model .* has 5 layers' "$BBT" tune --deep --deep-layers 9 --out "$work/x3"
 expect 1 'cannot be given with it' "$BBT" tune --resume "$work/a" --deep
-expect 2 'bbt eval --endpoint|--deep with --endpoint' "$BBT" eval --run "$work/a" --endpoint http://127.0.0.1:9
+expect 2 'http://127.0.0.1:9: GET /bbt/v1/info failed' "$BBT" eval --run "$work/a" --endpoint http://127.0.0.1:9
 rm "$work/a/deep.json"
 expect 2 'deep.json' "$BBT" eval --run "$work/a" --split dev
 echo "deep.sh: all passed"

@@ -48,9 +48,10 @@ static void open_fixture(fixture *f, int deep, lm_dtype dtype, lm_prompt_mode mo
     cr_assert_eq(scorer_load(&f->sc, TRAIN, 1, &f->train, &f->etrain, &err), 0, "%s", err.msg);
     strcpy(f->dir, "/tmp/bbt-deep-XXXXXX");
     cr_assert_not_null(mkdtemp(f->dir));
-    cr_assert_eq(deep_open(&f->sc.deep, &f->cfg, f->sc.model, &f->etrain, f->sc.proj.p0, f->sc.embedding_std, f->dir,
-                           &err),
-                 0, "%s", err.msg);
+    lm_batch train = scorer_examples(&f->sc, &f->etrain);
+    train.prompts = f->sc.proj.p0;
+    cr_assert_eq(deep_open(&f->sc.deep, &f->cfg, f->sc.model, &train, f->sc.embedding_std, f->dir, &err), 0, "%s",
+                 err.msg);
     cr_assert_eq(!f->sc.deep, !deep);
 }
 
@@ -245,7 +246,7 @@ Test(deep, layer_scales_are_clipped_hidden_state_stds)
     /* deep.json gives the same numbers back (what --resume, eval and predict use) */
     deep_prompt *again;
     bbt_error err;
-    cr_assert_eq(deep_open(&again, &f.cfg, f.sc.model, NULL, NULL, f.sc.embedding_std, f.dir, &err), 0, "%s", err.msg);
+    cr_assert_eq(deep_open(&again, &f.cfg, f.sc.model, NULL, f.sc.embedding_std, f.dir, &err), 0, "%s", err.msg);
     cr_assert(!memcmp(again->layer_std, f.sc.deep->layer_std, (size_t)f.cfg.deep_layers * sizeof(double)));
     for (int l = 1; l < f.cfg.deep_layers; l++)
         cr_assert(!memcmp(again->proj[l - 1].A, f.sc.deep->proj[l - 1].A,

@@ -5,7 +5,7 @@ SERVE_TEST := $(BUILD)/tests/test_serve
 TEST_PROGRAMS += $(SERVE_TEST)
 TEST_SCRIPTS  += tests/serve/serve.sh tests/serve/goldens.sh tests/serve/openai.sh
 # the client side (bbt tune --endpoint against bbt serve)
-TEST_SCRIPTS  += tests/remote/remote.sh tests/remote/embeds.sh
+TEST_SCRIPTS  += tests/remote/remote.sh tests/remote/embeds.sh tests/remote/deep.sh
 
 $(SERVE_TEST): $(SERVE_TEST_OBJ) $(SERVE_LIB_OBJ) $(BBT_LIB_OBJ) $(OPTIM_LIB) $(MODELS_LIB)
 	@mkdir -p $(dir $@)
