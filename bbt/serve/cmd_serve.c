@@ -88,7 +88,8 @@ int cmd_serve(int argc, char **argv)
     const opt_spec spec = {
         "bbt serve --model DIR [--host ADDR] [--port N] [--api-key KEY | --api-key-file F] [options]",
         "Serves one model over HTTP: the native BBT routes (POST /bbt/v1/examples uploads a few-shot set once,\n"
-        "POST /bbt/v1/score scores a population of z vectors through the projection, rebuilt from its seed), the\n"
+        "POST /bbt/v1/score scores a population of z vectors through the projection, rebuilt from its seed, and\n"
+        "BBTv2's z per layer; POST /bbt/v1/layer_std measures BBTv2's per-layer scales on an uploaded set), the\n"
         "vLLM/OpenAI-compatible POST /v1/completions (prompt_embeds as torch.save'd tensors, or text/token prompts\n"
         "with echo + logprobs), GET /v1/models, POST /tokenize, POST /detokenize, GET /health, GET /bbt/v1/info and\n"
         "GET /metrics (Prometheus). Requests from all clients share one scoring queue that merges them into\n"

@@ -443,21 +443,28 @@ static int add_z(lm *m, cJSON *req, const float *zf, int count, int dim, int blo
 {
     cJSON_AddStringToObject(req, "z_dtype", "f32");
     cJSON_AddNumberToObject(req, "count", count);
-    int vary[blocks > 0 ? blocks : 1];
+    int *vary = malloc((size_t)blocks * sizeof *vary);
+    if (!vary)
+        return lm_fail(m, LM_ENOMEM, "out of memory");
     int k = blocks > 1 && count > 1 ? varying_blocks(zf, count, dim, blocks, vary) : blocks;
-    if (k == blocks)
+    if (k == blocks) {
+        free(vary);
         return add_floats(m, req, "z_b64", zf, (size_t)count * (size_t)dim * (size_t)blocks);
+    }
     if (k == 0) /* every candidate the same: one block still goes per candidate (the route wants at least one) */
         vary[k++] = 0;
     float *own = malloc((size_t)count * (size_t)k * (size_t)dim * sizeof *own);
-    if (!own)
+    if (!own) {
+        free(vary);
         return lm_fail(m, LM_ENOMEM, "out of memory");
+    }
     size_t per = (size_t)dim * (size_t)blocks;
     for (int c = 0; c < count; c++)
         for (int j = 0; j < k; j++)
             memcpy(own + ((size_t)c * k + j) * dim, zf + (size_t)c * per + (size_t)vary[j] * dim,
                    (size_t)dim * sizeof *own);
     cJSON_AddItemToObject(req, "z_layers", cJSON_CreateIntArray(vary, k));
+    free(vary);
     int rc = add_floats(m, req, "z_shared_b64", zf, per) || add_floats(m, req, "z_b64", own, (size_t)count * k * dim);
     free(own);
     return rc ? LM_ENOMEM : LM_OK;
