@@ -140,6 +140,27 @@ timeout 120 "$BBT" tune --resume "$tmp/killed" --api-key-file "$tmp/key" > /dev/
 same_run "$tmp/local" "$tmp/killed"
 stop
 
+# 4b. a server restart inside the retries (killed, started again on its port): the run does not stop; the new server
+# does not know the examples' handle (404), so the client uploads them again, and the run ends as the undisturbed one
+start --api-key-file "$tmp/key"
+BBT_API_KEY=secret-key timeout 180 "$BBT" tune "${RUN[@]}" --endpoint $url --retries 8 --timeout 10 \
+    --out "$tmp/restarted" > /dev/null 2> "$tmp/restarted.err" &
+tpid=$!
+for _ in $(seq 300); do
+    [ -f "$tmp/restarted/log.jsonl" ] && [ "$(wc -l < "$tmp/restarted/log.jsonl")" -ge 2 ] && break
+    kill -0 $tpid 2>/dev/null || break
+    sleep 0.05
+done
+stop
+start --api-key-file "$tmp/key"
+rc=0
+wait $tpid || rc=$?
+[ $rc = 0 ] || fail "server restarted mid-run: exit $rc (expected the run to go on): $(cat "$tmp/restarted.err")"
+same_run "$tmp/local" "$tmp/restarted"
+grep -q '"retries":[[:space:]]*[1-9]' "$tmp/restarted/summary.json" ||
+    fail "server restarted mid-run: summary.json counts no retry (was the server really restarted?)"
+stop
+
 echo "remote.sh: before faults ${SECONDS}s" >&2
 # 5. a misbehaving server in front (tests/remote/faulty_proxy.py): transient faults cost retries, not the run; a bad
 # answer stops the run resumably with a message quoting it, never a score in the log
