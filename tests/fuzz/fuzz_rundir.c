@@ -50,6 +50,18 @@ const char *lm_errmsg(const lm *m)
     abort();
 }
 
+int lm_can_project(const lm *m)
+{
+    (void)m;
+    abort();
+}
+
+int lm_layer_std(lm *m, const lm_batch *examples, int layers, double *std)
+{
+    (void)m, (void)examples, (void)layers, (void)std;
+    abort();
+}
+
 static const char SEPARATOR[] = "\n--- prompt.json ---\n";
 
 static const uint8_t *find(const uint8_t *data, size_t size, const char *needle, size_t n)
