@@ -16,6 +16,7 @@ pids=()
 cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; [ -n "${KEEP:-}" ] || rm -rf "$tmp"; }
 trap cleanup EXIT
 fail() { echo "remote/deep.sh: FAIL: $*" >&2; exit 1; }
+. tests/remote/lib.sh
 
 # start a server; prints its port (the server's pid goes to pids)
 start() {
@@ -33,23 +34,11 @@ start() {
 DATA=../shared/assets/tasks/sst2/16-13
 RUN=(--deep --budget 40 --popsize 4 --dim 8 --prompt-len 4 --dtype f32 --threads 1 --checkpoint-every 1 --dev-every 20
      --train $DATA/train.tsv --dev $DATA/dev.tsv)
-log_numbers() { sed -E 's/"elapsed_s":[0-9.e+-]*//; s/,"remote":\{[^}]*\}//' "$1/log.jsonl"; }
 same_run() {
     for f in deep.json prompt.json prompt.safetensors; do
         cmp -s "$1/$f" "$2/$f" || fail "$2: $f differs from $1"
     done
     diff <(log_numbers "$1") <(log_numbers "$2") > "$tmp/diff" || fail "$2: log.jsonl differs from $1: $(head -4 "$tmp/diff")"
-}
-close_logs() { # every number of every log.jsonl line within 1e-5 relative
-    paste -d '\n' <(log_numbers "$1") <(log_numbers "$2") |
-    awk 'function nums(s, a,   n) { n = 0; while (match(s, /-?[0-9][0-9.e+-]*/)) { a[++n] = substr(s, RSTART, RLENGTH) + 0;
-                                      s = substr(s, RSTART + RLENGTH) } return n }
-         NR % 2 == 1 { n1 = nums($0, x); next }
-         { n2 = nums($0, y); if (n1 != n2) { print "line " NR/2 ": other fields"; bad = 1 }
-           for (i = 1; i <= n1; i++) { d = x[i] - y[i]; if (d < 0) d = -d; m = x[i] < 0 ? -x[i] : x[i];
-               if (d > 1e-5 * m + 1e-12) { print "line " NR/2 ": " x[i] " vs " y[i]; bad = 1 } } }
-         END { exit bad }' > "$tmp/close" || fail "$2: log.jsonl is not within 1e-5 of $1: $(head -3 "$tmp/close")"
-    [ "$(wc -l < "$1/log.jsonl")" = "$(wc -l < "$2/log.jsonl")" ] || fail "$2: another number of generations than $1"
 }
 
 start

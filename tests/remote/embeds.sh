@@ -27,6 +27,7 @@ ppid=
 cleanup() { for p in $pid $ppid; do kill "$p" 2>/dev/null || true; done; rm -rf "$tmp"; }
 trap cleanup EXIT
 fail() { echo "embeds.sh: FAIL: $*" >&2; exit 1; }
+. tests/remote/lib.sh
 
 DATA=../shared/assets/tasks/sst2/16-13
 for split in train dev; do # four examples of each class
@@ -34,18 +35,9 @@ for split in train dev; do # four examples of each class
 done
 RUN=(--budget 8 --popsize 4 --dim 20 --prompt-len 5 --dtype f32 --threads 1 --checkpoint-every 1 --dev-every 4
      --train "$tmp/train.tsv" --dev "$tmp/dev.tsv")
-strip() { sed 's/"elapsed_s":[0-9.]*//; s/,"remote":{[^}]*}//' "$1/log.jsonl"; }
-# every number of every log.jsonl line of $1 and $2 agrees within 1e-5 relative, and the kept prompt is the same
+# the runs agree within 1e-5 in every log.jsonl number (lib.sh), and the kept prompt is the same
 close_run() {
-    paste -d '\n' <(strip "$1") <(strip "$2") |
-    awk 'function nums(s, a,   n) { n = 0; while (match(s, /-?[0-9][0-9.e+-]*/)) { a[++n] = substr(s, RSTART, RLENGTH) + 0;
-                                      s = substr(s, RSTART + RLENGTH) } return n }
-         NR % 2 == 1 { n1 = nums($0, x); next }
-         { n2 = nums($0, y); if (n1 != n2) { print "line " NR/2 ": other fields"; bad = 1 }
-           for (i = 1; i <= n1; i++) { d = x[i] - y[i]; if (d < 0) d = -d; m = x[i] < 0 ? -x[i] : x[i];
-               if (d > 1e-5 * m + 1e-12) { print "line " NR/2 ": " x[i] " vs " y[i]; bad = 1 } } }
-         END { exit bad }' > "$tmp/close" || fail "$2: log.jsonl is not within 1e-5 of $1: $(head -3 "$tmp/close")"
-    [ "$(wc -l < "$1/log.jsonl")" = "$(wc -l < "$2/log.jsonl")" ] || fail "$2: another number of generations than $1"
+    close_logs "$1" "$2"
     cmp -s "$1/prompt.json" "$2/prompt.json" || fail "$2: prompt.json differs from $1"
 }
 

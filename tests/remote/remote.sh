@@ -17,6 +17,7 @@ ppid=
 cleanup() { for p in $pid $pid1 $ppid; do kill "$p" 2>/dev/null || true; done; rm -rf "$tmp"; }
 trap cleanup EXIT
 fail() { echo "remote.sh: FAIL: $*" >&2; exit 1; }
+. tests/remote/lib.sh
 
 # start a server (extra options in "$@"); sets pid and port. A given $port is reused (the restart test).
 start() {
@@ -37,22 +38,8 @@ stop() { kill -9 "$pid" 2>/dev/null || true; wait "$pid" 2>/dev/null || true; pi
 DATA=../shared/assets/tasks/sst2/16-13
 RUN=(--budget 36 --popsize 6 --dim 50 --prompt-len 10 --dtype f32 --threads 1 --checkpoint-every 1 --dev-every 12
      --train $DATA/train.tsv --dev $DATA/dev.tsv)
-# the numbers of every log.jsonl line of $1 and $2 (not times, not costs) agree within 1e-5 relative
-close_logs() {
-    paste -d '\n' <(sed 's/"elapsed_s":[0-9.]*//; s/,"remote":{[^}]*}//' "$1/log.jsonl") \
-                   <(sed 's/"elapsed_s":[0-9.]*//; s/,"remote":{[^}]*}//' "$2/log.jsonl") |
-    awk 'function nums(s, a,   n) { n = 0; while (match(s, /-?[0-9][0-9.e+-]*/)) { a[++n] = substr(s, RSTART, RLENGTH) + 0;
-                                      s = substr(s, RSTART + RLENGTH) } return n }
-         NR % 2 == 1 { n1 = nums($0, x); next }
-         { n2 = nums($0, y); if (n1 != n2) { print "line " NR/2 ": other fields"; bad = 1 }
-           for (i = 1; i <= n1; i++) { d = x[i] - y[i]; if (d < 0) d = -d; m = x[i] < 0 ? -x[i] : x[i];
-               if (d > 1e-5 * m + 1e-12) { print "line " NR/2 ": " x[i] " vs " y[i]; bad = 1 } } }
-         END { exit bad }' > "$tmp/close" || fail "$2: log.jsonl is not within 1e-5 of $1: $(head -3 "$tmp/close")"
-    [ "$(wc -l < "$1/log.jsonl")" = "$(wc -l < "$2/log.jsonl")" ] || fail "$2: another number of generations than $1"
-}
 same_run() { # the runs in $1 and $2 agree in every loss, the kept prompt and its file
-    diff <(sed 's/"elapsed_s":[0-9.]*//; s/,"remote":{[^}]*}//' "$1/log.jsonl") \
-         <(sed 's/"elapsed_s":[0-9.]*//; s/,"remote":{[^}]*}//' "$2/log.jsonl") > "$tmp/diff" ||
+    diff <(log_numbers "$1") <(log_numbers "$2") > "$tmp/diff" ||
         fail "$2: log.jsonl differs from $1: $(head -5 "$tmp/diff")"
     cmp -s "$1/prompt.json" "$2/prompt.json" || fail "$2: prompt.json differs from $1"
     cmp -s "$1/prompt.safetensors" "$2/prompt.safetensors" || fail "$2: prompt.safetensors differs from $1"
