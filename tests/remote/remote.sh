@@ -105,15 +105,20 @@ BBT_API_KEY=wrong timeout 60 "$BBT" tune "${RUN[@]}" --endpoint $url --out "$tmp
 grep -q "refused the API key" "$tmp/badkey.err" && grep -q "$url" "$tmp/badkey.err" ||
     fail "wrong key: the message does not say so: $(cat "$tmp/badkey.err")"
 
+# wait (at most 15 s) until the run in $1, by the process $2, has logged two generations or has ended
+wait_for_generations() {
+    for _ in $(seq 300); do
+        [ -f "$1/log.jsonl" ] && [ "$(wc -l < "$1/log.jsonl")" -ge 2 ] && break
+        kill -0 "$2" 2>/dev/null || break
+        sleep 0.05
+    done
+}
+
 # 4. the server dies in the middle of a run: exit 3 after the retries, resumable; the restarted server finishes it
 BBT_API_KEY=secret-key timeout 120 "$BBT" tune "${RUN[@]}" --endpoint $url --retries 1 --timeout 10 \
     --out "$tmp/killed" > /dev/null 2> "$tmp/killed.err" &
 tpid=$!
-for _ in $(seq 300); do
-    [ -f "$tmp/killed/log.jsonl" ] && [ "$(wc -l < "$tmp/killed/log.jsonl")" -ge 2 ] && break
-    kill -0 $tpid 2>/dev/null || break
-    sleep 0.05
-done
+wait_for_generations "$tmp/killed" $tpid
 stop
 rc=0
 wait $tpid || rc=$?
@@ -133,11 +138,7 @@ start --api-key-file "$tmp/key"
 BBT_API_KEY=secret-key timeout 180 "$BBT" tune "${RUN[@]}" --endpoint $url --retries 8 --timeout 10 \
     --out "$tmp/restarted" > /dev/null 2> "$tmp/restarted.err" &
 tpid=$!
-for _ in $(seq 300); do
-    [ -f "$tmp/restarted/log.jsonl" ] && [ "$(wc -l < "$tmp/restarted/log.jsonl")" -ge 2 ] && break
-    kill -0 $tpid 2>/dev/null || break
-    sleep 0.05
-done
+wait_for_generations "$tmp/restarted" $tpid
 stop
 start --api-key-file "$tmp/key"
 rc=0
