@@ -6,6 +6,7 @@
 #     gone (same test metric);
 #   - experiments/summarize: results.csv has one row per cell with the run directories' numbers, results.md's table has
 #     a row per method, a column per task plus Avg., and its mean ± std are those of the run directories' summary.json;
+#     its along-the-run table ends at the summaries' best training loss;
 #   - a grid with a failed cell (a seed without data: the grid goes on and exits 3) and a missing one (its directory
 #     removed) still gives the table, with both marked.
 # Run from the repository root with BUILD set (make test does this).
@@ -68,6 +69,13 @@ for method, label in (("manual", "Manual prompt"), ("bbt-sep", "BBT (sep-CMA-ES)
     cells = [c.strip() for c in row[0].split("|")[1:-1]]
     assert cells[1] == want, (cells, want)
     assert cells[2] == "%.2f" % (100 * statistics.fmean(vals)), (cells, want)
+# "Along the run": the tuned method's best training loss at the whole budget is the summaries' train_loss_best
+best = [json.load(open(os.path.join(grid, "sst2", "bbt-sep-s%d" % s, "summary.json")))["train_loss_best"] for s in (13, 42)]
+row = [l for l in md if l.startswith("| SST-2 | BBT (sep-CMA-ES) | 2 |")]
+assert row, "no along-the-run row for bbt-sep"
+cells = [c.strip() for c in row[0].split("|")[1:-1]]
+assert cells[7] == "%.3f ± %.3f" % (statistics.fmean(best), statistics.stdev(best)), (cells, best)
+assert not [l for l in md if l.startswith("| SST-2 | Manual prompt |")], "an untuned method in the along-the-run table"
 PY
 if command -v gnuplot >/dev/null; then
     for p in loss test wall; do
