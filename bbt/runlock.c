@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "bbt/files.h"
@@ -25,7 +26,8 @@ static int write_pid(int fd)
 {
     char buf[32];
     int n = snprintf(buf, sizeof buf, "%ld\n", (long)getpid());
-    if (ftruncate(fd, 0) != 0 || pwrite(fd, buf, (size_t)n, 0) != n)
+    /* write, then cut to length: the file is never empty in between (a refused tune reads it to name us) */
+    if (pwrite(fd, buf, (size_t)n, 0) != n || ftruncate(fd, n) != 0)
         return -1;
     return 0;
 }
@@ -46,6 +48,11 @@ int runlock_acquire(runlock *l, const char *dir, bbt_error *err)
             continue;
         if (errno == EWOULDBLOCK) {
             long pid = holder_pid(fd);
+            /* the holder may be between its flock and its write: give it up to 0.2 s to name itself */
+            for (int tries = 0; pid == 0 && tries < 20; tries++) {
+                nanosleep(&(struct timespec){.tv_nsec = 10 * 1000 * 1000}, NULL);
+                pid = holder_pid(fd);
+            }
             char who[48] = "another process";
             if (pid > 0)
                 snprintf(who, sizeof who, "another bbt (pid %ld)", pid);
