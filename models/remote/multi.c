@@ -28,15 +28,20 @@ typedef struct multi {
     long long dense_candidates; /* prompts of the dense calls split here (each endpoint counts those it saw) */
 } multi;
 
+/* How one endpoint's part of a call went; the first member of every kind of part, so that run_parts can read it. */
+typedef struct part_result {
+    int rc;
+    double seconds;
+} part_result;
+
 typedef struct part {
+    part_result res;
     lm *m;
     const lm_batch *ex;
     const lm_projection *p;
     const double *z;
     int first, count;
     float *scores;
-    int rc;
-    double seconds;
 } part;
 
 static double now_s(void)
@@ -61,9 +66,9 @@ static void *run_part(void *arg)
     part *pt = arg;
     double t0 = now_s();
     size_t per = (size_t)pt->p->dim * (size_t)(pt->p->layers > 1 ? pt->p->layers : 1); /* z's values per candidate */
-    pt->rc = lm_score_projected(pt->m, pt->ex, pt->p, pt->z + (size_t)pt->first * per, pt->count,
-                                pt->scores + (size_t)pt->first * pt->ex->n_seqs * pt->ex->n_labels);
-    pt->seconds = now_s() - t0;
+    pt->res.rc = lm_score_projected(pt->m, pt->ex, pt->p, pt->z + (size_t)pt->first * per, pt->count,
+                                    pt->scores + (size_t)pt->first * pt->ex->n_seqs * pt->ex->n_labels);
+    pt->res.seconds = now_s() - t0;
     return NULL;
 }
 
@@ -90,6 +95,38 @@ static void split(const multi *mu, int count, int *sizes)
         sizes[i]++, given++;
 }
 
+/* Run fn on every part that has work (parts[i] of `stride` bytes, a part_result first, for endpoint i; sizes[i] its
+ * candidates or sequences), one thread per endpoint, at most max_inflight endpoints at once (waves of that many
+ * threads). Then fold each part's seconds per item into its endpoint's measured speed (a moving average, so that a
+ * slow moment does not swing the next split) and report the first failure as m's error. */
+static int run_parts(lm *m, multi *mu, const int *sizes, void *parts, size_t stride, void *(*fn)(void *))
+{
+    pthread_t th[MAX_ENDPOINTS];
+    int started[MAX_ENDPOINTS] = {0};
+    int wave = m->opts.max_inflight > 0 && m->opts.max_inflight < mu->n ? m->opts.max_inflight : mu->n;
+    for (int w = 0; w < mu->n; w += wave) {
+        for (int i = w; i < w + wave && i < mu->n; i++) {
+            void *pt = (char *)parts + (size_t)i * stride;
+            if (sizes[i] > 0)
+                started[i] = pthread_create(&th[i], NULL, fn, pt) == 0 ? 1 : (fn(pt), 0);
+        }
+        for (int i = w; i < w + wave && i < mu->n; i++)
+            if (started[i])
+                pthread_join(th[i], NULL), started[i] = 0;
+    }
+    int rc = LM_OK;
+    for (int i = 0; i < mu->n; i++) {
+        const part_result *r = (const part_result *)((const char *)parts + (size_t)i * stride);
+        if (sizes[i] > 0 && r->rc == LM_OK) {
+            double per = r->seconds / sizes[i];
+            mu->per_candidate_s[i] = mu->per_candidate_s[i] > 0 ? 0.7 * mu->per_candidate_s[i] + 0.3 * per : per;
+        }
+        if (sizes[i] > 0 && r->rc != LM_OK && rc == LM_OK)
+            rc = lm_fail(m, r->rc, "%s", lm_errmsg(mu->ep[i]));
+    }
+    return rc;
+}
+
 static int multi_score_projected(lm *m, const lm_batch *ex, const lm_projection *p, const double *z, int count,
                                  float *scores)
 {
@@ -97,48 +134,27 @@ static int multi_score_projected(lm *m, const lm_batch *ex, const lm_projection 
     int sizes[MAX_ENDPOINTS];
     split(mu, count, sizes);
     part parts[MAX_ENDPOINTS];
-    pthread_t th[MAX_ENDPOINTS];
-    int started[MAX_ENDPOINTS] = {0}, first = 0;
+    int first = 0;
     for (int i = 0; i < mu->n; i++) {
-        parts[i] = (part){mu->ep[i], ex, p, z, first, sizes[i], scores, LM_OK, 0};
+        parts[i] = (part){{LM_OK, 0}, mu->ep[i], ex, p, z, first, sizes[i], scores};
         first += sizes[i];
     }
-    /* at most max_inflight parts at once: waves of that many threads */
-    int wave = m->opts.max_inflight > 0 && m->opts.max_inflight < mu->n ? m->opts.max_inflight : mu->n;
-    for (int w = 0; w < mu->n; w += wave) {
-        for (int i = w; i < w + wave && i < mu->n; i++)
-            if (sizes[i] > 0)
-                started[i] = pthread_create(&th[i], NULL, run_part, &parts[i]) == 0 ? 1 : (run_part(&parts[i]), 0);
-        for (int i = w; i < w + wave && i < mu->n; i++)
-            if (started[i])
-                pthread_join(th[i], NULL), started[i] = 0;
-    }
-    int rc = LM_OK;
-    for (int i = 0; i < mu->n; i++) {
-        if (sizes[i] > 0 && parts[i].rc == LM_OK) {
-            double per = parts[i].seconds / sizes[i];
-            mu->per_candidate_s[i] = mu->per_candidate_s[i] > 0 ? 0.7 * mu->per_candidate_s[i] + 0.3 * per : per;
-        }
-        if (sizes[i] > 0 && parts[i].rc != LM_OK && rc == LM_OK)
-            rc = lm_fail(m, parts[i].rc, "%s", lm_errmsg(mu->ep[i]));
-    }
-    return rc;
+    return run_parts(m, mu, sizes, parts, sizeof parts[0], run_part);
 }
 
 typedef struct seq_part {
+    part_result res;
     lm *m;
     lm_batch b;   /* the batch restricted to a run of its sequences (prompt indices still index all prompts) */
     float *scores;
-    int rc;
-    double seconds;
 } seq_part;
 
 static void *run_seq_part(void *arg)
 {
     seq_part *pt = arg;
     double t0 = now_s();
-    pt->rc = lm_score(pt->m, &pt->b, pt->scores);
-    pt->seconds = now_s() - t0;
+    pt->res.rc = lm_score(pt->m, &pt->b, pt->scores);
+    pt->res.seconds = now_s() - t0;
     return NULL;
 }
 
@@ -152,34 +168,16 @@ static int multi_score(lm *m, const lm_batch *b, float *scores)
         int rc = lm_score(mu->ep[0], b, scores);
         return rc ? lm_fail(m, rc, "%s", lm_errmsg(mu->ep[0])) : LM_OK;
     }
-    int sizes[MAX_ENDPOINTS], started[MAX_ENDPOINTS] = {0}, first = 0;
+    int sizes[MAX_ENDPOINTS], first = 0;
     split(mu, b->n_seqs, sizes);
     seq_part parts[MAX_ENDPOINTS];
-    pthread_t th[MAX_ENDPOINTS];
     for (int i = 0; i < mu->n; i++) {
-        parts[i] = (seq_part){mu->ep[i], *b, scores + (size_t)first * b->n_labels, LM_OK, 0};
+        parts[i] = (seq_part){{LM_OK, 0}, mu->ep[i], *b, scores + (size_t)first * b->n_labels};
         parts[i].b.seqs = b->seqs + first;
         parts[i].b.n_seqs = sizes[i];
         first += sizes[i];
     }
-    int wave = m->opts.max_inflight > 0 && m->opts.max_inflight < mu->n ? m->opts.max_inflight : mu->n;
-    for (int w = 0; w < mu->n; w += wave) {
-        for (int i = w; i < w + wave && i < mu->n; i++)
-            if (sizes[i] > 0)
-                started[i] = pthread_create(&th[i], NULL, run_seq_part, &parts[i]) == 0 ? 1 : (run_seq_part(&parts[i]), 0);
-        for (int i = w; i < w + wave && i < mu->n; i++)
-            if (started[i])
-                pthread_join(th[i], NULL), started[i] = 0;
-    }
-    int rc = LM_OK;
-    for (int i = 0; i < mu->n; i++) {
-        if (sizes[i] > 0 && parts[i].rc == LM_OK) {
-            double per = parts[i].seconds / sizes[i];
-            mu->per_candidate_s[i] = mu->per_candidate_s[i] > 0 ? 0.7 * mu->per_candidate_s[i] + 0.3 * per : per;
-        }
-        if (sizes[i] > 0 && parts[i].rc != LM_OK && rc == LM_OK)
-            rc = lm_fail(m, parts[i].rc, "%s", lm_errmsg(mu->ep[i]));
-    }
+    int rc = run_parts(m, mu, sizes, parts, sizeof parts[0], run_seq_part);
     if (rc == LM_OK)
         mu->dense_candidates += b->n_prompts;
     return rc;
