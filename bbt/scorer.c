@@ -196,22 +196,23 @@ static int score_projected(scorer *s, const encoded_set *e, const double *z, int
     return 0;
 }
 
-/* Sequences without a prompt (LM_PROMPT_NONE: the baselines): one pass over the set, whatever z says. */
-static int score_plain(scorer *s, const encoded_set *e, float *scores, bbt_error *err)
+/* One forward call of the model on batch b, its time counted in forward_s. */
+static int forward(scorer *s, const lm_batch *b, float *scores, bbt_error *err)
 {
-    lm_batch b = {0};
-    b.n_seqs = e->n;
-    b.seqs = e->seqs;
-    b.n_labels = s->labels.n;
-    b.labels = s->labels.labels;
-    b.raw_logits = s->raw_logits;
-    b.first_token_only = s->first_token_only;
     double t0 = now_seconds();
-    int rc = lm_score(s->model, &b, scores);
+    int rc = lm_score(s->model, b, scores);
     s->forward_s += now_seconds() - t0;
     if (rc != LM_OK)
         return bbt_fail(err, "scoring failed: %s", lm_errmsg(s->model));
     return 0;
+}
+
+/* Sequences without a prompt (LM_PROMPT_NONE: the baselines): one pass over the set, whatever z says. */
+static int score_plain(scorer *s, const encoded_set *e, float *scores, bbt_error *err)
+{
+    lm_batch b = scorer_examples(s, e);
+    b.prompt_len = 0;
+    return forward(s, &b, scores, err);
 }
 
 int scorer_score(scorer *s, const encoded_set *e, const double *z, int count, float *scores, bbt_error *err)
@@ -239,26 +240,17 @@ int scorer_score(scorer *s, const encoded_set *e, const double *z, int count, fl
             seqs[(size_t)c * e->n + i] = e->seqs[i];
             seqs[(size_t)c * e->n + i].prompt = c;
         }
-    lm_batch b = {0};
+    lm_batch b = scorer_examples(s, e);
     b.n_prompts = count;
-    b.prompt_len = s->enc.prompt_len;
     b.prompts = prompts;
     b.deep_prompts = deep;
     b.n_seqs = count * e->n;
     b.seqs = seqs;
-    b.n_labels = s->labels.n;
-    b.labels = s->labels.labels;
-    b.raw_logits = s->raw_logits;
-    b.first_token_only = s->first_token_only;
-    double t0 = now_seconds();
-    int rc = lm_score(s->model, &b, scores);
-    s->forward_s += now_seconds() - t0;
+    int rc = forward(s, &b, scores, err);
     free(seqs);
     free(prompts);
     free(deep);
-    if (rc != LM_OK)
-        return bbt_fail(err, "scoring failed: %s", lm_errmsg(s->model));
-    return 0;
+    return rc;
 }
 
 void scorer_losses(const scorer *s, const encoded_set *e, const float *scores, int count, double *losses)
