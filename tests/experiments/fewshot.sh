@@ -75,6 +75,9 @@ row = [l for l in md if l.startswith("| SST-2 | BBT (sep-CMA-ES) | 2 |")]
 assert row, "no along-the-run row for bbt-sep"
 cells = [c.strip() for c in row[0].split("|")[1:-1]]
 assert cells[7] == "%.3f ± %.3f" % (statistics.fmean(best), statistics.stdev(best)), (cells, best)
+# … and its "test z = 0" is the summaries' untuned test accuracy
+z0 = [json.load(open(os.path.join(grid, "sst2", "bbt-sep-s%d" % s, "summary.json")))["untuned_test_acc"] for s in (13, 42)]
+assert cells[8] == "%.2f ± %.2f" % (100 * statistics.fmean(z0), 100 * statistics.stdev(z0)), (cells, z0)
 assert not [l for l in md if l.startswith("| SST-2 | Manual prompt |")], "an untuned method in the along-the-run table"
 PY
 if command -v gnuplot >/dev/null; then
