@@ -100,7 +100,9 @@ timeout 120 "$BBT" tune "${FIRST[@]}" "${VLLM[@]}" --endpoint "$purl" --retries 
     2> "$tmp/inflight.err" || fail "requests in flight together: $(cat "$tmp/inflight.err")"
 close_run "$tmp/localf" "$tmp/inflight"
 [ "$(cat "$tmp/pport.max")" -ge 2 ] || fail "the requests of a generation were not in flight together"
-grep -q '"retries":3' "$tmp/inflight/log.jsonl" || fail "the log does not count the 3 retries"
+# 3 retries, or 2 when the dropped call was on a reused keep-alive connection: libcurl itself resends a request whose
+# reused connection closes before any answer, unseen by the client (the result is checked equal above either way)
+grep -Eq '"retries":[23][,}]' "$tmp/inflight/log.jsonl" || fail "the log does not count the 3 retries (2 if libcurl resent the dropped one)"
 # --max-inflight 1: one request at a time, over both endpoints (the proxy named twice), the same result
 proxy ""
 timeout 120 "$BBT" tune "${FIRST[@]}" "${VLLM[@]}" --endpoint "$purl" --endpoint "$purl/" --max-inflight 1 \

@@ -169,7 +169,8 @@ if command -v python3 > /dev/null; then
     timeout 120 "$BBT" tune "${RUN[@]}" --endpoint "$purl" --timeout 5 --retries 4 --out "$tmp/flaky" > /dev/null \
         2> "$tmp/flaky.err" || fail "transient faults were not recovered: $(cat "$tmp/flaky.err")"
     same_run "$tmp/local" "$tmp/flaky"
-    grep -q '"retries":4' "$tmp/flaky/log.jsonl" || fail "the log does not count the 4 retries"
+    # 4, or 3 when libcurl itself resent the dropped call (a reused keep-alive connection closed before any answer)
+    grep -Eq '"retries":[34][,}]' "$tmp/flaky/log.jsonl" || fail "the log does not count the 4 retries (3 if libcurl resent the dropped one)"
     # two endpoints (the proxy named twice): their calls are in flight together (the proxy holds each until two are),
     # and a 500 in one of them is retried alone: the local run's losses within 1e-5 and its prompt
     proxy "gather=2,3=500"
