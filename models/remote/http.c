@@ -222,6 +222,11 @@ static void finish(batch *bt, CURL *c, CURLcode cc)
     curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &q->reply.status);
     curl_off_t ra = -1;
     double retry_after = curl_easy_getinfo(c, CURLINFO_RETRY_AFTER, &ra) == CURLE_OK && ra > 0 ? (double)ra : -1;
+    /* Every answer we ask for has a JSON body, so a success with none is a connection cut before the answer: libcurl
+     * reports a status line followed by a close, or headers with no length followed by a close, as a 2xx with an
+     * empty body. Retry it like a dropped connection. */
+    if (cc == CURLE_OK && q->reply.status / 100 == 2 && q->reply.len == 0)
+        cc = CURLE_GOT_NOTHING;
     q->code = (int)cc;
     if (cc != CURLE_OK)
         q->reply.status = 0;

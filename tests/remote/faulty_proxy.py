@@ -3,8 +3,9 @@
 
 Usage: faulty_proxy.py UPSTREAM_URL FAULTS PORT_FILE
 Forwards every request to UPSTREAM_URL, except that the k-th scoring call (POST /bbt/v1/score or /v1/completions,
-counting from 1) gets the fault named in FAULTS ("3=500,4=429,5=slow:3,6=drop,7=trunc,8=shape,9=nan,10=down"): 500 /
-429 with Retry-After: 1 / an answer after N seconds / the connection closed without an answer / the JSON cut in half /
+counting from 1) gets the fault named in FAULTS ("3=500,4=429,5=slow:3,6=drop,7=half,8=trunc,9=shape,10=nan,11=down"):
+500 / 429 with Retry-After: 1 / an answer after N seconds / the connection closed without an answer / closed after the
+status line "HTTP/1.1 200 OK" (libcurl reports a 200 with no body) / the JSON cut in half /
 one candidate missing / a NaN token / (down) the proxy stops answering for good / (noid) from then on every
 /v1/completions answer lacks the label ids (as from a server that ignores logprob_token_ids). Writes its port to
 PORT_FILE once listening.
@@ -111,6 +112,12 @@ class Handler(http.server.BaseHTTPRequestHandler):
             self.connection.close()
             return
         if fault == "drop":
+            self.close_connection = True
+            self.connection.close()
+            return
+        if fault == "half":
+            self.wfile.write(b"HTTP/1.1 200 OK\r\n")
+            self.wfile.flush()
             self.close_connection = True
             self.connection.close()
             return
