@@ -8,7 +8,9 @@
 #     a row per method, a column per task plus Avg., and its mean ± std are those of the run directories' summary.json;
 #     its along-the-run table ends at the summaries' best training loss;
 #   - a grid with a failed cell (a seed without data: the grid goes on and exits 3) and a missing one (its directory
-#     removed) still gives the table, with both marked.
+#     removed) still gives the table, with both marked;
+#   - summarize --out DIR keeps DIR/cells/ (summaries and logs, no checkpoints): summarizing it gives the same numbers,
+#     and a grid continued from a copy of it runs only the missing cell.
 # Run from the repository root with BUILD set (make test does this).
 set -euo pipefail
 export BBT=${BUILD:-build}/bbt
@@ -102,4 +104,24 @@ grep -q "| sst2 | manual | 100 | failed | exit 2" "$md" || fail "the failed cell
 grep -q "| sst2 | manual | 42 | missing | never run |" "$md" || fail "the missing cell is not listed: $(cat "$md")"
 grep -q "^sst2,manual,42,missing," "$grid/results.csv" || fail "results.csv lacks the missing cell"
 grep -q "^sst2,bbt-sep,100,failed," "$grid/results.csv" || fail "results.csv lacks the failed cell"
+
+# published elsewhere (--out): cells/ keeps what the numbers came from, no checkpoints; summarizing cells/ gives the
+# same CSV and table, and does not touch cells/ itself; a grid continued from a copy of cells/ runs only what is missing
+pub=$work/pub
+experiments/summarize "$grid" --no-plots --out "$pub" >/dev/null 2>"$work/log" || fail "summarize --out failed: $(cat "$work/log")"
+for f in grid.tsv sst2/bbt-sep-s13/summary.json sst2/bbt-sep-s13/log.jsonl sst2/manual-s100.status; do
+    [ -f "$pub/cells/$f" ] || fail "cells/ lacks $f"
+done
+[ -z "$(find "$pub/cells" -name 'checkpoint*' -o -name 'prompt*')" ] || fail "cells/ holds checkpoints or prompts"
+experiments/summarize "$pub/cells" --no-plots --out "$pub" >/dev/null 2>"$work/log" || fail "summarize of cells/ failed: $(cat "$work/log")"
+experiments/summarize "$pub/cells" --no-plots --out "$work/again" >/dev/null 2>"$work/log" || fail "summarize of cells/ failed: $(cat "$work/log")"
+cmp -s "$grid/results.csv" "$work/again/results.csv" || fail "cells/ gives another results.csv: $(diff "$grid/results.csv" "$work/again/results.csv")"
+diff <(tail -n +2 "$grid/results.md") <(tail -n +2 "$work/again/results.md") >/dev/null || fail "cells/ gives another results.md"
+mkdir "$work/grid2" && cp -rn "$pub/cells/." "$work/grid2/"
+rc=0
+experiments/fewshot --tasks sst2 --seeds 13,42 --methods manual,bbt-sep --budget 24 --threads 2 --out "$work/grid2" \
+    -- "${small[@]}" 2>"$work/log" || rc=$?
+[ "$rc" = 0 ] || fail "the grid continued from cells/ exited $rc: $(cat "$work/log")"
+[ "$(grep -c "running" "$work/log")" = 1 ] && grep -q "running $work/grid2/sst2/manual-s42" "$work/log" ||
+    fail "the grid continued from cells/ did not run only the missing cell: $(cat "$work/log")"
 echo "fewshot: OK"
